@@ -1,0 +1,65 @@
+"""Consortium LMS: the application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: config, extensions, blueprints, CLI, errors, security headers."""
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    from lms.config import load_config
+
+    app.config.update(load_config(Path(app.instance_path)))
+    if config:
+        app.config.update(config)
+    configure_extensions(app)
+    configure_blueprints(app)
+    configure_cli(app)
+    from lms.core import web
+
+    web.init_app(app)
+    return app
+
+
+def configure_extensions(app: Flask) -> None:
+    from lms import models  # noqa: F401  (register every model with the metadata)
+    from lms.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    from lms.core.i18n import select_locale, select_timezone
+
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    from lms.auth import session as auth_session
+
+    auth_session.init_app(app, login_manager)
+
+
+def configure_blueprints(app: Flask) -> None:
+    from lms.audit.views import bp as audit_bp
+    from lms.auth.views import bp as auth_bp
+    from lms.core.views import bp as core_bp
+    from lms.tenancy.views import bp as tenancy_bp
+
+    for bp in (core_bp, auth_bp, tenancy_bp, audit_bp):
+        app.register_blueprint(bp)
+
+
+def configure_cli(app: Flask) -> None:
+    from lms.auth.cli import accounts_cli
+    from lms.demo.cli import demo_cli
+
+    app.cli.add_command(accounts_cli)
+    app.cli.add_command(demo_cli)

@@ -1,0 +1,391 @@
+"""Accounts: sign-in with lockout, server-side sessions, invitations, passwords, locale."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import false, func, or_, select, update
+
+from lms.audit.service import record_action
+from lms.auth.models import Invitation, User, UserSession
+from lms.auth.passwords import hash_password, password_problems, verify_password
+from lms.core.types import utcnow
+from lms.extensions import db
+from lms.tenancy.codes import CodeError, normalize_mobile
+from lms.tenancy.models import Consortium, Firm
+
+
+class AccountError(ValueError):
+    """A translated, user-facing reason an account operation was refused."""
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(str(message))
+        self.message = message
+        self.field = field
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def find_user_by_login(identifier: str) -> User | None:
+    """The user whose e-mail or mobile number is `identifier`, if any."""
+    identifier = (identifier or "").strip()
+    if not identifier:
+        return None
+    if "@" in identifier:
+        return db.session.scalars(select(User).where(User.email == identifier.lower())).first()
+    try:
+        mobile = normalize_mobile(identifier)
+    except CodeError:
+        return None
+    return db.session.scalars(select(User).where(User.mobile == mobile)).first()
+
+
+def authenticate(identifier: str, password: str) -> User | None:
+    """The user if the credentials are right and the account is usable; counts failures.
+
+    Unknown account, wrong password, locked and deactivated accounts all return None so the
+    caller shows one generic message.
+    """
+    user = find_user_by_login(identifier)
+    if user is None:
+        verify_password(None, password)  # same cost as a real check
+        return None
+    now = utcnow()
+    if user.locked_until and user.locked_until > now:
+        return None
+    if not verify_password(user.password_hash, password):
+        user.failed_login_count += 1
+        if user.failed_login_count >= current_app.config["LMS_LOCKOUT_THRESHOLD"]:
+            user.locked_until = now + timedelta(minutes=current_app.config["LMS_LOCKOUT_MINUTES"])
+            user.failed_login_count = 0
+            record_action(None, "auth.lockout", user)
+        db.session.flush()
+        return None
+    if not user.is_active_account:
+        return None
+    user.failed_login_count = 0
+    user.locked_until = None
+    user.last_login_at = now
+    db.session.flush()
+    return user
+
+
+def start_session(user: User, *, remember: bool) -> str:
+    """Create a server-side session and return its token (kept only in the signed cookie)."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    lifetime = (
+        current_app.config["PERMANENT_SESSION_LIFETIME"]
+        if remember
+        else current_app.config["LMS_SESSION_IDLE"]
+    )
+    db.session.add(
+        UserSession(
+            token_hash=_digest(token),
+            user=user,
+            is_remembered=remember,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    db.session.flush()
+    return token
+
+
+def load_session(token: str | None) -> UserSession | None:
+    """The live session for `token`: not revoked, not expired, its user active."""
+    if not token:
+        return None
+    row = db.session.scalars(
+        select(UserSession).where(UserSession.token_hash == _digest(token))
+    ).first()
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    if not row.user.is_active_account:
+        return None
+    return row
+
+
+def touch_session(row: UserSession) -> bool:
+    """Slide the idle expiry of a non-remembered session; True if the row changed."""
+    now = utcnow()
+    if now - row.last_seen_at < timedelta(minutes=1):
+        return False
+    row.last_seen_at = now
+    if not row.is_remembered:
+        row.expires_at = now + current_app.config["LMS_SESSION_IDLE"]
+    return True
+
+
+def end_session(token: str | None) -> None:
+    """Revoke one session (logout): the cookie that carried it stops working."""
+    if token:
+        db.session.execute(
+            update(UserSession)
+            .where(UserSession.token_hash == _digest(token), UserSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+
+
+def revoke_user_sessions(user: User, *, except_token: str | None = None) -> None:
+    """Sign the user out everywhere (optionally keeping the current browser)."""
+    query = update(UserSession).where(
+        UserSession.user_id == user.id, UserSession.revoked_at.is_(None)
+    )
+    if except_token:
+        query = query.where(UserSession.token_hash != _digest(except_token))
+    db.session.execute(query.values(revoked_at=utcnow()))
+
+
+def set_password(user: User, password: str) -> None:
+    """Check the policy and set a new password; raise AccountError listing the problems."""
+    problems = password_problems(
+        password, personal=(user.name, user.email or "", user.mobile or "")
+    )
+    if problems:
+        raise AccountError(" ".join(problems), field="password")
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+
+
+def change_password(user: User, *, current: str, new: str, keep_token: str | None) -> None:
+    """A user changes their own password; other sessions are signed out."""
+    if not verify_password(user.password_hash, current):
+        raise AccountError(_l("The current password is not correct."), field="current_password")
+    if verify_password(user.password_hash, new):
+        raise AccountError(
+            _l("Choose a password different from the current one."), field="password"
+        )
+    set_password(user, new)
+    revoke_user_sessions(user, except_token=keep_token)
+    record_action(user, "account.password_change", user)
+    db.session.flush()
+
+
+def set_locale(user: User, locale: str) -> None:
+    if locale not in current_app.config["LMS_LOCALES"]:
+        raise AccountError(_l("Unknown language."), field="locale")
+    user.locale = locale
+    db.session.flush()
+
+
+def update_profile(user: User, *, name: str, locale: str) -> None:
+    name = name.strip()
+    if not name:
+        raise AccountError(_l("Enter your name."), field="name")
+    user.name = name
+    set_locale(user, locale)
+
+
+def create_platform_admin(
+    *, name: str, email: str | None, mobile: str | None, password: str
+) -> User:
+    """The first (or another) platform admin, created from the command line."""
+    email, mobile = normalize_contact(email, mobile)
+    ensure_contact_free(email, mobile)
+    user = User(name=name.strip(), email=email, mobile=mobile, is_platform_admin=True)
+    set_password(user, password)
+    db.session.add(user)
+    db.session.flush()
+    record_action(None, "account.create_platform_admin", user)
+    return user
+
+
+def normalize_contact(email: str | None, mobile: str | None) -> tuple[str | None, str | None]:
+    """Lower-case e-mail, canonical mobile; at least one required."""
+    email = (email or "").strip().lower() or None
+    mobile_raw = (mobile or "").strip()
+    try:
+        mobile = normalize_mobile(mobile_raw) if mobile_raw else None
+    except CodeError as exc:
+        raise AccountError(exc.args[0], field="mobile") from exc
+    if email:
+        from email_validator import EmailNotValidError, validate_email
+
+        try:
+            email = validate_email(email, check_deliverability=False).normalized.lower()
+        except EmailNotValidError as exc:
+            raise AccountError(_l("This e-mail address is not valid."), field="email") from exc
+    if not email and not mobile:
+        raise AccountError(_l("Give an e-mail address or a mobile number."), field="email")
+    return email, mobile
+
+
+def contact_match(model, email: str | None, mobile: str | None):
+    """SQL condition: the row's e-mail or mobile equals the given one (None never matches)."""
+    conds = [model.email == email] if email else []
+    if mobile:
+        conds.append(model.mobile == mobile)
+    return or_(*conds) if conds else false()
+
+
+def ensure_contact_free(
+    email: str | None, mobile: str | None, *, ignore: User | None = None
+) -> None:
+    taken = db.session.scalars(select(User).where(contact_match(User, email, mobile))).first()
+    if taken is not None and taken is not ignore:
+        field = "email" if email and taken.email == email else "mobile"
+        raise AccountError(
+            _l("Another account already uses this e-mail or mobile number."), field=field
+        )
+
+
+# --- invitations -------------------------------------------------------------------------
+
+
+@dataclass
+class InvitationOutcome:
+    invitation: Invitation | None
+    token: str | None
+    existing_user: User | None
+
+
+def invite_person(
+    actor: User,
+    *,
+    consortium: Consortium,
+    firm: Firm | None,
+    role: str,
+    name: str,
+    email: str | None,
+    mobile: str | None,
+    job_role: str | None = None,
+) -> InvitationOutcome:
+    """Invite someone to a role; a person who already has an account is added directly."""
+    from lms.tenancy.service import add_membership
+
+    name = (name or "").strip()
+    if not name:
+        raise AccountError(_l("Enter the person's name."), field="name")
+    email, mobile = normalize_contact(email, mobile)
+    existing = db.session.scalars(select(User).where(contact_match(User, email, mobile))).first()
+    if existing is not None:
+        add_membership(
+            actor, existing, consortium=consortium, firm=firm, role=role, job_role=job_role
+        )
+        if existing.password_hash:
+            return InvitationOutcome(None, None, existing)
+        # Imported but never activated: the invitation lets them set a password.
+        email, mobile, name = existing.email, existing.mobile, existing.name
+    # A new invitation replaces any pending one for the same person and place.
+    now = utcnow()
+    db.session.execute(
+        update(Invitation)
+        .where(
+            Invitation.consortium_id == consortium.id,
+            Invitation.firm_id == (firm.id if firm else None),
+            contact_match(Invitation, email, mobile),
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(
+        token_hash=_digest(token),
+        consortium_id=consortium.id,
+        firm_id=firm.id if firm else None,
+        role=role,
+        name=name,
+        email=email,
+        mobile=mobile,
+        job_role=(job_role or "").strip() or None,
+        invited_by_id=actor.id,
+        created_at=now,
+        expires_at=now + timedelta(days=current_app.config["LMS_INVITATION_DAYS"]),
+    )
+    db.session.add(invitation)
+    db.session.flush()
+    record_action(
+        actor, "invitation.create", invitation, consortium_id=consortium.id, details={"role": role}
+    )
+    return InvitationOutcome(invitation, token, None)
+
+
+def invitation_status(invitation: Invitation, now: datetime | None = None) -> str:
+    now = now or utcnow()
+    if invitation.accepted_at:
+        return "accepted"
+    if invitation.revoked_at:
+        return "revoked"
+    if invitation.expires_at <= now:
+        return "expired"
+    return "pending"
+
+
+def get_invitation_for_token(token: str) -> Invitation:
+    """The pending invitation for a link token; AccountError says why it can't be used."""
+    invitation = db.session.scalars(
+        select(Invitation).where(Invitation.token_hash == _digest(token or ""))
+    ).first()
+    if invitation is None:
+        raise AccountError(_l("This invitation link is not valid."))
+    status = invitation_status(invitation)
+    if status == "accepted":
+        raise AccountError(_l("This invitation has already been used. Sign in instead."))
+    if status == "revoked":
+        raise AccountError(
+            _l("This invitation was withdrawn. Ask your administrator for a new one.")
+        )
+    if status == "expired":
+        raise AccountError(_l("This invitation has expired. Ask your administrator for a new one."))
+    return invitation
+
+
+def accept_invitation(token: str, *, password: str, locale: str) -> User:
+    """Create the invitee's account with their password; each link works exactly once."""
+    from lms.tenancy.service import add_membership
+
+    invitation = get_invitation_for_token(token)
+    user = db.session.scalars(
+        select(User).where(contact_match(User, invitation.email, invitation.mobile))
+    ).first()
+    if user is not None and user.password_hash:
+        raise AccountError(_l("An account already exists for you. Sign in instead."))
+    if user is None:
+        user = User(name=invitation.name, email=invitation.email, mobile=invitation.mobile)
+    user.locale = locale
+    set_password(user, password)
+    # Claim the invitation atomically so two submits (or two tabs) create one account.
+    claimed = db.session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
+        .values(accepted_at=utcnow())
+    ).rowcount
+    if claimed != 1:
+        raise AccountError(_l("This invitation has already been used. Sign in instead."))
+    db.session.add(user)
+    db.session.flush()
+    add_membership(
+        user,
+        user,
+        consortium=invitation.consortium,
+        firm=invitation.firm,
+        role=invitation.role,
+        job_role=invitation.job_role,
+        audit=False,
+    )
+    record_action(user, "invitation.accept", invitation, consortium_id=invitation.consortium_id)
+    return user
+
+
+def revoke_invitation(actor: User, invitation: Invitation) -> None:
+    if invitation_status(invitation) == "pending":
+        invitation.revoked_at = utcnow()
+        record_action(
+            actor, "invitation.revoke", invitation, consortium_id=invitation.consortium_id
+        )
+        db.session.flush()
+
+
+def count_users() -> int:
+    return db.session.scalar(select(func.count(User.id)))

@@ -1,0 +1,141 @@
+"""Sign in and out, accept an invitation, manage one's own account."""
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from lms.auth import service
+from lms.auth.forms import AcceptInvitationForm, ChangePasswordForm, LoginForm, ProfileForm
+from lms.auth.passwords import MIN_LENGTH, policy_name
+from lms.auth.session import sign_in, sign_out
+from lms.extensions import db, limiter
+
+bp = Blueprint("auth", __name__)
+
+GENERIC_LOGIN_ERROR = _l(
+    "The account or password is not correct. After 5 failed attempts an account is locked "
+    "for 15 minutes."
+)
+
+
+def _login_limit() -> str:
+    return current_app.config["LMS_LOGIN_RATE_LIMIT"]
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("core.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = service.authenticate(form.login.data, form.password.data)
+        if user is None:
+            db.session.commit()  # keep the failure count
+            form.password.errors.append(GENERIC_LOGIN_ERROR)
+        else:
+            sign_in(user, remember=form.remember.data)
+            db.session.commit()
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    sign_out()
+    db.session.commit()
+    flash(_l("You have signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def accept_invitation(token: str):
+    try:
+        invitation = service.get_invitation_for_token(token)
+    except service.AccountError as exc:
+        return render_template("auth/invitation_invalid.html", message=exc.message), 404
+    form = AcceptInvitationForm()
+    if request.method == "GET":
+        form.locale.data = session.get("locale", "zh_CN")
+    if form.validate_on_submit():
+        try:
+            user = service.accept_invitation(
+                token, password=form.password.data, locale=form.locale.data
+            )
+        except service.AccountError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "password").errors.append(exc.message)
+        else:
+            sign_in(user, remember=False)
+            db.session.commit()
+            flash(_l("Welcome! Your account is ready."), "success")
+            return redirect(url_for("core.index"))
+    return render_template(
+        "auth/accept_invitation.html",
+        form=form,
+        invitation=invitation,
+        min_length=MIN_LENGTH,
+        policy=policy_name(),
+    )
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    form = ProfileForm(obj=current_user)
+    if form.validate_on_submit():
+        try:
+            service.update_profile(current_user, name=form.name.data, locale=form.locale.data)
+        except service.AccountError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "name").errors.append(exc.message)
+        else:
+            session["locale"] = form.locale.data
+            db.session.commit()
+            flash(_l("Your settings were saved."), "success")
+            return redirect(url_for("auth.account"))
+    return render_template("auth/account.html", form=form)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.change_password(
+                current_user,
+                current=form.current_password.data,
+                new=form.password.data,
+                keep_token=session.get("sid"),
+            )
+        except service.AccountError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "password").errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(_l("Your password was changed. Other devices have been signed out."), "success")
+            return redirect(url_for("auth.account"))
+    return render_template(
+        "auth/change_password.html",
+        form=form,
+        expired=request.args.get("expired"),
+        min_length=MIN_LENGTH,
+        policy=policy_name(),
+    )

@@ -1,0 +1,21 @@
+"""Locale and time-zone selection, and formatting helpers for templates."""
+
+from flask import current_app, request, session
+from flask_login import current_user
+
+
+def select_locale() -> str:
+    """The signed-in user's language, else the one chosen this visit, else the browser's."""
+    locales = current_app.config["LMS_LOCALES"]
+    if current_user and current_user.is_authenticated and current_user.locale in locales:
+        return current_user.locale
+    if session.get("locale") in locales:
+        return session["locale"]
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"]) if request else None
+    if best and best.startswith("en"):
+        return "en"
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str:
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]

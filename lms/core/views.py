@@ -1,0 +1,62 @@
+"""Home, language switch, health checks."""
+
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import select, text
+
+from lms.auth.service import set_locale
+from lms.extensions import db
+from lms.tenancy.models import Consortium
+from lms.tenancy.scope import current_scope
+
+bp = Blueprint("core", __name__)
+
+
+@bp.get("/")
+def index():
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    scope = current_scope()
+    consortia = []
+    if scope.is_platform_admin:
+        consortia = db.session.scalars(select(Consortium).order_by(Consortium.name)).all()
+    return render_template("core/home.html", memberships=scope.memberships, consortia=consortia)
+
+
+@bp.post("/locale")
+def change_locale():
+    """The language switcher: remembered on the user, or in the session for guests."""
+    locale = request.form.get("locale", "")
+    if locale in current_app.config["LMS_LOCALES"]:
+        session["locale"] = locale
+        if current_user.is_authenticated:
+            set_locale(current_user, locale)
+            db.session.commit()
+    target = request.form.get("next") or "/"
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/"
+    return redirect(target)
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # any database error means not ready
+        current_app.logger.exception("readiness check failed")
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")

@@ -1,0 +1,130 @@
+"""Request plumbing shared by every page: security headers, error pages, template helpers."""
+
+from flask import Flask, render_template, request
+from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from lms.permissions import has_permission
+from lms.tenancy.codes import mask_email, mask_mobile
+from lms.tenancy.models import FIRM_KINDS, REGIONS, ROLES, SECTORS
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+ROLE_LABELS = {
+    "worker": _l("Worker"),
+    "trainer": _l("Trainer"),
+    "firm_admin": _l("Firm admin"),
+    "consortium_admin": _l("Consortium admin"),
+    "auditor": _l("Auditor"),
+}
+FIRM_KIND_LABELS = {
+    "chain_leader": _l("Chain leader"),
+    "single_champion": _l("Single champion"),
+    "specialized_sme": _l("Specialised SME"),
+    "hr_service": _l("HR service provider"),
+    "college": _l("College / training base"),
+}
+REGION_LABELS = {
+    "east": _l("East"),
+    "central": _l("Central"),
+    "west": _l("West"),
+    "northeast": _l("Northeast"),
+}
+SECTOR_LABELS = {
+    "smart-manufacturing": _l("Smart manufacturing"),
+    "industrial-internet": _l("Industrial internet"),
+    "equipment-manufacturing": _l("Equipment manufacturing"),
+    "electronics": _l("Electronics and information"),
+    "automotive": _l("Automotive"),
+    "new-materials": _l("New materials"),
+    "new-energy": _l("New energy"),
+    "biomedicine": _l("Biomedicine"),
+    "textiles": _l("Textiles and apparel"),
+    "food-processing": _l("Food processing"),
+}
+assert set(ROLE_LABELS) == set(ROLES) and set(FIRM_KIND_LABELS) == set(FIRM_KINDS)
+assert set(REGION_LABELS) == set(REGIONS) and set(SECTOR_LABELS) == set(SECTORS)
+
+ERROR_TEXT = {
+    400: (_l("Bad request"), _l("The request could not be understood. Go back and try again.")),
+    403: (
+        _l("Not allowed"),
+        _l("Your role does not allow this. Ask your administrator if you need it."),
+    ),
+    404: (_l("Not found"), _l("This page does not exist or is not available to you.")),
+    405: (_l("Not allowed"), _l("This page cannot be used that way.")),
+    413: (_l("File too large"), _l("The file is larger than 16 MB.")),
+    429: (
+        _l("Too many requests"),
+        _l("Too many attempts in a short time. Wait a minute and try again."),
+    ),
+    500: (
+        _l("Something went wrong"),
+        _l("An unexpected error occurred. It has been logged; please try again later."),
+    ),
+}
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers.setdefault(
+            "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
+        )
+        if app.config["SESSION_COOKIE_SECURE"]:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        if current_user and current_user.is_authenticated:
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def render_error(code: int, message=None):
+        title, text = ERROR_TEXT.get(code, ERROR_TEXT[500])
+        return render_template(
+            "errors/error.html", code=code, title=title, text=message or text
+        ), code
+
+    for code in (400, 403, 404, 405, 413, 429):
+        app.register_error_handler(code, lambda e, code=code: render_error(code))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(e):
+        return render_error(
+            400, _l("The form expired or was sent twice. Reload the page and submit it again.")
+        )
+
+    @app.errorhandler(500)
+    def server_error(e):
+        from lms.extensions import db
+
+        db.session.rollback()
+        return render_error(500)
+
+    app.jinja_env.globals.update(
+        can=lambda permission, target=None: has_permission(current_user, permission, target),
+        current_locale=lambda: str(get_locale()),
+        ROLE_LABELS=ROLE_LABELS,
+        FIRM_KIND_LABELS=FIRM_KIND_LABELS,
+        REGION_LABELS=REGION_LABELS,
+        SECTOR_LABELS=SECTOR_LABELS,
+    )
+    app.jinja_env.filters.update(
+        mask_mobile=mask_mobile,
+        mask_email=mask_email,
+        date=lambda value: format_date(value, "medium") if value else "",
+        datetime=lambda value: format_datetime(value, "medium") if value else "",
+    )
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+
+    @app.context_processor
+    def page_context():
+        return {"request_path": request.path}

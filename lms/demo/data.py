@@ -1,0 +1,212 @@
+"""Demo data: one pilot-city consortium, five member firms of different kinds, every role."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from lms.auth.models import User
+from lms.auth.passwords import hash_password
+from lms.core.types import utcnow
+from lms.extensions import db
+from lms.tenancy.codes import uscc_check_char
+from lms.tenancy.models import Consortium, Firm, Membership
+
+# Documented in the README; demo data only, never used outside it.
+DEMO_PASSWORD = "Tangshan-demo-2026"
+CONSORTIUM_CODE = "TS"
+
+FIRMS = [
+    # (key, name, kind, first 17 characters of the credit code)
+    ("jidong", "唐山冀东智能装备集团有限公司", "chain_leader", "91130200MA0A1B2C3"),
+    ("huaye", "唐山华冶轧辊股份有限公司", "single_champion", "91130200MA0D4E5F6"),
+    ("jinggong", "唐山精工传感科技有限公司", "specialized_sme", "91130200MA0G7H8J9"),
+    ("zhongcai", "唐山众才人力资源服务有限公司", "hr_service", "91130200MA0K1L2M3"),
+    ("zhiyuan", "唐山智能制造职业技能实训基地", "college", "52130200MJ0N4P5Q6"),
+]
+JOB_ROLES = [
+    "工业机器人系统操作员",
+    "工业机器人系统运维员",
+    "电工",
+    "机修钳工",
+    "多工序数控机床操作调整工",
+    "设备点检员",
+    "物联网安装调试员",
+    "智能制造系统运维员",
+    "工业互联网运维员",
+    "数字孪生应用技术员",
+    "质量管理工程技术人员",
+    "安全员",
+]
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
+GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "磊",
+    "强",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "志强",
+    "海燕",
+    "建华",
+    "晓东",
+    "丽娟",
+    "国庆",
+    "春梅",
+    "宏伟",
+    "子轩",
+    "浩然",
+    "雨桐",
+    "思远",
+    "佳怡",
+    "俊杰",
+    "文博",
+    "欣怡",
+    "建国",
+    "玉兰",
+    "振华",
+    "立新",
+]
+
+# (e-mail, name, role, firm key or None for consortium roles, platform admin?)
+NAMED_ACCOUNTS = [
+    ("admin@demo.lms", "平台管理员", None, None, True),
+    ("consortium@demo.lms", "王建国", "consortium_admin", None, False),
+    ("auditor@demo.lms", "李审计", "auditor", None, False),
+    ("hr.jidong@demo.lms", "赵海燕", "firm_admin", "jidong", False),
+    ("hr.huaye@demo.lms", "孙立新", "firm_admin", "huaye", False),
+    ("hr.jinggong@demo.lms", "周丽娟", "firm_admin", "jinggong", False),
+    ("hr.zhongcai@demo.lms", "吴振华", "firm_admin", "zhongcai", False),
+    ("hr.zhiyuan@demo.lms", "郑玉兰", "firm_admin", "zhiyuan", False),
+    ("trainer@demo.lms", "陈志强", "trainer", "jidong", False),
+    ("trainer.zhiyuan@demo.lms", "刘思远", "trainer", "zhiyuan", False),
+    ("worker@demo.lms", "张伟", "worker", "jidong", False),
+    ("worker.jinggong@demo.lms", "黄欣怡", "worker", "jinggong", False),
+]
+WORKERS_PER_FIRM = {"jidong": 20, "huaye": 14, "jinggong": 10, "zhongcai": 12, "zhiyuan": 8}
+
+
+def is_loaded() -> bool:
+    return (
+        db.session.scalars(select(Consortium).where(Consortium.code == CONSORTIUM_CODE)).first()
+        is not None
+    )
+
+
+def load_demo() -> dict:
+    """Create the demo consortium; the caller commits. Returns counts for the CLI to print."""
+    rng = random.Random(20261128)
+    password_hash = hash_password(DEMO_PASSWORD)
+    now = utcnow()
+    consortium = Consortium(
+        code=CONSORTIUM_CODE,
+        name="唐山市智能制造跨企业培训联合体",
+        city="唐山",
+        region="east",
+        sectors=["smart-manufacturing", "industrial-internet", "equipment-manufacturing"],
+    )
+    db.session.add(consortium)
+    firms: dict[str, Firm] = {}
+    for key, name, kind, first17 in FIRMS:
+        firms[key] = Firm(
+            consortium=consortium,
+            name=name,
+            kind=kind,
+            credit_code=first17 + uscc_check_char(first17),
+        )
+        db.session.add(firms[key])
+    db.session.flush()
+
+    def member(user: User, role: str, firm: Firm | None, **extra) -> None:
+        db.session.add(
+            Membership(
+                user=user,
+                consortium_id=consortium.id,
+                firm_id=firm.id if firm else None,
+                role=role,
+                starts_on=extra.pop("starts_on", date(2026, 3, 1)),
+                **extra,
+            )
+        )
+
+    for email, name, role, firm_key, is_platform in NAMED_ACCOUNTS:
+        user = User(
+            name=name,
+            email=email,
+            password_hash=password_hash,
+            password_changed_at=now,
+            is_platform_admin=is_platform,
+        )
+        db.session.add(user)
+        if role:
+            job = rng.choice(JOB_ROLES) if role == "worker" else None
+            member(user, role, firms[firm_key] if firm_key else None, job_role=job)
+
+    used_mobiles: set[str] = set()
+    count = 0
+    for key, n in WORKERS_PER_FIRM.items():
+        for i in range(n):
+            mobile = _mobile(rng, used_mobiles)
+            user = User(
+                name=rng.choice(SURNAMES) + rng.choice(GIVEN),
+                mobile=mobile,
+                password_hash=password_hash,
+                password_changed_at=now,
+            )
+            db.session.add(user)
+            member(
+                user,
+                "worker",
+                firms[key],
+                job_role=rng.choice(JOB_ROLES),
+                employee_no=f"{key[:2].upper()}{1001 + i}",
+            )
+            count += 1
+            if key == "zhongcai" and i < 3:
+                # Dispatched by the HR-service firm: a past stint at one firm,
+                # a current one at another.
+                member(
+                    user,
+                    "worker",
+                    firms["huaye"],
+                    job_role=rng.choice(JOB_ROLES),
+                    starts_on=date(2026, 3, 1),
+                    ends_on=date(2026, 6, 30),
+                )
+                member(
+                    user,
+                    "worker",
+                    firms["jidong"],
+                    job_role=rng.choice(JOB_ROLES),
+                    starts_on=date(2026, 7, 1),
+                    ends_on=date.today() + timedelta(days=180),
+                )
+    db.session.flush()
+    return {"firms": len(firms), "workers": count + 2, "accounts": len(NAMED_ACCOUNTS) + count}
+
+
+def _mobile(rng: random.Random, used: set[str]) -> str:
+    while True:
+        mobile = (
+            rng.choice(["138", "139", "150", "158", "186", "187"]) + f"{rng.randrange(10**8):08d}"
+        )
+        if mobile not in used:
+            used.add(mobile)
+            return mobile
+
+
+def demo_logins() -> list[tuple[str, str]]:
+    """(login, role description) for the README and `make run`."""
+    return [(email, role or "platform_admin") for email, _name, role, _f, _p in NAMED_ACCOUNTS]

@@ -1,0 +1,78 @@
+"""Named permissions, mapped from roles in one place and checked against a firm or consortium."""
+
+from __future__ import annotations
+
+from lms.tenancy.models import Consortium, Firm
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "worker": frozenset({"course.learn"}),
+    "trainer": frozenset({"course.learn", "course.author"}),
+    "firm_admin": frozenset(
+        {
+            "course.learn",
+            "person.view",
+            "person.invite",
+            "person.import",
+            "person.deactivate",
+            "enrollment.assign",
+            "report.view",
+        }
+    ),
+    "consortium_admin": frozenset(
+        {
+            "firm.manage",
+            "firm_admin.invite",
+            "person.view",
+            "consortium.people",
+            "course.approve",
+            "report.view",
+            "audit.view",
+            "enrollment.assign",
+        }
+    ),
+    "auditor": frozenset({"audit.view"}),
+}
+# Permissions of the instance itself, held by platform admins only.
+PLATFORM_PERMISSIONS = frozenset({"consortium.manage"})
+# Permissions a consortium-level role holds on every firm of its consortium.
+CONSORTIUM_WIDE = frozenset({"person.view", "enrollment.assign", "report.view", "firm.manage"})
+ALL_PERMISSIONS = frozenset().union(*ROLE_PERMISSIONS.values(), PLATFORM_PERMISSIONS)
+
+
+def roles_at(user, target: Firm | Consortium) -> set[str]:
+    """The roles `user` currently holds on `target` (a firm's own roles plus consortium roles)."""
+    if user is None or not user.is_authenticated:
+        return set()
+    roles: set[str] = set()
+    consortium_id = target.id if isinstance(target, Consortium) else target.consortium_id
+    for m in user.memberships:
+        if not m.is_current() or m.consortium_id != consortium_id or not m.consortium.is_active:
+            continue
+        if m.firm is not None and not m.firm.is_active:
+            continue
+        if m.firm_id is None or isinstance(target, Firm) and m.firm_id == target.id:
+            roles.add(m.role)
+    return roles
+
+
+def has_permission(user, permission: str, target: Firm | Consortium | None = None) -> bool:
+    """Whether `user` holds `permission` on `target` (None: on the instance)."""
+    assert permission in ALL_PERMISSIONS, permission
+    if user is None or not user.is_authenticated:
+        return False
+    if permission in PLATFORM_PERMISSIONS:
+        return bool(user.is_platform_admin)
+    if target is None:
+        return any(
+            permission in ROLE_PERMISSIONS[m.role] for m in user.memberships if m.is_current()
+        )
+    for role in roles_at(user, target):
+        if role in ("consortium_admin", "auditor") and isinstance(target, Firm):
+            if permission in ROLE_PERMISSIONS[role] and permission in CONSORTIUM_WIDE | {
+                "audit.view"
+            }:
+                return True
+            continue
+        if permission in ROLE_PERMISSIONS[role]:
+            return True
+    return False

@@ -1,0 +1,84 @@
+"""Forms for consortia, firms and people."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from lms.core.web import FIRM_KIND_LABELS, REGION_LABELS, ROLE_LABELS, SECTOR_LABELS
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ConsortiumForm(FlaskForm):
+    name = StringField(
+        _l("Name"), validators=[DataRequired(_l("Enter the consortium's name.")), Length(max=120)]
+    )
+    code = StringField(
+        _l("Code"),
+        description=_l(
+            "2–8 letters or digits; starts every certificate serial. Cannot change later."
+        ),
+        validators=[DataRequired(_l("Enter a code.")), Length(min=2, max=8)],
+    )
+    city = StringField(_l("City"), validators=[DataRequired(_l("Enter the city.")), Length(max=60)])
+    region = SelectField(_l("Region"), choices=list(REGION_LABELS.items()))
+    sectors = MultiCheckboxField(
+        _l("Focus sectors (one to three)"), choices=list(SECTOR_LABELS.items())
+    )
+
+
+class FirmForm(FlaskForm):
+    name = StringField(
+        _l("Name"), validators=[DataRequired(_l("Enter the firm's name.")), Length(max=120)]
+    )
+    kind = SelectField(_l("Kind"), choices=list(FIRM_KIND_LABELS.items()))
+    credit_code = StringField(
+        _l("Unified social credit code"),
+        description=_l("18 characters, as printed on the business licence."),
+        validators=[DataRequired(_l("Enter the unified social credit code."))],
+        render_kw={"autocapitalize": "characters", "spellcheck": "false"},
+    )
+
+
+class InviteForm(FlaskForm):
+    name = StringField(
+        _l("Name"), validators=[DataRequired(_l("Enter the person's name.")), Length(max=80)]
+    )
+    mobile = StringField(
+        _l("Mobile number"), validators=[Optional(), Length(max=20)], render_kw={"inputmode": "tel"}
+    )
+    email = StringField(
+        _l("E-mail"), validators=[Optional(), Length(max=254)], render_kw={"inputmode": "email"}
+    )
+    role = SelectField(_l("Role"))
+    job_role = StringField(_l("Job role"), validators=[Optional(), Length(max=100)])
+    firm = SelectField(_l("Firm"), coerce=int)
+
+    def __init__(self, *args, roles: tuple[str, ...], firms=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.role.choices = [(r, ROLE_LABELS[r]) for r in roles]
+        if firms is None:
+            del self.firm
+        else:
+            self.firm.choices = [(f.id, f.name) for f in firms]
+
+
+class ImportForm(FlaskForm):
+    file = FileField(
+        _l("CSV or Excel file"),
+        validators=[FileRequired(_l("Choose a file to upload."))],
+        render_kw={
+            "accept": ".csv,.xlsx,text/csv,"
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        },
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A form with only the CSRF token, for confirmations and one-click actions."""

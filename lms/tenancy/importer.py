@@ -1,0 +1,280 @@
+"""Bulk import of a firm's people from CSV or XLSX: parse, preview every row's errors, confirm."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+
+from lms.audit.service import record_action
+from lms.auth.models import User
+from lms.auth.service import AccountError, contact_match, normalize_contact
+from lms.core.types import utcnow
+from lms.extensions import db
+from lms.tenancy.models import FIRM_ROLES, Firm, ImportBatch, Membership
+from lms.tenancy.service import TenancyError, add_membership
+
+# Column key → accepted header spellings (English and Chinese, compared case-insensitively).
+COLUMNS = {
+    "name": ("name", "姓名"),
+    "mobile": ("mobile", "mobile number", "手机", "手机号", "手机号码"),
+    "email": ("e-mail", "email", "邮箱", "电子邮箱"),
+    "employee_no": ("employee number", "employee no", "employee_no", "工号"),
+    "job_role": ("job role", "job_role", "岗位"),
+    "role": ("role", "角色"),
+}
+COLUMN_LABELS = {
+    "name": _l("Name"),
+    "mobile": _l("Mobile"),
+    "email": _l("E-mail"),
+    "employee_no": _l("Employee number"),
+    "job_role": _l("Job role"),
+    "role": _l("Role"),
+}
+ROLE_ALIASES = {
+    "worker": "worker",
+    "学员": "worker",
+    "员工": "worker",
+    "trainer": "trainer",
+    "培训师": "trainer",
+    "企业培训师": "trainer",
+    "firm_admin": "firm_admin",
+    "firm admin": "firm_admin",
+    "hr": "firm_admin",
+    "企业hr管理员": "firm_admin",
+    "管理员": "firm_admin",
+}
+
+
+class ImportFileError(ValueError):
+    """The file as a whole can't be read (wrong type, no header, too many rows)."""
+
+
+@dataclass
+class PreviewRow:
+    row: int
+    values: dict
+    errors: list[dict] = field(default_factory=list)
+    action: str = "create"  # create | add | unchanged | error
+
+    def error(self, column: str, message) -> None:
+        self.errors.append({"column": column, "message": str(message)})
+        self.action = "error"
+
+
+def read_table(filename: str, data: bytes) -> list[list[str]]:
+    """Rows of cells (strings) from a CSV or XLSX file, judged by content, not by name."""
+    if data[:4] == b"PK\x03\x04":
+        return _read_xlsx(data)
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise ImportFileError(_l("The file is neither UTF-8/GB18030 CSV nor an Excel workbook."))
+    if "\x00" in text:
+        raise ImportFileError(_l("The file is neither UTF-8/GB18030 CSV nor an Excel workbook."))
+    return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
+
+
+def _read_xlsx(data: bytes) -> list[list[str]]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise ImportFileError(_l("The Excel workbook could not be read.")) from exc
+    sheet = wb.worksheets[0]
+    rows = []
+    for row in sheet.iter_rows(values_only=True):
+        rows.append(["" if c is None else _cell_text(c) for c in row])
+    wb.close()
+    return rows
+
+
+def _cell_text(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # mobile numbers typed into Excel become numbers
+    return str(value).strip()
+
+
+def map_header(header: list[str]) -> dict[str, int]:
+    index: dict[str, int] = {}
+    for pos, title in enumerate(header):
+        key = title.strip().lower()
+        for column, spellings in COLUMNS.items():
+            if key in spellings:
+                index[column] = pos
+    if "name" not in index or not ({"mobile", "email"} & index.keys()):
+        raise ImportFileError(
+            _l(
+                "The first row must name the columns: name, mobile, e-mail, employee number, "
+                "job role, role (name and mobile or e-mail are required)."
+            )
+        )
+    return index
+
+
+def parse_rows(rows: list[list[str]], max_rows: int) -> list[dict]:
+    """Header-mapped rows as dicts with their line number in the file (header = line 1)."""
+    if not rows:
+        raise ImportFileError(_l("The file is empty."))
+    index = map_header(rows[0])
+    out = []
+    for line, cells in enumerate(rows[1:], start=2):
+        if not any(cells):
+            continue
+        values = {col: (cells[pos] if pos < len(cells) else "") for col, pos in index.items()}
+        values["row"] = line
+        out.append(values)
+    if not out:
+        raise ImportFileError(_l("The file has a header but no people."))
+    if len(out) > max_rows:
+        raise ImportFileError(_l("At most %(n)d people per file.", n=max_rows))
+    return out
+
+
+def preview_rows(firm: Firm, rows: list[dict]) -> list[PreviewRow]:
+    """Check every row against the rules, the rest of the file and the database."""
+    previews: list[PreviewRow] = []
+    seen: dict[tuple[str, str], int] = {}
+    for raw in rows:
+        p = PreviewRow(row=raw["row"], values={k: v for k, v in raw.items() if k != "row"})
+        v = p.values
+        name = v.get("name", "").strip()
+        if not name:
+            p.error("name", _l("Enter a name."))
+        elif len(name) > 80:
+            p.error("name", _l("A name has at most 80 characters."))
+        try:
+            email, mobile = normalize_contact(v.get("email"), v.get("mobile"))
+            v["email"], v["mobile"] = email or "", mobile or ""
+        except AccountError as exc:
+            p.error(exc.field or "mobile", exc.message)
+            email = mobile = None
+        role_raw = (v.get("role") or "").strip().lower()
+        role = ROLE_ALIASES.get(role_raw, role_raw) if role_raw else "worker"
+        if role not in FIRM_ROLES:
+            p.error("role", _l("Role must be worker, trainer or firm_admin."))
+        v["role"] = role
+        if len(v.get("job_role") or "") > 100:
+            p.error("job_role", _l("A job role has at most 100 characters."))
+        if len(v.get("employee_no") or "") > 40:
+            p.error("employee_no", _l("An employee number has at most 40 characters."))
+        for column, value in (
+            ("email", email),
+            ("mobile", mobile),
+            ("employee_no", v.get("employee_no")),
+        ):
+            if value:
+                first = seen.setdefault((column, value), p.row)
+                if first != p.row:
+                    p.error(column, _l("Same value as row %(row)d of this file.", row=first))
+        if p.action != "error":
+            _compare_with_database(firm, p, email, mobile)
+        previews.append(p)
+    return previews
+
+
+def _compare_with_database(
+    firm: Firm, p: PreviewRow, email: str | None, mobile: str | None
+) -> None:
+    users = db.session.scalars(select(User).where(contact_match(User, email, mobile))).all()
+    if len(users) > 1:
+        p.error("mobile", _l("The e-mail and the mobile number belong to two different people."))
+        return
+    user = users[0] if users else None
+    if user is not None:
+        if email and user.email and user.email != email:
+            p.error("email", _l("This mobile number is registered with another e-mail address."))
+            return
+        if mobile and user.mobile and user.mobile != mobile:
+            p.error("mobile", _l("This e-mail address is registered with another mobile number."))
+            return
+    if employee_no := p.values.get("employee_no"):
+        holder = db.session.scalars(
+            select(Membership).where(
+                Membership.firm_id == firm.id, Membership.employee_no == employee_no
+            )
+        ).first()
+        if holder is not None and (user is None or holder.user_id != user.id):
+            p.error("employee_no", _l("Another person of this firm has this employee number."))
+            return
+    if user is None:
+        p.action = "create"
+    elif any(
+        m.firm_id == firm.id and m.role == p.values["role"] and m.is_current()
+        for m in user.memberships
+    ):
+        p.action = "unchanged"
+    else:
+        p.action = "add"
+
+
+def stage_import(
+    actor: User, firm: Firm, *, filename: str, data: bytes, max_rows: int
+) -> ImportBatch:
+    """Parse a file into a pending batch (nothing about people is written yet)."""
+    rows = parse_rows(read_table(filename, data), max_rows)
+    batch = ImportBatch(
+        consortium_id=firm.consortium_id,
+        firm_id=firm.id,
+        created_by_id=actor.id,
+        filename=filename[:200],
+        rows=rows,
+    )
+    db.session.add(batch)
+    db.session.flush()
+    return batch
+
+
+def confirm_import(actor: User, firm: Firm, batch: ImportBatch) -> dict:
+    """Write every valid row of a pending batch in the caller's transaction; runs once."""
+    # Claim the batch atomically: a double submit (or two tabs) writes the rows once.
+    claimed = db.session.execute(
+        update(ImportBatch)
+        .where(ImportBatch.id == batch.id, ImportBatch.status == "pending")
+        .values(status="done")
+    ).rowcount
+    if claimed != 1:
+        db.session.refresh(batch)
+        return batch.result or {}
+    counts = {"create": 0, "add": 0, "unchanged": 0, "error": 0}
+    for p in preview_rows(firm, batch.rows):
+        counts[p.action] += 1
+        if p.action in ("error", "unchanged"):
+            continue
+        v = p.values
+        user = db.session.scalars(
+            select(User).where(contact_match(User, v["email"] or None, v["mobile"] or None))
+        ).first()
+        if user is None:
+            user = User(
+                name=v["name"].strip(), email=v["email"] or None, mobile=v["mobile"] or None
+            )
+            db.session.add(user)
+            db.session.flush()
+        try:
+            add_membership(
+                actor,
+                user,
+                consortium=firm.consortium,
+                firm=firm,
+                role=v["role"],
+                job_role=v.get("job_role") or None,
+                employee_no=v.get("employee_no") or None,
+                audit=False,
+            )
+        except TenancyError:  # pragma: no cover - roles were checked in the preview
+            counts["error"] += 1
+    batch.status = "done"
+    batch.result = counts
+    batch.confirmed_at = utcnow()
+    record_action(actor, "person.import", batch, consortium_id=firm.consortium_id, details=counts)
+    db.session.flush()
+    return counts

@@ -1,0 +1,126 @@
+"""Consortia (tenants), member firms (sub-tenants) and memberships."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.core.types import UTCDateTime, new_public_id, utcnow
+from lms.extensions import db
+
+REGIONS = ("east", "central", "west", "northeast")
+SECTORS = (
+    "smart-manufacturing",
+    "industrial-internet",
+    "equipment-manufacturing",
+    "electronics",
+    "automotive",
+    "new-materials",
+    "new-energy",
+    "biomedicine",
+    "textiles",
+    "food-processing",
+)
+FIRM_KINDS = ("chain_leader", "single_champion", "specialized_sme", "hr_service", "college")
+FIRM_ROLES = ("worker", "trainer", "firm_admin")
+CONSORTIUM_ROLES = ("consortium_admin", "auditor")
+ROLES = FIRM_ROLES + CONSORTIUM_ROLES
+
+
+class Consortium(db.Model):
+    __tablename__ = "consortia"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    city: Mapped[str] = mapped_column(String(60))
+    region: Mapped[str] = mapped_column(String(16))
+    sectors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    firms: Mapped[list[Firm]] = relationship(back_populates="consortium", order_by="Firm.name")
+
+    __table_args__ = (CheckConstraint(f"region IN {REGIONS!r}", name="region"),)
+
+    def __repr__(self) -> str:
+        return f"<Consortium {self.id} {self.code}>"
+
+
+class Firm(db.Model):
+    __tablename__ = "firms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consortium_id: Mapped[int] = mapped_column(ForeignKey("consortia.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20))
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    consortium: Mapped[Consortium] = relationship(back_populates="firms")
+
+    __table_args__ = (CheckConstraint(f"kind IN {FIRM_KINDS!r}", name="kind"),)
+
+    def __repr__(self) -> str:
+        return f"<Firm {self.id} {self.credit_code}>"
+
+
+class Membership(db.Model):
+    """A user's role in a firm (or, for consortium roles, in a consortium) over a period."""
+
+    __tablename__ = "memberships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    consortium_id: Mapped[int] = mapped_column(ForeignKey("consortia.id"), index=True)
+    firm_id: Mapped[int | None] = mapped_column(ForeignKey("firms.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    job_role: Mapped[str | None] = mapped_column(String(100))
+    employee_no: Mapped[str | None] = mapped_column(String(40))
+    starts_on: Mapped[date] = mapped_column(Date, default=date.today)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="memberships")  # noqa: F821
+    firm: Mapped[Firm | None] = relationship()
+    consortium: Mapped[Consortium] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(f"role IN {ROLES!r}", name="role"),
+        CheckConstraint(
+            "(role IN ('consortium_admin', 'auditor')) OR firm_id IS NOT NULL", name="firm_role"
+        ),
+        Index("ix_memberships_firm_employee_no", "firm_id", "employee_no"),
+    )
+
+    def is_current(self, today: date | None = None) -> bool:
+        today = today or date.today()
+        return self.starts_on <= today and (self.ends_on is None or self.ends_on > today)
+
+    def __repr__(self) -> str:
+        return f"<Membership {self.id} user={self.user_id} {self.role}@{self.firm_id}>"
+
+
+class ImportBatch(db.Model):
+    """A parsed people file waiting for the firm admin to confirm it."""
+
+    __tablename__ = "import_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    consortium_id: Mapped[int] = mapped_column(ForeignKey("consortia.id"), index=True)
+    firm_id: Mapped[int] = mapped_column(ForeignKey("firms.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    filename: Mapped[str] = mapped_column(String(200))
+    rows: Mapped[list[dict]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    result: Mapped[dict | None] = mapped_column(JSON)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<ImportBatch {self.public_id} {self.status}>"

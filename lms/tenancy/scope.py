@@ -1,0 +1,122 @@
+"""The one scoping layer: every by-id read of tenant-owned rows goes through here.
+
+A row outside the caller's scope answers 404, never 403, so ids can't be probed.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from flask import abort, g
+from flask_login import current_user
+from sqlalchemy import Select, exists, or_, select
+
+from lms.auth.models import Invitation, User
+from lms.extensions import db
+from lms.tenancy.models import Consortium, Firm, Membership
+
+
+class Scope:
+    """What the current user may see, derived from their current memberships."""
+
+    def __init__(self, user):
+        self.user = user
+
+    @cached_property
+    def memberships(self) -> list[Membership]:
+        if not self.user or not self.user.is_authenticated:
+            return []
+        return [m for m in self.user.memberships if m.is_current() and m.consortium.is_active]
+
+    @cached_property
+    def consortium_ids(self) -> set[int]:
+        return {m.consortium_id for m in self.memberships}
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return bool(self.user and self.user.is_authenticated and self.user.is_platform_admin)
+
+    def get_consortium(self, consortium_id: int) -> Consortium:
+        """A consortium the user belongs to (platform admins see all), else 404."""
+        consortium = db.session.get(Consortium, consortium_id)
+        if consortium is None:
+            abort(404)
+        if consortium.id in self.consortium_ids or self.is_platform_admin:
+            return consortium
+        abort(404)
+
+    def get_firm(self, firm_id: int) -> Firm:
+        """A firm of one of the user's consortia, else 404."""
+        firm = db.session.get(Firm, firm_id)
+        if firm is None or firm.consortium_id not in self.consortium_ids:
+            abort(404)
+        return firm
+
+    def get_person(self, public_id: str, *, within: Firm | Consortium) -> User:
+        """A user holding a membership in `within` (already scoped), else 404."""
+        query = select(User).where(
+            User.public_id == public_id, people_filter(within, include_ended=True)
+        )
+        user = db.session.scalars(query).first()
+        if user is None:
+            abort(404)
+        return user
+
+    def get_invitation(self, public_id: str, *, within: Firm | Consortium) -> Invitation:
+        query = select(Invitation).where(Invitation.public_id == public_id)
+        if isinstance(within, Firm):
+            query = query.where(Invitation.firm_id == within.id)
+        else:
+            query = query.where(Invitation.consortium_id == within.id)
+        invitation = db.session.scalars(query).first()
+        if invitation is None:
+            abort(404)
+        return invitation
+
+
+def current_scope() -> Scope:
+    if "scope" not in g:
+        g.scope = Scope(current_user)
+    return g.scope
+
+
+def people_filter(within: Firm | Consortium, *, include_ended: bool = False):
+    """SQL condition: the user has a (current) membership in the firm or consortium."""
+    cond = [Membership.user_id == User.id]
+    if isinstance(within, Firm):
+        cond.append(Membership.firm_id == within.id)
+    else:
+        cond.append(Membership.consortium_id == within.id)
+    if not include_ended:
+        from datetime import date
+
+        today = date.today()
+        cond += [
+            Membership.starts_on <= today,
+            or_(Membership.ends_on.is_(None), Membership.ends_on > today),
+        ]
+    return exists().where(*cond)
+
+
+def list_people(
+    within: Firm | Consortium, *, search: str = "", firm_id: int | None = None
+) -> Select:
+    """People with a current membership in `within`, optionally narrowed, ordered by name."""
+    query = select(User).where(people_filter(within))
+    if firm_id is not None and isinstance(within, Consortium):
+        query = query.where(
+            exists().where(Membership.user_id == User.id, Membership.firm_id == firm_id)
+        )
+    if search := search.strip():
+        like = f"%{search}%"
+        query = query.where(
+            or_(User.name.ilike(like), User.email.ilike(like), User.mobile.like(like))
+        )
+    return query.order_by(User.name, User.id)
+
+
+def list_firms(consortium: Consortium, *, include_inactive: bool = True) -> Select:
+    query = select(Firm).where(Firm.consortium_id == consortium.id)
+    if not include_inactive:
+        query = query.where(Firm.is_active.is_(True))
+    return query.order_by(Firm.is_active.desc(), Firm.name)

@@ -1,0 +1,185 @@
+"""Consortia, firms and people: the only place that changes their rows."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from lms.audit.service import record_action
+from lms.auth.models import User
+from lms.auth.service import revoke_user_sessions
+from lms.extensions import db
+from lms.tenancy.codes import normalize_uscc
+from lms.tenancy.models import (
+    CONSORTIUM_ROLES,
+    FIRM_KINDS,
+    REGIONS,
+    SECTORS,
+    Consortium,
+    Firm,
+    Membership,
+)
+
+
+class TenancyError(ValueError):
+    def __init__(self, message, field: str | None = None):
+        super().__init__(str(message))
+        self.message = message
+        self.field = field
+
+
+def _check_consortium_fields(name: str, city: str, region: str, sectors: list[str], code: str):
+    if not name.strip():
+        raise TenancyError(_l("Enter the consortium's name."), field="name")
+    if not city.strip():
+        raise TenancyError(_l("Enter the city."), field="city")
+    if region not in REGIONS:
+        raise TenancyError(_l("Choose a region."), field="region")
+    if not 1 <= len(sectors) <= 3 or any(s not in SECTORS for s in sectors):
+        raise TenancyError(_l("Choose one to three focus sectors."), field="sectors")
+    if not (2 <= len(code) <= 8 and code.isalnum() and code.isascii()):
+        raise TenancyError(_l("The code is 2–8 letters or digits."), field="code")
+
+
+def create_consortium(actor: User, *, name, city, region, sectors, code) -> Consortium:
+    code = code.strip().upper()
+    _check_consortium_fields(name, city, region, sectors, code)
+    if db.session.scalars(select(Consortium).where(Consortium.code == code)).first():
+        raise TenancyError(_l("Another consortium already uses this code."), field="code")
+    consortium = Consortium(
+        name=name.strip(), city=city.strip(), region=region, sectors=list(sectors), code=code
+    )
+    db.session.add(consortium)
+    db.session.flush()
+    record_action(actor, "consortium.create", consortium, consortium_id=consortium.id)
+    return consortium
+
+
+def update_consortium(actor: User, consortium: Consortium, *, name, city, region, sectors) -> None:
+    _check_consortium_fields(name, city, region, sectors, consortium.code)
+    consortium.name, consortium.city = name.strip(), city.strip()
+    consortium.region, consortium.sectors = region, list(sectors)
+    record_action(actor, "consortium.update", consortium, consortium_id=consortium.id)
+    db.session.flush()
+
+
+def _check_firm_fields(name: str, kind: str) -> None:
+    if not name.strip():
+        raise TenancyError(_l("Enter the firm's name."), field="name")
+    if kind not in FIRM_KINDS:
+        raise TenancyError(_l("Choose the kind of firm."), field="kind")
+
+
+def _normalized_credit_code(raw: str, *, ignore: Firm | None = None) -> str:
+    try:
+        code = normalize_uscc(raw)
+    except ValueError as exc:
+        raise TenancyError(exc.args[0], field="credit_code") from exc
+    taken = db.session.scalars(select(Firm).where(Firm.credit_code == code)).first()
+    if taken is not None and taken is not ignore:
+        raise TenancyError(
+            _l("A firm with this credit code is already registered."), field="credit_code"
+        )
+    return code
+
+
+def create_firm(actor: User, consortium: Consortium, *, name, kind, credit_code) -> Firm:
+    _check_firm_fields(name, kind)
+    code = _normalized_credit_code(credit_code)
+    firm = Firm(consortium=consortium, name=name.strip(), kind=kind, credit_code=code)
+    db.session.add(firm)
+    db.session.flush()
+    record_action(actor, "firm.create", firm, consortium_id=consortium.id)
+    return firm
+
+
+def update_firm(actor: User, firm: Firm, *, name, kind, credit_code) -> None:
+    _check_firm_fields(name, kind)
+    firm.credit_code = _normalized_credit_code(credit_code, ignore=firm)
+    firm.name, firm.kind = name.strip(), kind
+    record_action(actor, "firm.update", firm, consortium_id=firm.consortium_id)
+    db.session.flush()
+
+
+def set_firm_active(actor: User, firm: Firm, *, active: bool) -> None:
+    """Deactivate (or reactivate) a member firm; its people lose the firm's roles meanwhile."""
+    if firm.is_active == active:
+        return
+    firm.is_active = active
+    record_action(
+        actor,
+        "firm.activate" if active else "firm.deactivate",
+        firm,
+        consortium_id=firm.consortium_id,
+    )
+    db.session.flush()
+
+
+def add_membership(
+    actor: User,
+    user: User,
+    *,
+    consortium: Consortium,
+    firm: Firm | None,
+    role: str,
+    job_role: str | None = None,
+    employee_no: str | None = None,
+    audit: bool = True,
+) -> Membership:
+    """Give `user` a role in a firm (or consortium); an existing current one is reused."""
+    if firm is None and role not in CONSORTIUM_ROLES:
+        raise TenancyError(_l("This role belongs to a firm."), field="role")
+    for m in user.memberships:
+        same_place = m.consortium_id == consortium.id and m.firm_id == (firm.id if firm else None)
+        if same_place and m.role == role and m.is_current():
+            if job_role:
+                m.job_role = job_role
+            if employee_no:
+                m.employee_no = employee_no
+            return m
+    membership = Membership(
+        user=user,
+        consortium_id=consortium.id,
+        firm_id=firm.id if firm else None,
+        role=role,
+        job_role=(job_role or None),
+        employee_no=(employee_no or None),
+        starts_on=date.today(),
+    )
+    db.session.add(membership)
+    if not user.is_active_account:
+        user.is_active_account = True
+    db.session.flush()
+    if audit:
+        record_action(
+            actor,
+            "membership.add",
+            user,
+            consortium_id=consortium.id,
+            details={"firm": firm.id if firm else None, "role": role},
+        )
+    return membership
+
+
+def deactivate_person(actor: User, user: User, *, firm: Firm) -> None:
+    """End the person's roles in `firm`; with no role left anywhere the account is closed
+    and every session of it ends at once."""
+    if user.id == actor.id:
+        raise TenancyError(_l("You cannot deactivate your own account."))
+    for m in user.memberships:
+        if m.firm_id == firm.id and m.is_current():
+            m.ends_on = date.today()  # current means ends_on > today
+    db.session.flush()
+    if not any(m.is_current() for m in user.memberships) and not user.is_platform_admin:
+        user.is_active_account = False
+        revoke_user_sessions(user)
+    record_action(
+        actor,
+        "person.deactivate",
+        user,
+        consortium_id=firm.consortium_id,
+        details={"firm": firm.id},
+    )
+    db.session.flush()

@@ -1,0 +1,512 @@
+"""Admin screens: consortia (platform), member firms and people (consortium and firm admins)."""
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from lms.auth import service as accounts
+from lms.auth.models import Invitation
+from lms.extensions import db
+from lms.permissions import has_permission
+from lms.tenancy import importer, service
+from lms.tenancy.forms import ConfirmForm, ConsortiumForm, FirmForm, ImportForm, InviteForm
+from lms.tenancy.models import Consortium, Firm, ImportBatch
+from lms.tenancy.scope import current_scope, list_firms, list_people
+
+bp = Blueprint("tenancy", __name__)
+
+
+def require(permission: str, target=None) -> None:
+    if not has_permission(current_user, permission, target):
+        abort(403)
+
+
+def _field_error(form, exc) -> None:
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is None:
+        flash(exc.message, "error")
+    else:
+        field.errors.append(exc.message)
+
+
+def _flash_invitation(outcome: accounts.InvitationOutcome) -> None:
+    if outcome.invitation is None:
+        flash(
+            _l(
+                "%(name)s already has an account and was given the role.",
+                name=outcome.existing_user.name,
+            ),
+            "success",
+        )
+        return
+    link = url_for("auth.accept_invitation", token=outcome.token, _external=True)
+    flash(link, "invite-link")
+
+
+def _page() -> int:
+    return max(1, request.args.get("page", 1, type=int) or 1)
+
+
+# --- platform admin: consortia ---------------------------------------------------------------
+
+
+@bp.get("/admin/consortia")
+@login_required
+def consortia():
+    require("consortium.manage")
+    rows = db.session.scalars(select(Consortium).order_by(Consortium.name)).all()
+    return render_template("tenancy/consortia.html", consortia=rows)
+
+
+@bp.route("/admin/consortia/new", methods=["GET", "POST"])
+@login_required
+def new_consortium():
+    require("consortium.manage")
+    form = ConsortiumForm()
+    if form.validate_on_submit():
+        try:
+            service.create_consortium(
+                current_user,
+                name=form.name.data,
+                city=form.city.data,
+                region=form.region.data,
+                sectors=form.sectors.data,
+                code=form.code.data,
+            )
+        except service.TenancyError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_l("Consortium created."), "success")
+            return redirect(url_for("tenancy.consortia"))
+    return render_template("tenancy/consortium_form.html", form=form, consortium=None)
+
+
+@bp.route("/admin/consortia/<int:consortium_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_consortium(consortium_id: int):
+    consortium = current_scope().get_consortium(consortium_id)
+    require("consortium.manage")
+    form = ConsortiumForm(obj=consortium)
+    form.code.render_kw = {"readonly": True}
+    if form.validate_on_submit():
+        try:
+            service.update_consortium(
+                current_user,
+                consortium,
+                name=form.name.data,
+                city=form.city.data,
+                region=form.region.data,
+                sectors=form.sectors.data,
+            )
+        except service.TenancyError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_l("Consortium saved."), "success")
+            return redirect(url_for("tenancy.consortia"))
+    return render_template("tenancy/consortium_form.html", form=form, consortium=consortium)
+
+
+@bp.route("/admin/consortia/<int:consortium_id>/invite", methods=["GET", "POST"])
+@login_required
+def invite_consortium_admin(consortium_id: int):
+    consortium = current_scope().get_consortium(consortium_id)
+    require("consortium.manage")
+    form = InviteForm(roles=("consortium_admin", "auditor"))
+    if form.validate_on_submit():
+        try:
+            outcome = accounts.invite_person(
+                current_user,
+                consortium=consortium,
+                firm=None,
+                role=form.role.data,
+                name=form.name.data,
+                email=form.email.data,
+                mobile=form.mobile.data,
+            )
+        except (accounts.AccountError, service.TenancyError) as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            _flash_invitation(outcome)
+            return redirect(url_for("tenancy.consortia"))
+    return render_template(
+        "tenancy/invite.html",
+        form=form,
+        place=consortium,
+        back=url_for("tenancy.consortia"),
+    )
+
+
+# --- consortium admin: member firms and people ---------------------------------------------
+
+
+@bp.get("/consortia/<int:consortium_id>/firms")
+@login_required
+def firms(consortium_id: int):
+    consortium = current_scope().get_consortium(consortium_id)
+    require("firm.manage", consortium)
+    rows = db.session.scalars(list_firms(consortium)).all()
+    return render_template("tenancy/firms.html", consortium=consortium, firms=rows)
+
+
+@bp.route("/consortia/<int:consortium_id>/firms/new", methods=["GET", "POST"])
+@login_required
+def new_firm(consortium_id: int):
+    consortium = current_scope().get_consortium(consortium_id)
+    require("firm.manage", consortium)
+    form = FirmForm()
+    if form.validate_on_submit():
+        try:
+            service.create_firm(
+                current_user,
+                consortium,
+                name=form.name.data,
+                kind=form.kind.data,
+                credit_code=form.credit_code.data,
+            )
+        except service.TenancyError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_l("Member firm added."), "success")
+            return redirect(url_for("tenancy.firms", consortium_id=consortium.id))
+    return render_template("tenancy/firm_form.html", form=form, consortium=consortium, firm=None)
+
+
+@bp.route("/firms/<int:firm_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_firm(firm_id: int):
+    firm = current_scope().get_firm(firm_id)
+    require("firm.manage", firm.consortium)
+    form = FirmForm(obj=firm)
+    if form.validate_on_submit():
+        try:
+            service.update_firm(
+                current_user,
+                firm,
+                name=form.name.data,
+                kind=form.kind.data,
+                credit_code=form.credit_code.data,
+            )
+        except service.TenancyError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_l("Member firm saved."), "success")
+            return redirect(url_for("tenancy.firms", consortium_id=firm.consortium_id))
+    return render_template(
+        "tenancy/firm_form.html", form=form, consortium=firm.consortium, firm=firm
+    )
+
+
+@bp.route("/firms/<int:firm_id>/deactivate", methods=["GET", "POST"])
+@login_required
+def deactivate_firm(firm_id: int):
+    firm = current_scope().get_firm(firm_id)
+    require("firm.manage", firm.consortium)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        service.set_firm_active(current_user, firm, active=False)
+        db.session.commit()
+        flash(_l("%(name)s was deactivated.", name=firm.name), "success")
+        return redirect(url_for("tenancy.firms", consortium_id=firm.consortium_id))
+    return render_template(
+        "tenancy/confirm.html",
+        form=form,
+        title=_l("Deactivate %(name)s?", name=firm.name),
+        text=_l(
+            "Its people lose their roles in this firm until it is reactivated. Nothing is deleted."
+        ),
+        button=_l("Deactivate firm"),
+        back=url_for("tenancy.firms", consortium_id=firm.consortium_id),
+    )
+
+
+@bp.post("/firms/<int:firm_id>/activate")
+@login_required
+def activate_firm(firm_id: int):
+    firm = current_scope().get_firm(firm_id)
+    require("firm.manage", firm.consortium)
+    if ConfirmForm().validate_on_submit():
+        service.set_firm_active(current_user, firm, active=True)
+        db.session.commit()
+        flash(_l("%(name)s was reactivated.", name=firm.name), "success")
+    return redirect(url_for("tenancy.firms", consortium_id=firm.consortium_id))
+
+
+@bp.get("/consortia/<int:consortium_id>/people")
+@login_required
+def consortium_people(consortium_id: int):
+    consortium = current_scope().get_consortium(consortium_id)
+    require("consortium.people", consortium)
+    search = request.args.get("q", "")
+    firm_id = request.args.get("firm", type=int)
+    page = db.paginate(
+        list_people(consortium, search=search, firm_id=firm_id),
+        page=_page(),
+        per_page=current_app.config["LMS_PAGE_SIZE"],
+        error_out=False,
+    )
+    firm_rows = db.session.scalars(list_firms(consortium)).all()
+    return render_template(
+        "tenancy/people.html",
+        page=page,
+        search=search,
+        place=consortium,
+        firms=firm_rows,
+        firm_filter=firm_id,
+        invitations=[],
+    )
+
+
+@bp.route("/consortia/<int:consortium_id>/invite", methods=["GET", "POST"])
+@login_required
+def invite_firm_admin(consortium_id: int):
+    consortium = current_scope().get_consortium(consortium_id)
+    require("firm_admin.invite", consortium)
+    active_firms = db.session.scalars(list_firms(consortium, include_inactive=False)).all()
+    form = InviteForm(roles=("firm_admin",), firms=active_firms)
+    if form.validate_on_submit():
+        firm = current_scope().get_firm(form.firm.data)
+        try:
+            outcome = accounts.invite_person(
+                current_user,
+                consortium=consortium,
+                firm=firm,
+                role="firm_admin",
+                name=form.name.data,
+                email=form.email.data,
+                mobile=form.mobile.data,
+                job_role=form.job_role.data,
+            )
+        except (accounts.AccountError, service.TenancyError) as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            _flash_invitation(outcome)
+            return redirect(url_for("tenancy.firms", consortium_id=consortium.id))
+    return render_template(
+        "tenancy/invite.html",
+        form=form,
+        place=consortium,
+        back=url_for("tenancy.firms", consortium_id=consortium.id),
+    )
+
+
+# --- firm admin: the firm's people -------------------------------------------------------------
+
+
+def _firm_for(firm_id: int, permission: str) -> Firm:
+    firm = current_scope().get_firm(firm_id)
+    require(permission, firm)
+    return firm
+
+
+@bp.get("/firms/<int:firm_id>/people")
+@login_required
+def firm_people(firm_id: int):
+    firm = _firm_for(firm_id, "person.view")
+    search = request.args.get("q", "")
+    page = db.paginate(
+        list_people(firm, search=search),
+        page=_page(),
+        per_page=current_app.config["LMS_PAGE_SIZE"],
+        error_out=False,
+    )
+    invitations = db.session.scalars(
+        select(Invitation)
+        .where(
+            Invitation.firm_id == firm.id,
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+        )
+        .order_by(Invitation.created_at.desc())
+        .limit(50)
+    ).all()
+    return render_template(
+        "tenancy/people.html",
+        page=page,
+        search=search,
+        place=firm,
+        firms=None,
+        invitations=invitations,
+        invitation_status=accounts.invitation_status,
+        confirm_form=ConfirmForm(),
+    )
+
+
+@bp.route("/firms/<int:firm_id>/people/invite", methods=["GET", "POST"])
+@login_required
+def invite_person(firm_id: int):
+    firm = _firm_for(firm_id, "person.invite")
+    form = InviteForm(roles=("worker", "trainer"))
+    if form.validate_on_submit():
+        try:
+            outcome = accounts.invite_person(
+                current_user,
+                consortium=firm.consortium,
+                firm=firm,
+                role=form.role.data,
+                name=form.name.data,
+                email=form.email.data,
+                mobile=form.mobile.data,
+                job_role=form.job_role.data,
+            )
+        except (accounts.AccountError, service.TenancyError) as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            _flash_invitation(outcome)
+            return redirect(url_for("tenancy.firm_people", firm_id=firm.id))
+    return render_template(
+        "tenancy/invite.html",
+        form=form,
+        place=firm,
+        back=url_for("tenancy.firm_people", firm_id=firm.id),
+    )
+
+
+@bp.post("/firms/<int:firm_id>/people/<public_id>/activation")
+@login_required
+def send_activation(firm_id: int, public_id: str):
+    """A fresh invitation link for someone imported who has not set a password yet."""
+    firm = _firm_for(firm_id, "person.invite")
+    person = current_scope().get_person(public_id, within=firm)
+    if ConfirmForm().validate_on_submit():
+        membership = next(m for m in person.memberships if m.firm_id == firm.id)
+        outcome = accounts.invite_person(
+            current_user,
+            consortium=firm.consortium,
+            firm=firm,
+            role=membership.role,
+            name=person.name,
+            email=person.email,
+            mobile=person.mobile,
+        )
+        db.session.commit()
+        _flash_invitation(outcome)
+    return redirect(url_for("tenancy.firm_people", firm_id=firm.id))
+
+
+@bp.post("/firms/<int:firm_id>/invitations/<public_id>/revoke")
+@login_required
+def revoke_invitation(firm_id: int, public_id: str):
+    firm = _firm_for(firm_id, "person.invite")
+    invitation = current_scope().get_invitation(public_id, within=firm)
+    if ConfirmForm().validate_on_submit():
+        accounts.revoke_invitation(current_user, invitation)
+        db.session.commit()
+        flash(_l("The invitation was withdrawn."), "success")
+    return redirect(url_for("tenancy.firm_people", firm_id=firm.id))
+
+
+@bp.route("/firms/<int:firm_id>/people/<public_id>/deactivate", methods=["GET", "POST"])
+@login_required
+def deactivate_person(firm_id: int, public_id: str):
+    firm = _firm_for(firm_id, "person.deactivate")
+    person = current_scope().get_person(public_id, within=firm)
+    form = ConfirmForm()
+    back = url_for("tenancy.firm_people", firm_id=firm.id)
+    if form.validate_on_submit():
+        try:
+            service.deactivate_person(current_user, person, firm=firm)
+        except service.TenancyError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_l("%(name)s was deactivated.", name=person.name), "success")
+        return redirect(back)
+    return render_template(
+        "tenancy/confirm.html",
+        form=form,
+        title=_l("Deactivate %(name)s?", name=person.name),
+        text=_l(
+            "Their roles in %(firm)s end today. If they have no role left anywhere, their "
+            "account is closed and they are signed out on every device at once.",
+            firm=firm.name,
+        ),
+        button=_l("Deactivate"),
+        back=back,
+    )
+
+
+@bp.route("/firms/<int:firm_id>/people/import", methods=["GET", "POST"])
+@login_required
+def import_people(firm_id: int):
+    firm = _firm_for(firm_id, "person.import")
+    form = ImportForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            batch = importer.stage_import(
+                current_user,
+                firm,
+                filename=upload.filename or "upload",
+                data=upload.read(),
+                max_rows=current_app.config["LMS_IMPORT_MAX_ROWS"],
+            )
+        except importer.ImportFileError as exc:
+            db.session.rollback()
+            form.file.errors.append(exc.args[0])
+        else:
+            db.session.commit()
+            return redirect(
+                url_for("tenancy.import_preview", firm_id=firm.id, batch_id=batch.public_id)
+            )
+    return render_template(
+        "tenancy/import.html", form=form, firm=firm, columns=importer.COLUMN_LABELS
+    )
+
+
+def _batch_for(firm: Firm, batch_id: str) -> ImportBatch:
+    batch = db.session.scalars(
+        select(ImportBatch).where(ImportBatch.public_id == batch_id, ImportBatch.firm_id == firm.id)
+    ).first()
+    if batch is None:
+        abort(404)
+    return batch
+
+
+@bp.route("/firms/<int:firm_id>/people/import/<batch_id>", methods=["GET", "POST"])
+@login_required
+def import_preview(firm_id: int, batch_id: str):
+    firm = _firm_for(firm_id, "person.import")
+    batch = _batch_for(firm, batch_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        counts = importer.confirm_import(current_user, firm, batch)
+        db.session.commit()
+        flash(
+            _l(
+                "Import finished: %(create)d new people, %(add)d existing people added, "
+                "%(unchanged)d unchanged, %(error)d rows skipped because of errors.",
+                **counts,
+            ),
+            "success",
+        )
+        return redirect(url_for("tenancy.firm_people", firm_id=firm.id))
+    previews = importer.preview_rows(firm, batch.rows) if batch.status == "pending" else []
+    counts = {
+        a: sum(1 for p in previews if p.action == a)
+        for a in ("create", "add", "unchanged", "error")
+    }
+    return render_template(
+        "tenancy/import_preview.html",
+        firm=firm,
+        batch=batch,
+        previews=previews,
+        counts=counts,
+        form=form,
+        columns=importer.COLUMN_LABELS,
+    )
