@@ -37,6 +37,8 @@ def configure_extensions(app: Flask) -> None:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    with app.app_context():
+        _configure_sqlite(db.engine)
     csrf.init_app(app)
     limiter.init_app(app)
     from lms.core.i18n import select_locale, select_timezone
@@ -63,3 +65,20 @@ def configure_cli(app: Flask) -> None:
 
     app.cli.add_command(accounts_cli)
     app.cli.add_command(demo_cli)
+
+
+def _configure_sqlite(engine) -> None:
+    """Foreign keys on, and real transactions (savepoints work) with the sqlite3 driver."""
+    from sqlalchemy import event
+
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn):
+        conn.exec_driver_sql("BEGIN")

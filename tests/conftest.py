@@ -1,0 +1,206 @@
+"""Fixtures: one app per run on SQLite or PostgreSQL, a rolled-back transaction per test,
+and `create_*` factories."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("LMS_SECRET_KEY", "test-secret-key-not-for-production")
+
+from lms import create_app  # noqa: E402
+from lms.auth.models import User  # noqa: E402
+from lms.auth.passwords import hash_password  # noqa: E402
+from lms.extensions import db  # noqa: E402
+from lms.tenancy.codes import uscc_check_char  # noqa: E402
+from lms.tenancy.models import Consortium, Firm, Membership  # noqa: E402
+
+PASSWORD = "Correct-Horse-42"
+_PASSWORD_HASH = hash_password(PASSWORD)
+_TMP = Path(tempfile.mkdtemp(prefix="lms-tests-"))
+RESULTS = Path(__file__).resolve().parent.parent / ".test-results"
+
+
+def database_url() -> str:
+    return os.environ.get("LMS_TEST_DATABASE_URL") or f"sqlite:///{_TMP / 'test.sqlite3'}"
+
+
+def database_kind() -> str:
+    return "postgresql" if database_url().startswith("postgres") else "sqlite"
+
+
+def pytest_report_header(config):
+    return f"database: {database_kind()} ({database_url().split('@')[-1]})"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Leave a marker that this database half ran and passed (checked by .ci/run)."""
+    if exitstatus == 0 and session.testscollected > 0 and not hasattr(session.config, "workerinput"):
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / f"{database_kind()}.ok").write_text(f"{session.testscollected} tests\n")
+
+
+TEST_CONFIG = {
+    "TESTING": True,
+    "WTF_CSRF_ENABLED": False,
+    "LMS_LOGIN_RATE_LIMIT": "10000 per minute",
+    "RATELIMIT_STORAGE_URI": "memory://",
+}
+
+
+@pytest.fixture(scope="session")
+def app():
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url()})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _rollback(request, app):
+    """Run each test inside one outer transaction that is rolled back afterwards.
+
+    Sessions join it with savepoints, so code under test may commit freely.
+    Browser tests (marked e2e) run against their own server and database instead.
+    """
+    if request.node.get_closest_marker("e2e"):
+        yield
+        return
+    with app.app_context():
+        connection = db.engine.connect()
+        transaction = connection.begin()
+    original = db.session
+    db.session = db._make_scoped_session(
+        {"bind": connection, "join_transaction_mode": "create_savepoint"}
+    )
+    try:
+        yield
+    finally:
+        with app.app_context():
+            db.session.remove()
+        db.session = original
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for service-level tests (don't mix with `client` requests)."""
+    with app.test_request_context():
+        yield
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def _in_context(app, fn):
+    """Run a factory in its own app context; commit releases its savepoint only."""
+    with app.app_context():
+        result = fn()
+        db.session.commit()
+        db.session.refresh(result)
+        return result
+
+
+_counter = iter(range(1, 10**6))
+
+
+@pytest.fixture
+def create_consortium(app):
+    def make(**kw) -> Consortium:
+        n = next(_counter)
+        values = dict(
+            code=f"C{n}", name=f"Consortium {n}", city="唐山", region="east",
+            sectors=["smart-manufacturing"],
+        )
+        values.update(kw)
+
+        def go():
+            c = Consortium(**values)
+            db.session.add(c)
+            return c
+
+        return _in_context(app, go)
+
+    return make
+
+
+def valid_credit_code(n: int) -> str:
+    first17 = f"91130200MA{n:07d}"
+    return first17 + uscc_check_char(first17)
+
+
+@pytest.fixture
+def create_firm(app, create_consortium):
+    def make(consortium: Consortium | None = None, **kw) -> Firm:
+        consortium = consortium or create_consortium()
+        n = next(_counter)
+        values = dict(name=f"Firm {n}", kind="specialized_sme", credit_code=valid_credit_code(n))
+        values.update(kw)
+
+        def go():
+            f = Firm(consortium_id=consortium.id, **values)
+            db.session.add(f)
+            return f
+
+        return _in_context(app, go)
+
+    return make
+
+
+@pytest.fixture
+def create_user(app):
+    """A user, optionally with a role: create_user(role="worker", firm=firm)."""
+
+    def make(*, role: str | None = None, firm: Firm | None = None,
+             consortium: Consortium | None = None, **kw) -> User:
+        n = next(_counter)
+        values = dict(
+            name=f"用户{n}", email=f"user{n}@example.com", mobile=f"139{n:08d}",
+            password_hash=_PASSWORD_HASH,
+        )
+        values.update(kw)
+        if "password" in values:
+            values["password_hash"] = hash_password(values.pop("password"))
+
+        def go():
+            from lms.core.types import utcnow
+
+            u = User(password_changed_at=utcnow(), **values)
+            db.session.add(u)
+            if role:
+                cid = consortium.id if consortium else firm.consortium_id
+                db.session.add(
+                    Membership(user=u, consortium_id=cid, firm_id=firm.id if firm else None,
+                               role=role, starts_on=date(2026, 1, 1))
+                )
+            return u
+
+        return _in_context(app, go)
+
+    return make
+
+
+@pytest.fixture
+def login(client):
+    def do(user: User, password: str = PASSWORD, remember: bool = False, c=None):
+        c = c or client
+        response = c.post(
+            "/login",
+            data={"login": user.email or user.mobile, "password": password,
+                  **({"remember": "y"} if remember else {})},
+        )
+        assert response.status_code == 302, response.data[:500]
+        return response
+
+    return do
