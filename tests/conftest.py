@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from flask_sqlalchemy.session import Session as FlaskSession
 
 os.environ.setdefault("LMS_SECRET_KEY", "test-secret-key-not-for-production")
 
@@ -39,7 +40,7 @@ def pytest_report_header(config):
 
 def pytest_sessionfinish(session, exitstatus):
     """Leave a marker that this database half ran and passed (checked by .ci/run)."""
-    if exitstatus == 0 and session.testscollected > 0 and not hasattr(session.config, "workerinput"):
+    if exitstatus == 0 and session.testscollected > 0:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / f"{database_kind()}.ok").write_text(f"{session.testscollected} tests\n")
 
@@ -64,6 +65,13 @@ def app():
         db.engine.dispose()
 
 
+class _BoundSession(FlaskSession):
+    """Flask-SQLAlchemy's session picks engines by bind key; pin it to the test connection."""
+
+    def get_bind(self, *args, **kwargs):
+        return self.bind
+
+
 @pytest.fixture(autouse=True)
 def _rollback(request, app):
     """Run each test inside one outer transaction that is rolled back afterwards.
@@ -79,7 +87,7 @@ def _rollback(request, app):
         transaction = connection.begin()
     original = db.session
     db.session = db._make_scoped_session(
-        {"bind": connection, "join_transaction_mode": "create_savepoint"}
+        {"class_": _BoundSession, "bind": connection, "join_transaction_mode": "create_savepoint"}
     )
     try:
         yield
@@ -120,7 +128,10 @@ def create_consortium(app):
     def make(**kw) -> Consortium:
         n = next(_counter)
         values = dict(
-            code=f"C{n}", name=f"Consortium {n}", city="唐山", region="east",
+            code=f"C{n}",
+            name=f"Consortium {n}",
+            city="唐山",
+            region="east",
             sectors=["smart-manufacturing"],
         )
         values.update(kw)
@@ -162,11 +173,18 @@ def create_firm(app, create_consortium):
 def create_user(app):
     """A user, optionally with a role: create_user(role="worker", firm=firm)."""
 
-    def make(*, role: str | None = None, firm: Firm | None = None,
-             consortium: Consortium | None = None, **kw) -> User:
+    def make(
+        *,
+        role: str | None = None,
+        firm: Firm | None = None,
+        consortium: Consortium | None = None,
+        **kw,
+    ) -> User:
         n = next(_counter)
         values = dict(
-            name=f"用户{n}", email=f"user{n}@example.com", mobile=f"139{n:08d}",
+            name=f"用户{n}",
+            email=f"user{n}@example.com",
+            mobile=f"139{n:08d}",
             password_hash=_PASSWORD_HASH,
         )
         values.update(kw)
@@ -181,8 +199,13 @@ def create_user(app):
             if role:
                 cid = consortium.id if consortium else firm.consortium_id
                 db.session.add(
-                    Membership(user=u, consortium_id=cid, firm_id=firm.id if firm else None,
-                               role=role, starts_on=date(2026, 1, 1))
+                    Membership(
+                        user=u,
+                        consortium_id=cid,
+                        firm_id=firm.id if firm else None,
+                        role=role,
+                        starts_on=date(2026, 1, 1),
+                    )
                 )
             return u
 
@@ -197,8 +220,11 @@ def login(client):
         c = c or client
         response = c.post(
             "/login",
-            data={"login": user.email or user.mobile, "password": password,
-                  **({"remember": "y"} if remember else {})},
+            data={
+                "login": user.email or user.mobile,
+                "password": password,
+                **({"remember": "y"} if remember else {}),
+            },
         )
         assert response.status_code == 302, response.data[:500]
         return response

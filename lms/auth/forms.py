@@ -5,7 +5,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-LOCALE_CHOICES = [("zh_CN", "简体中文"), ("en", "English")]
+from lms.core.forms import choices
+
+LOCALE_CHOICES = choices([("zh_CN", "简体中文"), ("en", "English")])
 
 
 class LoginForm(FlaskForm):

@@ -7,6 +7,7 @@ from wtforms import SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from lms.core.forms import choices
 from lms.core.web import FIRM_KIND_LABELS, REGION_LABELS, ROLE_LABELS, SECTOR_LABELS
 
 
@@ -27,9 +28,9 @@ class ConsortiumForm(FlaskForm):
         validators=[DataRequired(_l("Enter a code.")), Length(min=2, max=8)],
     )
     city = StringField(_l("City"), validators=[DataRequired(_l("Enter the city.")), Length(max=60)])
-    region = SelectField(_l("Region"), choices=list(REGION_LABELS.items()))
+    region = SelectField(_l("Region"), choices=choices(REGION_LABELS.items()))
     sectors = MultiCheckboxField(
-        _l("Focus sectors (one to three)"), choices=list(SECTOR_LABELS.items())
+        _l("Focus sectors (one to three)"), choices=choices(SECTOR_LABELS.items())
     )
 
 
@@ -37,7 +38,7 @@ class FirmForm(FlaskForm):
     name = StringField(
         _l("Name"), validators=[DataRequired(_l("Enter the firm's name.")), Length(max=120)]
     )
-    kind = SelectField(_l("Kind"), choices=list(FIRM_KIND_LABELS.items()))
+    kind = SelectField(_l("Kind"), choices=choices(FIRM_KIND_LABELS.items()))
     credit_code = StringField(
         _l("Unified social credit code"),
         description=_l("18 characters, as printed on the business licence."),
@@ -62,11 +63,13 @@ class InviteForm(FlaskForm):
 
     def __init__(self, *args, roles: tuple[str, ...], firms=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.role.choices = [(r, ROLE_LABELS[r]) for r in roles]
+        self.role.choices = choices((r, ROLE_LABELS[r]) for r in roles)
+        if set(roles) <= {"consortium_admin", "auditor"}:
+            del self.job_role
         if firms is None:
             del self.firm
         else:
-            self.firm.choices = [(f.id, f.name) for f in firms]
+            self.firm.choices = choices((f.id, f.name) for f in firms)
 
 
 class ImportForm(FlaskForm):

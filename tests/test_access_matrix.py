@@ -1,0 +1,230 @@
+"""Every route, for every kind of caller: guest, worker of another firm, member without the
+permission, member with it, consortium admin, and an admin of another consortium (404)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from lms.auth.models import Invitation
+from lms.auth.service import _digest
+from lms.core.types import utcnow
+from lms.extensions import db
+from lms.tenancy.models import ImportBatch
+
+PERSONAS = (
+    "guest",
+    "other_firm_worker",
+    "member_without",
+    "member_with",
+    "consortium_admin",
+    "foreign_admin",
+)
+LOGIN = 302  # a guest is sent to the sign-in page
+
+# endpoint: (method, url, who counts as "member with the permission", expected statuses in the
+# order of PERSONAS). "{firm}", "{consortium}", "{person}", "{invitation}", "{batch}", "{token}"
+# are filled from the world below.
+MATRIX = {
+    "core.index": ("GET", "/", "firm_admin", (LOGIN, 200, 200, 200, 200, 200)),
+    "core.healthz": ("GET", "/healthz", "firm_admin", (200, 200, 200, 200, 200, 200)),
+    "core.readyz": ("GET", "/readyz", "firm_admin", (200, 200, 200, 200, 200, 200)),
+    "core.change_locale": ("POST", "/locale", "firm_admin", (302, 302, 302, 302, 302, 302)),
+    "static": ("GET", "/static/css/app.css", "firm_admin", (200, 200, 200, 200, 200, 200)),
+    "auth.login": ("GET", "/login", "firm_admin", (200, 302, 302, 302, 302, 302)),
+    "auth.logout": ("POST", "/logout", "firm_admin", (302, 302, 302, 302, 302, 302)),
+    "auth.accept_invitation": ("GET", "/invite/{token}", "firm_admin", (200,) * 6),
+    "auth.account": ("GET", "/account", "firm_admin", (LOGIN, 200, 200, 200, 200, 200)),
+    "auth.change_password": (
+        "GET",
+        "/account/password",
+        "firm_admin",
+        (LOGIN, 200, 200, 200, 200, 200),
+    ),
+    "tenancy.consortia": (
+        "GET",
+        "/admin/consortia",
+        "platform_admin",
+        (LOGIN, 403, 403, 200, 403, 403),
+    ),
+    "tenancy.new_consortium": (
+        "GET",
+        "/admin/consortia/new",
+        "platform_admin",
+        (LOGIN, 403, 403, 200, 403, 403),
+    ),
+    "tenancy.edit_consortium": (
+        "GET",
+        "/admin/consortia/{consortium}/edit",
+        "platform_admin",
+        (LOGIN, 403, 403, 200, 403, 404),
+    ),
+    "tenancy.invite_consortium_admin": (
+        "GET",
+        "/admin/consortia/{consortium}/invite",
+        "platform_admin",
+        (LOGIN, 403, 403, 200, 403, 404),
+    ),
+    "tenancy.firms": (
+        "GET",
+        "/consortia/{consortium}/firms",
+        "consortium_admin",
+        (LOGIN, 403, 403, 200, 200, 404),
+    ),
+    "tenancy.new_firm": (
+        "GET",
+        "/consortia/{consortium}/firms/new",
+        "consortium_admin",
+        (LOGIN, 403, 403, 200, 200, 404),
+    ),
+    "tenancy.edit_firm": (
+        "GET",
+        "/firms/{firm}/edit",
+        "consortium_admin",
+        (LOGIN, 403, 403, 200, 200, 404),
+    ),
+    "tenancy.deactivate_firm": (
+        "GET",
+        "/firms/{firm}/deactivate",
+        "consortium_admin",
+        (LOGIN, 403, 403, 200, 200, 404),
+    ),
+    "tenancy.activate_firm": (
+        "POST",
+        "/firms/{firm}/activate",
+        "consortium_admin",
+        (LOGIN, 403, 403, 302, 302, 404),
+    ),
+    "tenancy.consortium_people": (
+        "GET",
+        "/consortia/{consortium}/people",
+        "consortium_admin",
+        (LOGIN, 403, 403, 200, 200, 404),
+    ),
+    "tenancy.invite_firm_admin": (
+        "GET",
+        "/consortia/{consortium}/invite",
+        "consortium_admin",
+        (LOGIN, 403, 403, 200, 200, 404),
+    ),
+    "audit.audit_log": (
+        "GET",
+        "/consortia/{consortium}/audit",
+        "auditor",
+        (LOGIN, 403, 403, 200, 200, 404),
+    ),
+    "tenancy.firm_people": (
+        "GET",
+        "/firms/{firm}/people",
+        "firm_admin",
+        (LOGIN, 403, 403, 200, 200, 404),
+    ),
+    "tenancy.invite_person": (
+        "GET",
+        "/firms/{firm}/people/invite",
+        "firm_admin",
+        (LOGIN, 403, 403, 200, 403, 404),
+    ),
+    "tenancy.send_activation": (
+        "POST",
+        "/firms/{firm}/people/{person}/activation",
+        "firm_admin",
+        (LOGIN, 403, 403, 302, 403, 404),
+    ),
+    "tenancy.revoke_invitation": (
+        "POST",
+        "/firms/{firm}/invitations/{invitation}/revoke",
+        "firm_admin",
+        (LOGIN, 403, 403, 302, 403, 404),
+    ),
+    "tenancy.deactivate_person": (
+        "GET",
+        "/firms/{firm}/people/{person}/deactivate",
+        "firm_admin",
+        (LOGIN, 403, 403, 200, 403, 404),
+    ),
+    "tenancy.import_people": (
+        "GET",
+        "/firms/{firm}/people/import",
+        "firm_admin",
+        (LOGIN, 403, 403, 200, 403, 404),
+    ),
+    "tenancy.import_preview": (
+        "GET",
+        "/firms/{firm}/people/import/{batch}",
+        "firm_admin",
+        (LOGIN, 403, 403, 200, 403, 404),
+    ),
+}
+
+
+def test_every_route_has_a_row_in_the_access_matrix(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - MATRIX.keys() == set(), "add these routes to the access matrix"
+    assert MATRIX.keys() - endpoints == set(), "these matrix rows name no route"
+
+
+@pytest.fixture
+def world(app, create_consortium, create_firm, create_user):
+    consortium = create_consortium()
+    firm_a = create_firm(consortium)
+    firm_b = create_firm(consortium)
+    elsewhere = create_consortium()
+    firm_z = create_firm(elsewhere)
+    people = {
+        "other_firm_worker": create_user(role="worker", firm=firm_b),
+        "member_without": create_user(role="worker", firm=firm_a),
+        "firm_admin": create_user(role="firm_admin", firm=firm_a),
+        "consortium_admin": create_user(role="consortium_admin", consortium=consortium),
+        "auditor": create_user(role="auditor", consortium=consortium),
+        "platform_admin": create_user(is_platform_admin=True),
+        "foreign_admin": create_user(role="firm_admin", firm=firm_z),
+    }
+    token = "matrix-token"
+    with app.app_context():
+        creator = people["firm_admin"]
+        invitation = Invitation(
+            token_hash=_digest(token),
+            consortium_id=consortium.id,
+            firm_id=firm_a.id,
+            role="worker",
+            name="受邀人",
+            mobile="13700000001",
+            invited_by_id=creator.id,
+            expires_at=utcnow() + timedelta(days=7),
+        )
+        batch = ImportBatch(
+            consortium_id=consortium.id,
+            firm_id=firm_a.id,
+            created_by_id=creator.id,
+            filename="people.csv",
+            rows=[{"row": 2, "name": "李雷", "mobile": "13700000002"}],
+        )
+        db.session.add_all([invitation, batch])
+        db.session.commit()
+        ids = {
+            "firm": firm_a.id,
+            "consortium": consortium.id,
+            "person": people["member_without"].public_id,
+            "invitation": invitation.public_id,
+            "batch": batch.public_id,
+            "token": token,
+        }
+    return people, ids
+
+
+@pytest.mark.parametrize("endpoint", sorted(MATRIX))
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_access(endpoint, persona, world, client, login):
+    people, ids = world
+    method, url, holder, expected = MATRIX[endpoint]
+    user = {"member_with": people[holder]}.get(persona, people.get(persona))
+    if user is not None:
+        login(user)
+    response = client.open(url.format(**ids), method=method)
+    response.close()
+    want = expected[PERSONAS.index(persona)]
+    assert response.status_code == want, (endpoint, persona, response.status_code)
+    if persona == "guest" and want == LOGIN and method == "GET":
+        assert "/login" in response.headers["Location"]
