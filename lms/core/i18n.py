@@ -1,12 +1,14 @@
 """Locale and time-zone selection, and formatting helpers for templates."""
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 from flask_login import current_user
 
 
 def select_locale() -> str:
     """The signed-in user's language, else the one chosen this visit, else the browser's."""
     locales = current_app.config["LMS_LOCALES"]
+    if not has_request_context():  # CLI commands: no session or browser to ask
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.locale in locales:
         return current_user.locale
     if session.get("locale") in locales:

@@ -111,7 +111,10 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.globals.update(
         can=lambda permission, target=None: has_permission(current_user, permission, target),
-        current_locale=lambda: str(get_locale()),
+        # "zh_CN"/"en" as in LMS_LOCALES (str(Locale) would say "zh_Hans_CN").
+        current_locale=lambda: "_".join(
+            filter(None, (get_locale().language, get_locale().territory))
+        ),
         ROLE_LABELS=ROLE_LABELS,
         FIRM_KIND_LABELS=FIRM_KIND_LABELS,
         REGION_LABELS=REGION_LABELS,
