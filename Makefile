@@ -23,7 +23,7 @@ i18n-compile:
 
 # Re-extract messages after changing strings, then translate lms/translations/*/messages.po.
 i18n-extract:
-	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l -k lazy_gettext -o lms/translations/messages.pot .
+	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l -k lazy_gettext -k _lp:1c,2 -k lazy_pgettext:1c,2 -o lms/translations/messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i lms/translations/messages.pot -d lms/translations
 
 run: $(VENV)/.installed i18n-compile

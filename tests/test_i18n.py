@@ -19,8 +19,14 @@ ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "lms" / "translations"
 # Babel spells zh_CN "zh_Hans_CN"; accept the catalogue folder under either name.
 ZH = next((name for name in ("zh_CN", "zh_Hans_CN") if (TRANSLATIONS / name).is_dir()), "zh_CN")
-# The same keywords as `make i18n-extract` (pybabel extract -k _l -k lazy_gettext).
-KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
+# The same keywords as `make i18n-extract`.
+KEYWORDS = {
+    **DEFAULT_KEYWORDS,
+    "_l": None,
+    "lazy_gettext": None,
+    "_lp": ((1, "c"), 2),
+    "lazy_pgettext": ((1, "c"), 2),
+}
 PLACEHOLDER = re.compile(r"%\((\w+)\)")
 SKIPPED_DIRS = {"node_modules"}
 NOT_CHINESE = (

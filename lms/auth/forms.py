@@ -1,6 +1,7 @@
 """Sign-in, invitation and account forms."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
@@ -54,6 +55,7 @@ class ChangePasswordForm(SetPasswordForm):
 
 class ProfileForm(FlaskForm):
     name = StringField(
-        _l("Name"), validators=[DataRequired(_l("Enter your name.")), Length(max=80)]
+        _lp("person", "Name"),
+        validators=[DataRequired(_l("Enter your name.")), Length(max=80)],
     )
     locale = SelectField(_l("Language"), choices=LOCALE_CHOICES)

@@ -1,6 +1,7 @@
 """Forms for consortia, firms and people."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField, SelectMultipleField, StringField
@@ -49,7 +50,8 @@ class FirmForm(FlaskForm):
 
 class InviteForm(FlaskForm):
     name = StringField(
-        _l("Name"), validators=[DataRequired(_l("Enter the person's name.")), Length(max=80)]
+        _lp("person", "Name"),
+        validators=[DataRequired(_l("Enter the person's name.")), Length(max=80)],
     )
     mobile = StringField(
         _l("Mobile number"), validators=[Optional(), Length(max=20)], render_kw={"inputmode": "tel"}

@@ -7,6 +7,7 @@ import io
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from sqlalchemy import select, update
 
 from lms.audit.service import record_action
@@ -27,7 +28,7 @@ COLUMNS = {
     "role": ("role", "角色"),
 }
 COLUMN_LABELS = {
-    "name": _l("Name"),
+    "name": _lp("person", "Name"),
     "mobile": _l("Mobile"),
     "email": _l("E-mail"),
     "employee_no": _l("Employee number"),

@@ -489,8 +489,8 @@ def import_preview(firm_id: int, batch_id: str):
         db.session.commit()
         flash(
             _l(
-                "Import finished: %(create)d new people, %(add)d existing people added, "
-                "%(unchanged)d unchanged, %(error)d rows skipped because of errors.",
+                "Import finished. New people: %(create)d; existing people added: %(add)d; "
+                "unchanged: %(unchanged)d; rows skipped because of errors: %(error)d.",
                 **counts,
             ),
             "success",
