@@ -148,8 +148,9 @@ def revoke_user_sessions(user: User, *, except_token: str | None = None) -> None
 
 def set_password(user: User, password: str) -> None:
     """Check the policy and set a new password; raise AccountError listing the problems."""
+    email = user.email or ""
     problems = password_problems(
-        password, personal=(user.name, user.email or "", user.mobile or "")
+        password, personal=(user.name, email, email.split("@")[0], user.mobile or "")
     )
     if problems:
         raise AccountError(" ".join(problems), field="password")

@@ -46,7 +46,7 @@ def sign_in(user: User, *, remember: bool) -> None:
     session.clear()
     session["sid"] = service.start_session(user, remember=remember)
     session.permanent = remember
-    if locale and not user.locale:
+    if locale:  # a language chosen on the sign-in page is the user's choice
         user.locale = locale
     login_user(user, remember=False)
 
