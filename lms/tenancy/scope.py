@@ -5,11 +5,13 @@ A row outside the caller's scope answers 404, never 403, so ids can't be probed.
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cached_property
 
 from flask import abort, g
 from flask_login import current_user
 from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.orm import selectinload
 
 from lms.auth.models import Invitation, User
 from lms.extensions import db
@@ -54,9 +56,7 @@ class Scope:
 
     def get_person(self, public_id: str, *, within: Firm | Consortium) -> User:
         """A user holding a membership in `within` (already scoped), else 404."""
-        query = select(User).where(
-            User.public_id == public_id, people_filter(within, include_ended=True)
-        )
+        query = select(User).where(User.public_id == public_id, people_filter(within))
         user = db.session.scalars(query).first()
         if user is None:
             abort(404)
@@ -80,21 +80,24 @@ def current_scope() -> Scope:
     return g.scope
 
 
-def people_filter(within: Firm | Consortium, *, include_ended: bool = False):
-    """SQL condition: the user has a (current) membership in the firm or consortium."""
-    cond = [Membership.user_id == User.id]
+def _current_membership(today: date | None = None) -> list:
+    today = today or date.today()
+    return [
+        Membership.starts_on <= today,
+        or_(Membership.ends_on.is_(None), Membership.ends_on > today),
+    ]
+
+
+def people_filter(within: Firm | Consortium, *, firm_id: int | None = None):
+    """SQL condition: the user has a current membership in the firm or consortium
+    (narrowed to one firm of the consortium with `firm_id`)."""
+    cond = [Membership.user_id == User.id, *_current_membership()]
     if isinstance(within, Firm):
         cond.append(Membership.firm_id == within.id)
     else:
         cond.append(Membership.consortium_id == within.id)
-    if not include_ended:
-        from datetime import date
-
-        today = date.today()
-        cond += [
-            Membership.starts_on <= today,
-            or_(Membership.ends_on.is_(None), Membership.ends_on > today),
-        ]
+        if firm_id is not None:
+            cond.append(Membership.firm_id == firm_id)
     return exists().where(*cond)
 
 
@@ -102,16 +105,14 @@ def list_people(
     within: Firm | Consortium, *, search: str = "", firm_id: int | None = None
 ) -> Select:
     """People with a current membership in `within`, optionally narrowed, ordered by name."""
-    query = select(User).where(people_filter(within))
-    if firm_id is not None and isinstance(within, Consortium):
-        query = query.where(
-            exists().where(Membership.user_id == User.id, Membership.firm_id == firm_id)
-        )
+    query = select(User).where(people_filter(within, firm_id=firm_id))
     if search := search.strip():
         like = f"%{search}%"
         query = query.where(
             or_(User.name.ilike(like), User.email.ilike(like), User.mobile.like(like))
         )
+    # The list shows each person's roles: load memberships (and firms) for the page at once.
+    query = query.options(selectinload(User.memberships).joinedload(Membership.firm))
     return query.order_by(User.name, User.id)
 
 
