@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lms.tenancy.models import Consortium, Firm
+from lms.tenancy.models import CONSORTIUM_ROLES, Consortium, Firm
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "worker": frozenset({"course.learn"}),
@@ -34,7 +34,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 }
 # Permissions of the instance itself, held by platform admins only.
 PLATFORM_PERMISSIONS = frozenset({"consortium.manage"})
-# Permissions a consortium-level role holds on every firm of its consortium.
+# What a consortium-level role holds on each firm of its consortium (the rest of its
+# permissions are held on the consortium itself).
 CONSORTIUM_WIDE = frozenset({"person.view", "enrollment.assign", "report.view", "firm.manage"})
 ALL_PERMISSIONS = frozenset().union(*ROLE_PERMISSIONS.values(), PLATFORM_PERMISSIONS)
 
@@ -66,13 +67,15 @@ def has_permission(user, permission: str, target: Firm | Consortium | None = Non
         return any(
             permission in ROLE_PERMISSIONS[m.role] for m in user.memberships if m.is_current()
         )
+    return permission in permissions_at(user, target)
+
+
+def permissions_at(user, target: Firm | Consortium) -> set[str]:
+    """Every permission `user` holds on `target`."""
+    granted: set[str] = set()
     for role in roles_at(user, target):
-        if role in ("consortium_admin", "auditor") and isinstance(target, Firm):
-            if permission in ROLE_PERMISSIONS[role] and permission in CONSORTIUM_WIDE | {
-                "audit.view"
-            }:
-                return True
-            continue
-        if permission in ROLE_PERMISSIONS[role]:
-            return True
-    return False
+        perms = ROLE_PERMISSIONS[role]
+        if role in CONSORTIUM_ROLES and isinstance(target, Firm):
+            perms = perms & CONSORTIUM_WIDE  # on one firm, only what reaches across firms
+        granted |= perms
+    return granted
