@@ -132,6 +132,12 @@ MATRIX = {
         "firm_admin",
         (LOGIN, 403, 403, 302, 403, 404),
     ),
+    "tenancy.activation_links": (
+        "POST",
+        "/firms/{firm}/people/activation-links",
+        "firm_admin",
+        (LOGIN, 403, 403, 302, 403, 404),
+    ),
     "tenancy.revoke_invitation": (
         "POST",
         "/firms/{firm}/invitations/{invitation}/revoke",

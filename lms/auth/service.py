@@ -390,3 +390,32 @@ def revoke_invitation(actor: User, invitation: Invitation) -> None:
 
 def count_users() -> int:
     return db.session.scalar(select(func.count(User.id)))
+
+
+def create_activation_link(actor: User, firm: Firm, person: User) -> InvitationOutcome:
+    """A fresh invitation for a member of `firm` who has never set a password."""
+    membership = next(
+        (m for m in person.memberships if m.firm_id == firm.id and m.is_current()), None
+    )
+    if membership is None or person.password_hash:
+        raise AccountError(_l("This person has already activated their account."))
+    return invite_person(
+        actor,
+        consortium=firm.consortium,
+        firm=firm,
+        role=membership.role,
+        name=person.name,
+        email=person.email,
+        mobile=person.mobile,
+    )
+
+
+def create_activation_links(actor: User, firm: Firm) -> list[tuple[User, str]]:
+    """Activation links for every current member of `firm` who has not activated yet.
+
+    Each replaces the person's earlier pending link.
+    """
+    from lms.tenancy.scope import list_people
+
+    people = db.session.scalars(list_people(firm).where(User.password_hash.is_(None))).all()
+    return [(p, create_activation_link(actor, firm, p).token) for p in people]

@@ -11,12 +11,11 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from lms.auth.service import set_locale
 from lms.extensions import db
-from lms.tenancy.models import Consortium
-from lms.tenancy.scope import current_scope
+from lms.tenancy.scope import current_scope, list_consortia
 
 bp = Blueprint("core", __name__)
 
@@ -28,7 +27,7 @@ def index():
     scope = current_scope()
     consortia = []
     if scope.is_platform_admin:
-        consortia = db.session.scalars(select(Consortium).order_by(Consortium.name)).all()
+        consortia = db.session.scalars(list_consortia()).all()
     return render_template("core/home.html", memberships=scope.memberships, consortia=consortia)
 
 

@@ -10,12 +10,12 @@ from functools import cached_property
 
 from flask import abort, g
 from flask_login import current_user
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from lms.auth.models import Invitation, User
 from lms.extensions import db
-from lms.tenancy.models import Consortium, Firm, Membership
+from lms.tenancy.models import Consortium, Firm, ImportBatch, Membership
 
 
 class Scope:
@@ -73,6 +73,17 @@ class Scope:
             abort(404)
         return invitation
 
+    def get_import_batch(self, public_id: str, *, firm: Firm) -> ImportBatch:
+        """A people-import batch of `firm` (already scoped), else 404."""
+        batch = db.session.scalars(
+            select(ImportBatch).where(
+                ImportBatch.public_id == public_id, ImportBatch.firm_id == firm.id
+            )
+        ).first()
+        if batch is None:
+            abort(404)
+        return batch
+
 
 def current_scope() -> Scope:
     if "scope" not in g:
@@ -114,6 +125,30 @@ def list_people(
     # The list shows each person's roles: load memberships (and firms) for the page at once.
     query = query.options(selectinload(User.memberships).joinedload(Membership.firm))
     return query.order_by(User.name, User.id)
+
+
+def count_unactivated(firm: Firm) -> int:
+    """Current members of `firm` who have never set a password (imported, not yet invited)."""
+    query = list_people(firm).where(User.password_hash.is_(None)).order_by(None)
+    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+
+
+def list_pending_invitations(firm: Firm) -> Select:
+    """Invitations to `firm` not yet accepted or withdrawn (expired ones too), newest first."""
+    return (
+        select(Invitation)
+        .where(
+            Invitation.firm_id == firm.id,
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+        )
+        .order_by(Invitation.created_at.desc())
+    )
+
+
+def list_consortia() -> Select:
+    """Every consortium of the instance (for platform admins)."""
+    return select(Consortium).order_by(Consortium.name)
 
 
 def list_firms(consortium: Consortium, *, include_inactive: bool = True) -> Select:

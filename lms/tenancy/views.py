@@ -2,17 +2,24 @@
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from lms.auth import service as accounts
-from lms.auth.models import Invitation
+from lms.core.exports import csv_response
 from lms.extensions import db
 from lms.permissions import has_permission
 from lms.tenancy import importer, service
 from lms.tenancy.forms import ConfirmForm, ConsortiumForm, FirmForm, ImportForm, InviteForm
-from lms.tenancy.models import Consortium, Firm, ImportBatch
-from lms.tenancy.scope import current_scope, list_firms, list_people
+from lms.tenancy.models import Firm
+from lms.tenancy.scope import (
+    count_unactivated,
+    current_scope,
+    list_consortia,
+    list_firms,
+    list_pending_invitations,
+    list_people,
+)
 
 bp = Blueprint("tenancy", __name__)
 
@@ -55,7 +62,7 @@ def _page() -> int:
 @login_required
 def consortia():
     require("consortium.manage")
-    rows = db.session.scalars(select(Consortium).order_by(Consortium.name)).all()
+    rows = db.session.scalars(list_consortia()).all()
     return render_template("tenancy/consortia.html", consortia=rows)
 
 
@@ -322,16 +329,7 @@ def firm_people(firm_id: int):
         per_page=current_app.config["LMS_PAGE_SIZE"],
         error_out=False,
     )
-    invitations = db.session.scalars(
-        select(Invitation)
-        .where(
-            Invitation.firm_id == firm.id,
-            Invitation.accepted_at.is_(None),
-            Invitation.revoked_at.is_(None),
-        )
-        .order_by(Invitation.created_at.desc())
-        .limit(50)
-    ).all()
+    invitations = db.session.scalars(list_pending_invitations(firm).limit(50)).all()
     return render_template(
         "tenancy/people.html",
         page=page,
@@ -340,6 +338,7 @@ def firm_people(firm_id: int):
         firms=None,
         invitations=invitations,
         invitation_status=accounts.invitation_status,
+        unactivated=count_unactivated(firm),
         confirm_form=ConfirmForm(),
     )
 
@@ -383,19 +382,42 @@ def send_activation(firm_id: int, public_id: str):
     firm = _firm_for(firm_id, "person.invite")
     person = current_scope().get_person(public_id, within=firm)
     if ConfirmForm().validate_on_submit():
-        membership = next(m for m in person.memberships if m.firm_id == firm.id)
-        outcome = accounts.invite_person(
-            current_user,
-            consortium=firm.consortium,
-            firm=firm,
-            role=membership.role,
-            name=person.name,
-            email=person.email,
-            mobile=person.mobile,
-        )
-        db.session.commit()
-        _flash_invitation(outcome)
+        try:
+            outcome = accounts.create_activation_link(current_user, firm, person)
+        except accounts.AccountError as exc:
+            flash(exc.message, "info")
+        else:
+            db.session.commit()
+            _flash_invitation(outcome)
     return redirect(url_for("tenancy.firm_people", firm_id=firm.id))
+
+
+@bp.post("/firms/<int:firm_id>/people/activation-links")
+@login_required
+def activation_links(firm_id: int):
+    """Download a CSV of fresh activation links for everyone not yet activated."""
+    firm = _firm_for(firm_id, "person.invite")
+    back = redirect(url_for("tenancy.firm_people", firm_id=firm.id))
+    if not ConfirmForm().validate_on_submit():
+        return back
+    links = accounts.create_activation_links(current_user, firm)
+    if not links:
+        flash(_l("Everyone in this firm has activated their account."), "info")
+        return back
+    db.session.commit()
+    return csv_response(
+        f"activation-links-{firm.id}.csv",
+        [
+            str(_lp("person", "Name")),
+            str(_l("Mobile")),
+            str(_l("E-mail")),
+            str(_l("Activation link")),
+        ],
+        [
+            (p.name, p.mobile, p.email, url_for("auth.accept_invitation", token=t, _external=True))
+            for p, t in links
+        ],
+    )
 
 
 @bp.post("/firms/<int:firm_id>/invitations/<public_id>/revoke")
@@ -469,20 +491,11 @@ def import_people(firm_id: int):
     )
 
 
-def _batch_for(firm: Firm, batch_id: str) -> ImportBatch:
-    batch = db.session.scalars(
-        select(ImportBatch).where(ImportBatch.public_id == batch_id, ImportBatch.firm_id == firm.id)
-    ).first()
-    if batch is None:
-        abort(404)
-    return batch
-
-
 @bp.route("/firms/<int:firm_id>/people/import/<batch_id>", methods=["GET", "POST"])
 @login_required
 def import_preview(firm_id: int, batch_id: str):
     firm = _firm_for(firm_id, "person.import")
-    batch = _batch_for(firm, batch_id)
+    batch = current_scope().get_import_batch(batch_id, firm=firm)
     form = ConfirmForm()
     if form.validate_on_submit():
         counts = importer.confirm_import(current_user, firm, batch)
