@@ -53,18 +53,23 @@ def configure_blueprints(app: Flask) -> None:
     from lms.audit.views import bp as audit_bp
     from lms.auth.views import bp as auth_bp
     from lms.core.views import bp as core_bp
+    from lms.courses.views import bp as courses_bp
+    from lms.learning.admin_views import bp as assignments_bp
+    from lms.learning.views import bp as learning_bp
     from lms.tenancy.views import bp as tenancy_bp
 
-    for bp in (core_bp, auth_bp, tenancy_bp, audit_bp):
+    for bp in (core_bp, auth_bp, tenancy_bp, audit_bp, courses_bp, learning_bp, assignments_bp):
         app.register_blueprint(bp)
 
 
 def configure_cli(app: Flask) -> None:
     from lms.auth.cli import accounts_cli
+    from lms.courses.cli import courses_cli
     from lms.demo.cli import demo_cli
+    from lms.skills.cli import skills_cli
 
-    app.cli.add_command(accounts_cli)
-    app.cli.add_command(demo_cli)
+    for group in (accounts_cli, courses_cli, demo_cli, skills_cli):
+        app.cli.add_command(group)
 
 
 def _configure_sqlite(engine) -> None:

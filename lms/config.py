@@ -66,4 +66,5 @@ def load_config(instance_path: Path) -> dict:
         "LMS_PAGE_SIZE": 25,
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "LMS_IMPORT_MAX_ROWS": 5000,
+        "LMS_STORAGE_DIR": os.environ.get("LMS_STORAGE_DIR") or str(instance_path / "storage"),
     }

@@ -2,9 +2,24 @@
 
 from lms.audit.models import AuditRecord
 from lms.auth.models import Invitation, User, UserSession
+from lms.courses.models import Course, CourseSkill, CourseVersion, Lesson, Module, Question
+from lms.learning.models import Enrollment, LessonProgress, PracticalSignoff, QuizAttempt
+from lms.skills.models import Skill, SkillCategory
 from lms.tenancy.models import Consortium, Firm, ImportBatch, Membership
 
 __all__ = [
+    "Course",
+    "CourseSkill",
+    "CourseVersion",
+    "Enrollment",
+    "Lesson",
+    "LessonProgress",
+    "Module",
+    "PracticalSignoff",
+    "Question",
+    "QuizAttempt",
+    "Skill",
+    "SkillCategory",
     "AuditRecord",
     "Consortium",
     "Firm",

@@ -50,6 +50,7 @@ TEST_CONFIG = {
     "WTF_CSRF_ENABLED": False,
     "LMS_LOGIN_RATE_LIMIT": "10000 per minute",
     "RATELIMIT_STORAGE_URI": "memory://",
+    "LMS_STORAGE_DIR": str(_TMP / "storage"),
 }
 
 
@@ -230,3 +231,108 @@ def login(client):
         return response
 
     return do
+
+
+def write_package(
+    root: Path,
+    slug: str,
+    *,
+    version: int = 1,
+    lessons: int = 3,
+    quiz: bool = True,
+    practical: bool = False,
+    prerequisites=(),
+    skills=(),
+    title: str | None = None,
+    language: str = "zh-CN",
+) -> Path:
+    """A small valid course package on disk (for tests of import, learning and the catalogue)."""
+    import yaml
+
+    pkg = root / slug
+    (pkg / "lessons").mkdir(parents=True, exist_ok=True)
+    entries = []
+    for i in range(1, lessons + 1):
+        name = f"lessons/{i:02d}.md"
+        (pkg / name).write_text(
+            f"---\ntitle: 第{i}课\nminutes: 5\n---\n# 第{i}课\n\n正文 {i}。\n", encoding="utf-8"
+        )
+        entries.append({"file": name})
+    if quiz:
+        (pkg / "quizzes").mkdir(exist_ok=True)
+        (pkg / "quizzes/final.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "title": "测验",
+                    "pass_mark": 50,
+                    "attempts": 2,
+                    "shuffle": False,
+                    "questions": [
+                        {
+                            "type": "single",
+                            "prompt": "1+1=?",
+                            "choices": ["1", "2"],
+                            "answer": "2",
+                            "explanation": "算术",
+                        },
+                        {
+                            "type": "fill_blank",
+                            "prompt": "PLC 的中文？",
+                            "answer": ["可编程控制器"],
+                            "explanation": "术语",
+                        },
+                    ],
+                },
+                allow_unicode=True,
+            ),
+            encoding="utf-8",
+        )
+        entries.append({"quiz": "quizzes/final.yaml"})
+    if practical:
+        entries.append({"practical": "实操", "checklist": ["步骤一", "步骤二"]})
+    meta = {
+        "slug": slug,
+        "version": version,
+        "language": language,
+        "title": title or f"课程 {slug}",
+        "summary": "测试课程。",
+        "sector": "smart-manufacturing",
+        "hours": 2,
+        "skills": [dict(s) for s in skills],
+        "prerequisites": list(prerequisites),
+        "pass_mark": 60,
+        "modules": [{"title": "模块一", "lessons": entries}],
+    }
+    (pkg / "course.yaml").write_text(
+        yaml.safe_dump(meta, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
+    return pkg
+
+
+@pytest.fixture
+def create_course(app, tmp_path, create_firm):
+    """A published course imported through the real package reader: create_course(firm, ...)."""
+
+    def make(firm: Firm | None = None, slug: str | None = None, **kw):
+        from lms.courses.package import read_package
+        from lms.courses.service import import_package
+        from lms.skills.service import known_skill_ids
+
+        firm = firm or create_firm()
+        slug = slug or f"course-{next(_counter)}"
+        pkg = write_package(tmp_path, slug, **kw)
+        with app.test_request_context():
+            consortium = db.session.get(Consortium, firm.consortium_id)
+            known = {s for s in known_skill_ids()}
+            from lms.courses.service import course_slugs
+
+            package = read_package(pkg, known_skills=known, known_courses=course_slugs(consortium))
+            assert not package.problems, package.problems
+            version, _ = import_package(None, consortium, db.session.get(Firm, firm.id), package)
+            db.session.commit()
+            db.session.refresh(version)
+            course = version.course
+            db.session.refresh(course)
+            return course
+
+    return make

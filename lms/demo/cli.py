@@ -24,7 +24,10 @@ def load(if_empty: bool):
     else:
         counts = load_demo()
         db.session.commit()
-        click.echo(f"Demo data loaded: {counts['firms']} firms, {counts['accounts']} accounts.")
+        click.echo(
+            f"Demo data loaded: {counts['firms']} firms, {counts['accounts']} accounts, "
+            f"{counts['courses']} courses."
+        )
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for login, role in demo_logins():
         click.echo(f"  {login:28} {role}")

@@ -98,6 +98,21 @@ NAMED_ACCOUNTS = [
 WORKERS_PER_FIRM = {"jidong": 20, "huaye": 14, "jinggong": 10, "zhongcai": 12, "zhiyuan": 8}
 
 
+# Authoring firm of each demo course (by firm key); others default to the chain leader.
+COURSE_FIRMS = {
+    "industrial-robot-safety": "jidong",
+    "plc-programming": "jidong",
+    "digital-twin-basics": "jidong",
+    "industrial-networks": "zhiyuan",
+    "iiot-platform-identifier": "zhiyuan",
+    "mes-basics": "huaye",
+    "lean-quality-tools": "huaye",
+    "industrial-data-analysis": "jinggong",
+    "predictive-maintenance-vibration": "jinggong",
+    "workplace-safety": "zhongcai",
+}
+
+
 def is_loaded() -> bool:
     return (
         db.session.scalars(select(Consortium).where(Consortium.code == CONSORTIUM_CODE)).first()
@@ -194,7 +209,33 @@ def load_demo() -> dict:
                     ends_on=date.today() + timedelta(days=180),
                 )
     db.session.flush()
-    return {"firms": len(firms), "workers": count + 2, "accounts": len(NAMED_ACCOUNTS) + count}
+    courses = _load_courses(consortium, firms)
+    return {
+        "firms": len(firms),
+        "workers": count + 2,
+        "accounts": len(NAMED_ACCOUNTS) + count,
+        "courses": courses,
+    }
+
+
+def _load_courses(consortium: Consortium, firms: dict[str, Firm]) -> int:
+    """The skills taxonomy and the demo catalogue in courses/ (all published)."""
+    from lms import PROJECT_ROOT
+    from lms.courses.cli import import_packages
+    from lms.courses.package import find_packages
+    from lms.skills.service import import_seed_taxonomy
+
+    import_seed_taxonomy()
+    root = PROJECT_ROOT / "courses"
+    paths = find_packages(root) if root.is_dir() else []
+    if not paths:
+        return 0
+    counts = import_packages(
+        paths, consortium, lambda slug: firms[COURSE_FIRMS.get(slug, "jidong")]
+    )
+    if counts is None:
+        raise RuntimeError("the demo course packages are invalid (see the messages above)")
+    return counts["created"]
 
 
 def _mobile(rng: random.Random, used: set[str]) -> str:

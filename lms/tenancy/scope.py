@@ -84,6 +84,37 @@ class Scope:
             abort(404)
         return batch
 
+    def get_course(self, slug: str):
+        """A course of one of the user's consortia, else 404."""
+        from lms.courses.models import Course
+
+        course = db.session.scalars(
+            select(Course)
+            .where(Course.slug == slug, Course.consortium_id.in_(self.consortium_ids))
+            .order_by(Course.id)
+        ).first()
+        if course is None:
+            abort(404)
+        return course
+
+    def get_own_enrollment(self, public_id: str):
+        """One of the user's own enrolments, else 404."""
+        from lms.learning.models import Enrollment
+
+        enrollment = db.session.scalars(
+            select(Enrollment).where(
+                Enrollment.public_id == public_id, Enrollment.user_id == self.user.id
+            )
+        ).first()
+        if enrollment is None:
+            abort(404)
+        return enrollment
+
+    @cached_property
+    def home_consortium(self) -> Consortium | None:
+        """The consortium whose catalogue the user sees (their first current membership's)."""
+        return self.memberships[0].consortium if self.memberships else None
+
 
 def current_scope() -> Scope:
     if "scope" not in g:
@@ -91,7 +122,7 @@ def current_scope() -> Scope:
     return g.scope
 
 
-def _current_membership(today: date | None = None) -> list:
+def current_membership_conditions(today: date | None = None) -> list:
     today = today or date.today()
     return [
         Membership.starts_on <= today,
@@ -102,7 +133,7 @@ def _current_membership(today: date | None = None) -> list:
 def people_filter(within: Firm | Consortium, *, firm_id: int | None = None):
     """SQL condition: the user has a current membership in the firm or consortium
     (narrowed to one firm of the consortium with `firm_id`)."""
-    cond = [Membership.user_id == User.id, *_current_membership()]
+    cond = [Membership.user_id == User.id, *current_membership_conditions()]
     if isinstance(within, Firm):
         cond.append(Membership.firm_id == within.id)
     else:

@@ -1,0 +1,1 @@
+"""Course authoring by trainers and the review workflow of consortium admins."""

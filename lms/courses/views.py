@@ -1,0 +1,141 @@
+"""The catalogue, course pages, enrolment and course media."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from lms.core.storage import storage
+from lms.courses import service
+from lms.courses.lesson_types import LESSON_TYPES
+from lms.extensions import db
+from lms.learning import service as learning
+from lms.skills.models import Skill, level_name
+from lms.tenancy.forms import ConfirmForm
+from lms.tenancy.models import SECTORS
+from lms.tenancy.scope import current_scope, list_firms
+
+bp = Blueprint("courses", __name__)
+
+
+def _home_consortium():
+    consortium = current_scope().home_consortium
+    if consortium is None:
+        abort(404)
+    return consortium
+
+
+@bp.get("/courses/")
+@login_required
+def catalogue():
+    consortium = _home_consortium()
+    args = request.args
+    filters = {
+        "search": args.get("q", "").strip()[:100],
+        "sector": args.get("sector", "") if args.get("sector") in SECTORS else "",
+        "skill": args.get("skill", "")[:60],
+        "level": args.get("level", type=int)
+        if args.get("level", type=int) in range(1, 6)
+        else None,
+        "language": args.get("language", "") if args.get("language") in ("zh-CN", "en") else "",
+        "firm_id": args.get("firm", type=int),
+    }
+    page = db.paginate(
+        service.catalogue_query(consortium, **filters),
+        page=max(1, args.get("page", 1, type=int) or 1),
+        per_page=12,
+        error_out=False,
+    )
+    return render_template(
+        "courses/catalogue.html",
+        page=page,
+        filters=filters,
+        consortium=consortium,
+        skills=service.taught_skills(consortium),
+        firms=db.session.scalars(list_firms(consortium, include_inactive=False)).all(),
+        level_name=level_name,
+    )
+
+
+@bp.get("/courses/<slug>")
+@login_required
+def course_page(slug: str):
+    course = current_scope().get_course(slug)
+    version = service.published_version(course)
+    if version is None:
+        abort(404)
+    enrollment = learning.active_enrollment(current_user, course)
+    prereqs = service.courses_by_slug(course.consortium, version.prerequisites)
+    missing = {c.id for c in learning.missing_prerequisites(current_user, version)}
+    skills = {
+        s.id: s
+        for s in db.session.scalars(
+            db.select(Skill).where(Skill.id.in_([s["skill"] for s in version.skills]))
+        )
+    }
+    return render_template(
+        "courses/course.html",
+        course=course,
+        version=version,
+        enrollment=enrollment,
+        prereqs=prereqs,
+        missing=missing,
+        skills=skills,
+        level_name=level_name,
+        lesson_types=LESSON_TYPES,
+        form=ConfirmForm(),
+        published_version=service.published_version,
+    )
+
+
+@bp.post("/courses/<slug>/enroll")
+@login_required
+def enroll(slug: str):
+    course = current_scope().get_course(slug)
+    version = service.published_version(course)
+    if version is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        enrollment, _created = learning.enroll(current_user, version)
+    except learning.LearningError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("courses.course_page", slug=slug))
+    db.session.commit()
+    return redirect(url_for("learning.resume", enrollment_id=enrollment.public_id))
+
+
+@bp.get("/courses/<slug>/media/<int:version>/<path:path>")
+@login_required
+def media(slug: str, version: int, path: str):
+    """Course media through an access check: range requests, no sniffing, sandboxed."""
+    course = current_scope().get_course(slug)
+    if not path.startswith("media/") or ".." in path.split("/"):
+        abort(404)
+    key = service.media_key(course, version, path)
+    store = storage()
+    if not store.exists(key):
+        abort(404)
+    response = send_file(
+        store.local_path(key),
+        conditional=True,
+        download_name=path.rsplit("/", 1)[-1],
+        max_age=current_app.config.get("SEND_FILE_MAX_AGE_DEFAULT") or 3600,
+    )
+    response.headers["Content-Disposition"] = f'inline; filename="{path.rsplit("/", 1)[-1]}"'
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response

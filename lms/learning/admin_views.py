@@ -1,0 +1,234 @@
+"""Assigning courses (firm and consortium admins) and following learners (trainers)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from lms.core.forms import choices
+from lms.courses import service as courses
+from lms.courses.models import Lesson
+from lms.extensions import db
+from lms.learning import service
+from lms.learning.forms import AssignForm, ConsortiumAssignForm, SignOffForm
+from lms.learning.models import Enrollment
+from lms.permissions import has_permission
+from lms.tenancy.importer import ImportFileError
+from lms.tenancy.scope import current_scope, list_firms
+
+bp = Blueprint("assignments", __name__)
+
+
+def require(permission: str, target) -> None:
+    if not has_permission(current_user, permission, target):
+        abort(403)
+
+
+def _course_choices(consortium):
+    versions = courses.published_versions(consortium)
+    return versions, choices(
+        [("", _l("Choose a course"))] + [(str(v.id), v.title) for v in versions]
+    )
+
+
+def _flash_counts(counts: dict) -> None:
+    flash(
+        _l(
+            "Assigned to %(assigned)d people; %(updated)d already enrolled got the new due date.",
+            **counts,
+        ),
+        "success",
+    )
+
+
+@bp.route("/firms/<int:firm_id>/assign", methods=["GET", "POST"])
+@login_required
+def assign_firm(firm_id: int):
+    firm = current_scope().get_firm(firm_id)
+    require("enrollment.assign", firm)
+    versions, course_choices = _course_choices(firm.consortium)
+    workers = service.firm_workers(firm)
+    form = AssignForm()
+    form.course.choices = course_choices
+    form.job_role.choices = choices(
+        [("", _l("Choose a job role"))] + [(r, r) for r in service.firm_job_roles(firm)]
+    )
+    form.people.choices = choices((u.public_id, u.name) for u in workers)
+    if form.validate_on_submit():
+        version = next(v for v in versions if str(v.id) == form.course.data)
+        users, errors = [], []
+        if form.target.data == "job_role":
+            if not form.job_role.data:
+                form.job_role.errors.append(_l("Choose a job role."))
+            users = (
+                service.firm_workers(firm, job_role=form.job_role.data)
+                if form.job_role.data
+                else []
+            )
+        elif form.target.data == "people":
+            chosen = set(form.people.data or [])
+            users = [u for u in workers if u.public_id in chosen]
+            if not users:
+                form.people.errors.append(_l("Choose at least one person."))
+        else:
+            upload = form.file.data
+            if not upload:
+                form.file.errors.append(_l("Choose a file to upload."))
+            else:
+                try:
+                    users, errors = service.workers_from_file(firm, upload.read())
+                except ImportFileError as exc:
+                    form.file.errors.append(exc.args[0])
+                for e in errors:
+                    form.file.errors.append(e)
+        has_errors = any(f.errors for f in (form.job_role, form.people, form.file))
+        if not has_errors and not users:
+            form.target.errors.append(_l("Nobody matches: no current worker has this job role."))
+        elif not has_errors:
+            try:
+                counts = service.assign_course(
+                    current_user,
+                    version,
+                    users,
+                    source="firm",
+                    due_on=form.due_on.data,
+                    is_mandatory=form.is_mandatory.data,
+                )
+            except service.LearningError as exc:
+                db.session.rollback()
+                form.due_on.errors.append(exc.message)
+            else:
+                db.session.commit()
+                _flash_counts(counts)
+                return redirect(url_for("assignments.firm_enrollments", firm_id=firm.id))
+    return render_template("learning/assign.html", form=form, place=firm, workers=workers)
+
+
+@bp.route("/consortia/<int:consortium_id>/assign", methods=["GET", "POST"])
+@login_required
+def assign_consortium(consortium_id: int):
+    consortium = current_scope().get_consortium(consortium_id)
+    require("enrollment.assign", consortium)
+    versions, course_choices = _course_choices(consortium)
+    firms = db.session.scalars(list_firms(consortium, include_inactive=False)).all()
+    form = ConsortiumAssignForm()
+    form.course.choices = course_choices
+    form.firms.choices = choices((str(f.id), f.name) for f in firms)
+    roles = sorted({r for f in firms for r in service.firm_job_roles(f)})
+    form.job_role.choices = choices([("", _l("All workers"))] + [(r, r) for r in roles])
+    if form.validate_on_submit():
+        chosen = [f for f in firms if str(f.id) in set(form.firms.data or [])]
+        if not chosen:
+            form.firms.errors.append(_l("Choose at least one firm."))
+        else:
+            version = next(v for v in versions if str(v.id) == form.course.data)
+            users = [
+                u
+                for f in chosen
+                for u in service.firm_workers(f, job_role=form.job_role.data or None)
+            ]
+            try:
+                counts = service.assign_course(
+                    current_user,
+                    version,
+                    users,
+                    source="consortium",
+                    due_on=form.due_on.data,
+                    is_mandatory=form.is_mandatory.data,
+                )
+            except service.LearningError as exc:
+                db.session.rollback()
+                form.due_on.errors.append(exc.message)
+            else:
+                db.session.commit()
+                _flash_counts(counts)
+                return redirect(url_for("core.index"))
+    return render_template("learning/assign_consortium.html", form=form, place=consortium)
+
+
+@bp.get("/firms/<int:firm_id>/enrollments")
+@login_required
+def firm_enrollments(firm_id: int):
+    firm = current_scope().get_firm(firm_id)
+    require("enrollment.assign", firm)
+    status = request.args.get("status", "")
+    overdue = request.args.get("overdue") == "1"
+    page = db.paginate(
+        service.list_enrollments(firm=firm, status=status, overdue=overdue),
+        page=max(1, request.args.get("page", 1, type=int) or 1),
+        per_page=current_app.config["LMS_PAGE_SIZE"],
+        error_out=False,
+    )
+    return render_template(
+        "learning/enrollments.html",
+        page=page,
+        firm=firm,
+        status=status,
+        overdue=overdue,
+        progress_percent=service.progress_percent,
+    )
+
+
+def _course_for_trainer(slug: str):
+    course = current_scope().get_course(slug)
+    if not (
+        has_permission(current_user, "course.author", course.firm)
+        or has_permission(current_user, "course.approve", course.consortium)
+    ):
+        abort(403)
+    return course
+
+
+@bp.get("/courses/<slug>/learners")
+@login_required
+def course_learners(slug: str):
+    """Trainers of the authoring firm follow their learners and sign off practical tasks."""
+    course = _course_for_trainer(slug)
+    page = db.paginate(
+        service.list_enrollments(course=course),
+        page=max(1, request.args.get("page", 1, type=int) or 1),
+        per_page=current_app.config["LMS_PAGE_SIZE"],
+        error_out=False,
+    )
+    return render_template(
+        "learning/learners.html",
+        course=course,
+        page=page,
+        form=SignOffForm(),
+        progress_percent=service.progress_percent,
+        pending_signoffs=service.pending_signoffs,
+        version=courses.published_version(course),
+    )
+
+
+@bp.post("/courses/<slug>/learners/<enrollment_id>/signoff/<int:lesson_id>")
+@login_required
+def sign_off(slug: str, enrollment_id: str, lesson_id: int):
+    course = _course_for_trainer(slug)
+    if not has_permission(current_user, "course.author", course.firm):
+        abort(403)  # sign-off is the trainers' call
+    enrollment = db.session.scalars(
+        db.select(Enrollment).where(
+            Enrollment.public_id == enrollment_id,
+            Enrollment.course_id == course.id,
+            Enrollment.withdrawn_at.is_(None),
+        )
+    ).first()
+    lesson = db.session.get(Lesson, lesson_id)
+    if (
+        enrollment is None
+        or lesson is None
+        or lesson.version_id != enrollment.version_id
+        or lesson.type != "practical"
+    ):
+        abort(404)
+    form = SignOffForm()
+    if form.validate_on_submit():
+        service.sign_off_practical(current_user, enrollment, lesson, form.comment.data or "")
+        db.session.commit()
+        flash(
+            _l("Signed off “%(task)s” for %(name)s.", task=lesson.title, name=enrollment.user.name),
+            "success",
+        )
+    return redirect(url_for("assignments.course_learners", slug=slug))

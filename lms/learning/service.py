@@ -1,0 +1,607 @@
+"""Learning: enrol, follow lessons, take quizzes, get signed off, complete — exactly once."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+from blinker import Namespace
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from lms.audit.service import record_action
+from lms.auth.models import User
+from lms.core.types import utcnow
+from lms.courses.lesson_types import LESSON_TYPES
+from lms.courses.models import Course, CourseVersion, Lesson
+from lms.courses.question_types import QUESTION_TYPES
+from lms.extensions import db
+from lms.learning.models import Enrollment, LessonProgress, PracticalSignoff, QuizAttempt
+from lms.tenancy.models import Firm
+
+signals = Namespace()
+# Sent once per enrolment when a course is completed: sender=Enrollment. Skills and
+# certificates subscribe to it.
+course_completed = signals.signal("course-completed")
+
+
+class LearningError(ValueError):
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+def active_enrollment(user: User, course: Course) -> Enrollment | None:
+    return db.session.scalars(
+        select(Enrollment).where(
+            Enrollment.user_id == user.id,
+            Enrollment.course_id == course.id,
+            Enrollment.withdrawn_at.is_(None),
+        )
+    ).first()
+
+
+def missing_prerequisites(user: User, version: CourseVersion) -> list[Course]:
+    """Prerequisite courses of `version` the user has not completed."""
+    if not version.prerequisites:
+        return []
+    courses = db.session.scalars(
+        select(Course).where(
+            Course.consortium_id == version.course.consortium_id,
+            Course.slug.in_(version.prerequisites),
+        )
+    ).all()
+    done = set(
+        db.session.scalars(
+            select(Enrollment.course_id).where(
+                Enrollment.user_id == user.id,
+                Enrollment.status == "completed",
+                Enrollment.course_id.in_([c.id for c in courses]),
+            )
+        )
+    )
+    return [c for c in courses if c.id not in done]
+
+
+def _worker_firm(user: User, consortium_id: int) -> Firm | None:
+    for m in user.memberships:
+        if m.is_current() and m.consortium_id == consortium_id and m.firm is not None:
+            return m.firm
+    return None
+
+
+def enroll(
+    user: User,
+    version: CourseVersion,
+    *,
+    source: str = "self",
+    actor: User | None = None,
+    due_on: date | None = None,
+    is_mandatory: bool = False,
+    check_prerequisites: bool = True,
+) -> tuple[Enrollment, bool]:
+    """Enrol `user` in the course of `version`; returns (enrolment, created).
+
+    An existing active enrolment is returned as it is (a double click enrols once); the
+    unique index settles races between two requests.
+    """
+    course = version.course
+    existing = active_enrollment(user, course)
+    if existing is not None:
+        return existing, False
+    if check_prerequisites:
+        missing = missing_prerequisites(user, version)
+        if missing:
+            from lms.courses.service import published_version
+
+            names = "、".join(
+                (published_version(c).title if published_version(c) else c.slug) for c in missing
+            )
+            raise LearningError(
+                _l("Complete the prerequisite course first: %(names)s.", names=names)
+            )
+    firm = _worker_firm(user, course.consortium_id)
+    withdrawn = db.session.scalars(
+        select(Enrollment)
+        .where(
+            Enrollment.user_id == user.id,
+            Enrollment.course_id == course.id,
+            Enrollment.withdrawn_at.is_not(None),
+        )
+        .order_by(Enrollment.withdrawn_at.desc())
+    ).first()
+    if withdrawn is not None:
+        # Coming back: the old enrolment (and its progress) is active again.
+        withdrawn.withdrawn_at = None
+        withdrawn.status = "in_progress" if withdrawn.started_at else "enrolled"
+        withdrawn.version_id = version.id
+        withdrawn.source, withdrawn.due_on, withdrawn.is_mandatory = source, due_on, is_mandatory
+        withdrawn.assigned_by_id = actor.id if actor and source != "self" else None
+        try:
+            with db.session.begin_nested():
+                db.session.flush()
+        except IntegrityError:
+            return active_enrollment(user, course), False
+        return withdrawn, True
+    enrollment = Enrollment(
+        consortium_id=course.consortium_id,
+        firm_id=firm.id if firm else None,
+        user_id=user.id,
+        course_id=course.id,
+        version_id=version.id,
+        source=source,
+        assigned_by_id=actor.id if actor and source != "self" else None,
+        due_on=due_on,
+        is_mandatory=is_mandatory,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(enrollment)
+    except IntegrityError:
+        return active_enrollment(user, course), False
+    if source != "self":
+        record_action(
+            actor,
+            "enrollment.assign",
+            enrollment,
+            consortium_id=course.consortium_id,
+            details={"course": course.id, "due_on": str(due_on) if due_on else None},
+        )
+    return enrollment, True
+
+
+def withdraw(actor: User, enrollment: Enrollment) -> None:
+    if enrollment.status == "completed":
+        raise LearningError(_l("A completed course cannot be withdrawn from."))
+    if enrollment.withdrawn_at is None:
+        enrollment.status = "withdrawn"
+        enrollment.withdrawn_at = utcnow()
+        record_action(
+            actor, "enrollment.withdraw", enrollment, consortium_id=enrollment.consortium_id
+        )
+        db.session.flush()
+
+
+def learning_list(user: User):
+    """The user's active enrolments: overdue and due first (by date), then the rest."""
+    today = date.today()
+    return (
+        select(Enrollment)
+        .where(Enrollment.user_id == user.id, Enrollment.withdrawn_at.is_(None))
+        .order_by(
+            case((Enrollment.status == "completed", 2), (Enrollment.due_on.is_(None), 1), else_=0),
+            Enrollment.due_on,
+            Enrollment.enrolled_at.desc(),
+        )
+    ), today
+
+
+# --- progress --------------------------------------------------------------------------------
+
+
+def progress_map(enrollment: Enrollment) -> dict[str, LessonProgress]:
+    return {
+        p.lesson_key: p
+        for p in db.session.scalars(
+            select(LessonProgress).where(LessonProgress.enrollment_id == enrollment.id)
+        )
+    }
+
+
+def record_progress(
+    enrollment: Enrollment, lesson: Lesson, *, percent: int, position_seconds: float = 0
+) -> None:
+    """Save progress idempotently: values only grow, and concurrent saves never lose one.
+
+    One INSERT ... ON CONFLICT DO NOTHING, then one UPDATE computing the maximum in SQL, so
+    two tabs can save at once without a read-modify-write race.
+    """
+    percent = max(0, min(100, int(percent)))
+    position_seconds = max(0.0, float(position_seconds))
+    now = utcnow()
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    db.session.execute(
+        dialect_insert(LessonProgress)
+        .values(
+            enrollment_id=enrollment.id,
+            lesson_key=lesson.key,
+            percent=0,
+            position_seconds=0,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["enrollment_id", "lesson_key"])
+    )
+    done_now = percent >= 100 and LESSON_TYPES[lesson.type].completion == "view"
+    db.session.execute(
+        update(LessonProgress)
+        .where(
+            LessonProgress.enrollment_id == enrollment.id, LessonProgress.lesson_key == lesson.key
+        )
+        .values(
+            percent=case((LessonProgress.percent < percent, percent), else_=LessonProgress.percent),
+            position_seconds=case(
+                (LessonProgress.position_seconds < position_seconds, position_seconds),
+                else_=LessonProgress.position_seconds,
+            ),
+            completed_at=(
+                func.coalesce(LessonProgress.completed_at, now)
+                if done_now
+                else LessonProgress.completed_at
+            ),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(Enrollment)
+        .where(Enrollment.id == enrollment.id)
+        .values(
+            last_lesson_key=lesson.key,
+            status=case((Enrollment.status == "enrolled", "in_progress"), else_=Enrollment.status),
+            started_at=func.coalesce(Enrollment.started_at, now),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(enrollment)
+    if done_now:
+        check_completion(enrollment)
+
+
+def _mark_done(enrollment: Enrollment, lesson: Lesson) -> None:
+    """Completion of a quiz or practical lesson (100 %, completed now)."""
+    record_progress(enrollment, lesson, percent=100)
+    db.session.execute(
+        update(LessonProgress)
+        .where(
+            LessonProgress.enrollment_id == enrollment.id,
+            LessonProgress.lesson_key == lesson.key,
+            LessonProgress.completed_at.is_(None),
+        )
+        .values(completed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+# --- quizzes ---------------------------------------------------------------------------------
+
+
+def attempts_of(enrollment: Enrollment, lesson: Lesson) -> list[QuizAttempt]:
+    return list(
+        db.session.scalars(
+            select(QuizAttempt)
+            .where(QuizAttempt.enrollment_id == enrollment.id, QuizAttempt.lesson_key == lesson.key)
+            .order_by(QuizAttempt.number)
+        )
+    )
+
+
+def start_attempt(enrollment: Enrollment, lesson: Lesson) -> QuizAttempt:
+    """Start (or resume the open) attempt; shuffles questions and choices when the quiz says so."""
+    assert lesson.type == "quiz"
+    attempts = attempts_of(enrollment, lesson)
+    open_attempt = next((a for a in attempts if a.submitted_at is None), None)
+    if open_attempt is not None and not _expired(open_attempt):
+        return open_attempt
+    if open_attempt is not None:
+        submit_attempt(open_attempt, {})  # time ran out: grade what was saved (nothing)
+        attempts = attempts_of(enrollment, lesson)
+    if any(a.is_passed for a in attempts):
+        raise LearningError(_l("You have already passed this quiz."))
+    limit = lesson.data.get("attempts") or 0
+    if limit and len(attempts) >= limit:
+        raise LearningError(_l("You have used all %(n)d attempts of this quiz.", n=limit))
+    rng = random.SystemRandom()
+    question_ids = [q.id for q in lesson.questions]
+    choice_orders = {str(q.id): list(q.choices) for q in lesson.questions if q.choices}
+    if lesson.data.get("shuffle"):
+        rng.shuffle(question_ids)
+        for order in choice_orders.values():
+            rng.shuffle(order)
+    minutes = lesson.data.get("time_limit_minutes")
+    now = utcnow()
+    attempt = QuizAttempt(
+        enrollment_id=enrollment.id,
+        lesson_id=lesson.id,
+        lesson_key=lesson.key,
+        number=len(attempts) + 1,
+        question_ids=question_ids,
+        choice_orders=choice_orders,
+        started_at=now,
+        deadline_at=now + timedelta(minutes=minutes) if minutes else None,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(attempt)
+    except IntegrityError:  # another tab started the same attempt number
+        return next(a for a in attempts_of(enrollment, lesson) if a.submitted_at is None)
+    return attempt
+
+
+def _expired(attempt: QuizAttempt) -> bool:
+    # A minute of grace for the round trip of the submit itself.
+    return attempt.deadline_at is not None and utcnow() > attempt.deadline_at + timedelta(minutes=1)
+
+
+def submit_attempt(attempt: QuizAttempt, responses: dict) -> QuizAttempt:
+    """Grade once: a replayed submit returns the first result unchanged."""
+    if attempt.submitted_at is not None:
+        return attempt
+    lesson = attempt.lesson
+    questions = {q.id: q for q in lesson.questions}
+    late = _expired(attempt)
+    results, correct = {}, 0
+    for qid in attempt.question_ids:
+        q = questions.get(qid)
+        if q is None:
+            continue
+        response = None if late else responses.get(str(qid))
+        ok = QUESTION_TYPES[q.type].grade(q.choices, q.answer, response)
+        correct += ok
+        results[str(qid)] = {"correct": ok, "response": response}
+    total = len(attempt.question_ids) or 1
+    score = round(100 * correct / total, 1)
+    pass_mark = lesson.data.get("pass_mark", 60)
+    claimed = db.session.execute(
+        update(QuizAttempt)
+        .where(QuizAttempt.id == attempt.id, QuizAttempt.submitted_at.is_(None))
+        .values(
+            submitted_at=utcnow(),
+            answers=responses,
+            results=results,
+            score=score,
+            is_passed=score >= pass_mark,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(attempt)
+    if claimed and attempt.is_passed:
+        enrollment = db.session.get(Enrollment, attempt.enrollment_id)
+        _mark_done(enrollment, lesson)
+        check_completion(enrollment)
+    return attempt
+
+
+# --- practical tasks -------------------------------------------------------------------------
+
+
+def sign_off_practical(trainer: User, enrollment: Enrollment, lesson: Lesson, comment: str = ""):
+    assert lesson.type == "practical"
+    exists = db.session.scalars(
+        select(PracticalSignoff).where(
+            PracticalSignoff.enrollment_id == enrollment.id,
+            PracticalSignoff.lesson_key == lesson.key,
+        )
+    ).first()
+    if exists is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(
+                    PracticalSignoff(
+                        enrollment_id=enrollment.id,
+                        lesson_key=lesson.key,
+                        signed_by_id=trainer.id,
+                        comment=comment.strip(),
+                    )
+                )
+        except IntegrityError:
+            pass
+        record_action(
+            trainer,
+            "practical.sign_off",
+            enrollment,
+            consortium_id=enrollment.consortium_id,
+            details={"lesson": lesson.key},
+        )
+    _mark_done(enrollment, lesson)
+    check_completion(enrollment)
+
+
+# --- completion ------------------------------------------------------------------------------
+
+
+def lesson_done(lesson: Lesson, progress: dict[str, LessonProgress]) -> bool:
+    p = progress.get(lesson.key)
+    return p is not None and p.completed_at is not None
+
+
+def check_completion(enrollment: Enrollment) -> bool:
+    """Complete the enrolment if every lesson is done; recorded once, then the event fires."""
+    db.session.flush()
+    version = db.session.get(CourseVersion, enrollment.version_id)
+    progress = progress_map(enrollment)
+    if not all(lesson_done(lesson, progress) for lesson in version.lessons):
+        return False
+    scores = db.session.scalars(
+        select(func.max(QuizAttempt.score))
+        .where(QuizAttempt.enrollment_id == enrollment.id, QuizAttempt.is_passed.is_(True))
+        .group_by(QuizAttempt.lesson_key)
+    ).all()
+    score = round(sum(scores) / len(scores), 1) if scores else None
+    claimed = db.session.execute(
+        update(Enrollment)
+        .where(Enrollment.id == enrollment.id, Enrollment.completed_at.is_(None))
+        .values(status="completed", completed_at=utcnow(), score=score)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(enrollment)
+    if claimed:
+        record_action(
+            None,
+            "enrollment.complete",
+            enrollment,
+            consortium_id=enrollment.consortium_id,
+            details={"score": score},
+        )
+        course_completed.send(enrollment)
+    return True
+
+
+# --- assignment by admins ----------------------------------------------------------------------
+
+
+def assign_course(
+    actor: User,
+    version: CourseVersion,
+    users: list[User],
+    *,
+    source: str,
+    due_on: date | None,
+    is_mandatory: bool,
+) -> dict:
+    """Assign a course to many workers; those already enrolled keep their enrolment but get
+    the due date and mandatory flag. Returns counts."""
+    if due_on is not None and due_on < date.today():
+        raise LearningError(_l("The due date is in the past."))
+    counts = {"assigned": 0, "updated": 0}
+    for user in users:
+        enrollment, created = enroll(
+            user,
+            version,
+            source=source,
+            actor=actor,
+            due_on=due_on,
+            is_mandatory=is_mandatory,
+            check_prerequisites=False,
+        )
+        if created:
+            counts["assigned"] += 1
+        elif enrollment.status != "completed":
+            enrollment.due_on = due_on or enrollment.due_on
+            enrollment.is_mandatory = enrollment.is_mandatory or is_mandatory
+            counts["updated"] += 1
+    db.session.flush()
+    return counts
+
+
+def firm_workers(firm: Firm, *, job_role: str | None = None) -> list[User]:
+    """Current workers of a firm, optionally those with one job role."""
+    from lms.tenancy.models import Membership
+    from lms.tenancy.scope import current_membership_conditions
+
+    query = (
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.firm_id == firm.id,
+            Membership.role == "worker",
+            User.is_active_account.is_(True),
+            *current_membership_conditions(),
+        )
+    )
+    if job_role:
+        query = query.where(Membership.job_role == job_role)
+    return list(db.session.scalars(query.distinct().order_by(User.name)))
+
+
+def firm_job_roles(firm: Firm) -> list[str]:
+    from lms.tenancy.models import Membership
+    from lms.tenancy.scope import current_membership_conditions
+
+    return list(
+        db.session.scalars(
+            select(Membership.job_role)
+            .where(
+                Membership.firm_id == firm.id,
+                Membership.job_role.is_not(None),
+                *current_membership_conditions(),
+            )
+            .distinct()
+            .order_by(Membership.job_role)
+        )
+    )
+
+
+def workers_from_file(firm: Firm, data: bytes) -> tuple[list[User], list[str]]:
+    """Workers named in a CSV/XLSX by mobile, e-mail or employee number (one per row).
+
+    Returns the users and one error per row that names nobody of this firm.
+    """
+    from lms.tenancy.importer import ImportFileError, read_table
+
+    rows = read_table("assign", data)
+    if not rows:
+        raise ImportFileError(_l("The file is empty."))
+    workers = {u.id: u for u in firm_workers(firm)}
+    by_key: dict[str, User] = {}
+    from lms.tenancy.models import Membership
+
+    for m in db.session.scalars(
+        select(Membership).where(Membership.firm_id == firm.id, Membership.user_id.in_(workers))
+    ):
+        user = workers[m.user_id]
+        for key in (user.mobile, user.email, m.employee_no):
+            if key:
+                by_key[key.casefold()] = user
+    found, errors = {}, []
+    header = [c.strip().casefold() for c in rows[0]]
+    start = (
+        1
+        if any(
+            h in ("mobile", "手机号", "e-mail", "email", "邮箱", "employee number", "工号")
+            for h in header
+        )
+        else 0
+    )
+    for line, cells in enumerate(rows[start:], start=start + 1):
+        values = [c.strip() for c in cells if c and c.strip()]
+        if not values:
+            continue
+        user = next((by_key[v.casefold()] for v in values if v.casefold() in by_key), None)
+        if user is None:
+            errors.append(
+                str(
+                    _l(
+                        "Row %(row)d: no worker of this firm has %(value)s.",
+                        row=line,
+                        value=values[0],
+                    )
+                )
+            )
+        else:
+            found[user.id] = user
+    return list(found.values()), errors
+
+
+def list_enrollments(
+    *,
+    firm: Firm | None = None,
+    course: Course | None = None,
+    status: str = "",
+    overdue: bool = False,
+):
+    """Active enrolments of a firm's workers or of one course, newest first (a query)."""
+    query = select(Enrollment).where(Enrollment.withdrawn_at.is_(None))
+    if firm is not None:
+        query = query.where(Enrollment.firm_id == firm.id)
+    if course is not None:
+        query = query.where(Enrollment.course_id == course.id)
+    if status:
+        query = query.where(Enrollment.status == status)
+    if overdue:
+        query = query.where(Enrollment.due_on < date.today(), Enrollment.status != "completed")
+    return query.order_by(
+        Enrollment.due_on.is_(None), Enrollment.due_on, Enrollment.enrolled_at.desc()
+    )
+
+
+def progress_percent(enrollment: Enrollment) -> int:
+    """Share of the version's lessons done, in percent."""
+    lessons = enrollment.version.lessons
+    if not lessons:
+        return 0
+    progress = progress_map(enrollment)
+    return round(100 * sum(lesson_done(x, progress) for x in lessons) / len(lessons))
+
+
+def pending_signoffs(enrollment: Enrollment) -> list[Lesson]:
+    progress = progress_map(enrollment)
+    return [
+        x
+        for x in enrollment.version.lessons
+        if x.type == "practical" and not lesson_done(x, progress)
+    ]

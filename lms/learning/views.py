@@ -1,0 +1,229 @@
+"""My learning, the lesson player, quizzes and withdrawal (workers, phone first)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from lms.courses.lesson_types import LESSON_TYPES
+from lms.courses.models import Lesson
+from lms.courses.question_types import QUESTION_TYPES
+from lms.extensions import db
+from lms.learning import service
+from lms.learning.models import QuizAttempt
+from lms.tenancy.forms import ConfirmForm
+from lms.tenancy.scope import current_scope
+
+bp = Blueprint("learning", __name__)
+
+
+def _lesson(enrollment, lesson_id: int) -> Lesson:
+    lesson = db.session.get(Lesson, lesson_id)
+    if lesson is None or lesson.version_id != enrollment.version_id:
+        abort(404)
+    return lesson
+
+
+def _active(enrollment):
+    if enrollment.withdrawn_at is not None:
+        abort(404)
+    return enrollment
+
+
+@bp.get("/learning")
+@login_required
+def my_learning():
+    query, today = service.learning_list(current_user)
+    enrollments = db.session.scalars(query).all()
+    return render_template("learning/my_learning.html", enrollments=enrollments, today=today)
+
+
+@bp.get("/learn/<enrollment_id>")
+@login_required
+def resume(enrollment_id: str):
+    """Continue where the learner left off: the last lesson, else the first not done."""
+    enrollment = _active(current_scope().get_own_enrollment(enrollment_id))
+    lessons = enrollment.version.lessons
+    progress = service.progress_map(enrollment)
+    target = next((x for x in lessons if x.key == enrollment.last_lesson_key), None)
+    if target is None or service.lesson_done(target, progress):
+        target = next((x for x in lessons if not service.lesson_done(x, progress)), None)
+    target = target or lessons[0]
+    return redirect(url_for("learning.lesson", enrollment_id=enrollment_id, lesson_id=target.id))
+
+
+@bp.get("/learn/<enrollment_id>/lessons/<int:lesson_id>")
+@login_required
+def lesson(enrollment_id: str, lesson_id: int):
+    enrollment = _active(current_scope().get_own_enrollment(enrollment_id))
+    lesson = _lesson(enrollment, lesson_id)
+    lessons = enrollment.version.lessons
+    index = lessons.index(lesson)
+    progress = service.progress_map(enrollment)
+    attempts = service.attempts_of(enrollment, lesson) if lesson.type == "quiz" else []
+    return render_template(
+        "learning/lesson.html",
+        enrollment=enrollment,
+        lesson=lesson,
+        lessons=lessons,
+        previous=lessons[index - 1] if index > 0 else None,
+        next=lessons[index + 1] if index + 1 < len(lessons) else None,
+        progress=progress,
+        done=service.lesson_done(lesson, progress),
+        attempts=attempts,
+        lesson_type=LESSON_TYPES[lesson.type],
+        form=ConfirmForm(),
+        lesson_done=service.lesson_done,
+    )
+
+
+@bp.post("/learn/<enrollment_id>/lessons/<int:lesson_id>/progress")
+@login_required
+def save_progress(enrollment_id: str, lesson_id: int):
+    """Autosave from the player (JSON); idempotent, values only grow."""
+    enrollment = _active(current_scope().get_own_enrollment(enrollment_id))
+    lesson = _lesson(enrollment, lesson_id)
+    data = request.get_json(silent=True) or request.form
+    try:
+        percent = int(float(data.get("percent", 0)))
+        position = float(data.get("position", 0))
+    except (TypeError, ValueError):
+        return jsonify(error=str(_l("percent and position must be numbers"))), 400
+    service.record_progress(enrollment, lesson, percent=percent, position_seconds=position)
+    db.session.commit()
+    row = service.progress_map(enrollment).get(lesson.key)
+    return jsonify(
+        percent=row.percent,
+        position=row.position_seconds,
+        completed=row.completed_at is not None,
+        course_completed=enrollment.status == "completed",
+    )
+
+
+@bp.post("/learn/<enrollment_id>/lessons/<int:lesson_id>/done")
+@login_required
+def mark_done(enrollment_id: str, lesson_id: int):
+    """'Done, next' without JavaScript: completes a reading/video/file lesson."""
+    enrollment = _active(current_scope().get_own_enrollment(enrollment_id))
+    lesson = _lesson(enrollment, lesson_id)
+    if ConfirmForm().validate_on_submit() and LESSON_TYPES[lesson.type].completion == "view":
+        service.record_progress(enrollment, lesson, percent=100)
+        db.session.commit()
+        if enrollment.status == "completed":
+            flash(_l("Course completed. Well done!"), "success")
+            return redirect(url_for("courses.course_page", slug=enrollment.course.slug))
+    lessons = enrollment.version.lessons
+    index = lessons.index(lesson)
+    if index + 1 < len(lessons):
+        return redirect(
+            url_for("learning.lesson", enrollment_id=enrollment_id, lesson_id=lessons[index + 1].id)
+        )
+    return redirect(url_for("learning.lesson", enrollment_id=enrollment_id, lesson_id=lesson.id))
+
+
+@bp.post("/learn/<enrollment_id>/lessons/<int:lesson_id>/attempts")
+@login_required
+def start_attempt(enrollment_id: str, lesson_id: int):
+    enrollment = _active(current_scope().get_own_enrollment(enrollment_id))
+    lesson = _lesson(enrollment, lesson_id)
+    if lesson.type != "quiz" or not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        attempt = service.start_attempt(enrollment, lesson)
+    except service.LearningError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(
+            url_for("learning.lesson", enrollment_id=enrollment_id, lesson_id=lesson_id)
+        )
+    db.session.commit()
+    return redirect(
+        url_for("learning.attempt", enrollment_id=enrollment_id, attempt_id=attempt.public_id)
+    )
+
+
+def _attempt(enrollment, attempt_id: str) -> QuizAttempt:
+    attempt = db.session.scalars(
+        db.select(QuizAttempt).where(
+            QuizAttempt.public_id == attempt_id, QuizAttempt.enrollment_id == enrollment.id
+        )
+    ).first()
+    if attempt is None:
+        abort(404)
+    return attempt
+
+
+@bp.route("/learn/<enrollment_id>/attempts/<attempt_id>", methods=["GET", "POST"])
+@login_required
+def attempt(enrollment_id: str, attempt_id: str):
+    enrollment = current_scope().get_own_enrollment(enrollment_id)
+    attempt = _attempt(enrollment, attempt_id)
+    lesson = attempt.lesson
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        responses = {}
+        for qid in attempt.question_ids:
+            q = next((x for x in lesson.questions if x.id == qid), None)
+            if q is None:
+                continue
+            key = f"q{qid}"
+            responses[str(qid)] = (
+                request.form.getlist(key) if q.type == "multiple" else request.form.get(key)
+            )
+        service.submit_attempt(attempt, responses)
+        db.session.commit()
+        return redirect(
+            url_for("learning.attempt", enrollment_id=enrollment_id, attempt_id=attempt_id)
+        )
+    questions = {q.id: q for q in lesson.questions}
+    return render_template(
+        "learning/attempt.html",
+        enrollment=enrollment,
+        attempt=attempt,
+        lesson=lesson,
+        questions=[questions[qid] for qid in attempt.question_ids if qid in questions],
+        form=form,
+        question_types=QUESTION_TYPES,
+    )
+
+
+@bp.route("/learn/<enrollment_id>/withdraw", methods=["GET", "POST"])
+@login_required
+def withdraw(enrollment_id: str):
+    enrollment = _active(current_scope().get_own_enrollment(enrollment_id))
+    form = ConfirmForm()
+    back = url_for("learning.my_learning")
+    if form.validate_on_submit():
+        try:
+            service.withdraw(current_user, enrollment)
+        except service.LearningError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_l("You withdrew from %(title)s.", title=enrollment.version.title), "success")
+        return redirect(back)
+    if enrollment.is_mandatory:
+        text = _l(
+            "This course was assigned to you as mandatory; your firm admin will see that "
+            "you withdrew."
+        )
+    else:
+        text = _l("Your progress is kept if you enrol again later.")
+    return render_template(
+        "tenancy/confirm.html",
+        form=form,
+        title=_l("Withdraw from %(title)s?", title=enrollment.version.title),
+        text=text,
+        button=_l("Withdraw"),
+        back=back,
+    )
+
+
+def is_overdue(enrollment, today: date) -> bool:
+    return bool(
+        enrollment.due_on and enrollment.due_on < today and enrollment.status != "completed"
+    )

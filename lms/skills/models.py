@@ -1,0 +1,53 @@
+"""The skills taxonomy: categories and skills with stable string ids (shared by all consortia)."""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.extensions import db
+
+# China's national vocational skill levels (职业技能等级), 1 = lowest.
+LEVEL_NAMES = {
+    1: ("五级/初级工", "Level 5 – junior worker"),
+    2: ("四级/中级工", "Level 4 – intermediate worker"),
+    3: ("三级/高级工", "Level 3 – senior worker"),
+    4: ("二级/技师", "Level 2 – technician"),
+    5: ("一级/高级技师", "Level 1 – senior technician"),
+}
+
+
+class SkillCategory(db.Model):
+    __tablename__ = "skill_categories"
+
+    id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(120))
+
+    def __repr__(self) -> str:
+        return f"<SkillCategory {self.id}>"
+
+
+class Skill(db.Model):
+    __tablename__ = "skills"
+
+    id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    category_id: Mapped[str] = mapped_column(ForeignKey("skill_categories.id"), index=True)
+    name_zh: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(120))
+    description_zh: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+
+    category: Mapped[SkillCategory] = relationship()
+
+    def name(self, locale: str) -> str:
+        return self.name_en if locale.startswith("en") else self.name_zh
+
+    def __repr__(self) -> str:
+        return f"<Skill {self.id}>"
+
+
+def level_name(level: int, locale: str) -> str:
+    """'3 · 三级/高级工' — the number and the national name, as the product shows levels."""
+    zh, en = LEVEL_NAMES[level]
+    return f"{level} · {en if locale.startswith('en') else zh}"
