@@ -74,7 +74,7 @@ def render_markdown(text: str, *, media_url: Callable[[str], str] | None = None)
 
         md.add_render_rule("image", image)
     html = md.render(text or "")
-    return nh3.clean(
+    clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
@@ -82,3 +82,5 @@ def render_markdown(text: str, *, media_url: Callable[[str], str] | None = None)
         link_rel="noopener noreferrer nofollow",
         filter_style_properties={"text-align"},
     )
+    # Code blocks and wide tables scroll sideways on a phone: keyboard users must reach them.
+    return clean.replace("<pre>", '<pre tabindex="0">').replace("<table>", '<table tabindex="0">')
