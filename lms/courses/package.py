@@ -375,6 +375,14 @@ class _Checker:
             return None
         media_path = None
         media_key = {"video": "video", "file": "file"}.get(ltype)
+        for key in ("video", "file"):  # every path in front matter, even one the type ignores
+            if key in front and key != media_key and safe_relative(front[key]) is None:
+                self.error(
+                    rel,
+                    flines[(key,)],
+                    f"unsafe path {front[key]!r}: paths are relative to the package "
+                    "and may not leave it",
+                )
         if media_key:
             if media_key not in front:
                 self.error(rel, 2, f"a {ltype} lesson needs `{media_key}: media/...`")
