@@ -32,7 +32,22 @@ def _course_choices(consortium):
     )
 
 
-def _flash_counts(counts: dict) -> None:
+def _assign(form, version, users, *, source: str) -> bool:
+    """Assign and commit; on a refused due date put the error on the form and say False."""
+    try:
+        counts = service.assign_course(
+            current_user,
+            version,
+            users,
+            source=source,
+            due_on=form.due_on.data,
+            is_mandatory=form.is_mandatory.data,
+        )
+    except service.LearningError as exc:
+        db.session.rollback()
+        form.due_on.errors.append(exc.message)
+        return False
+    db.session.commit()
     flash(
         _l(
             "Assigned to %(assigned)d people; %(updated)d already enrolled got the new due date.",
@@ -40,6 +55,7 @@ def _flash_counts(counts: dict) -> None:
         ),
         "success",
     )
+    return True
 
 
 @bp.route("/firms/<int:firm_id>/assign", methods=["GET", "POST"])
@@ -85,23 +101,8 @@ def assign_firm(firm_id: int):
         has_errors = any(f.errors for f in (form.job_role, form.people, form.file))
         if not has_errors and not users:
             form.target.errors.append(_l("Nobody matches: no current worker has this job role."))
-        elif not has_errors:
-            try:
-                counts = service.assign_course(
-                    current_user,
-                    version,
-                    users,
-                    source="firm",
-                    due_on=form.due_on.data,
-                    is_mandatory=form.is_mandatory.data,
-                )
-            except service.LearningError as exc:
-                db.session.rollback()
-                form.due_on.errors.append(exc.message)
-            else:
-                db.session.commit()
-                _flash_counts(counts)
-                return redirect(url_for("assignments.firm_enrollments", firm_id=firm.id))
+        elif not has_errors and _assign(form, version, users, source="firm"):
+            return redirect(url_for("assignments.firm_enrollments", firm_id=firm.id))
     return render_template("learning/assign.html", form=form, place=firm, workers=workers)
 
 
@@ -128,21 +129,7 @@ def assign_consortium(consortium_id: int):
                 for f in chosen
                 for u in service.firm_workers(f, job_role=form.job_role.data or None)
             ]
-            try:
-                counts = service.assign_course(
-                    current_user,
-                    version,
-                    users,
-                    source="consortium",
-                    due_on=form.due_on.data,
-                    is_mandatory=form.is_mandatory.data,
-                )
-            except service.LearningError as exc:
-                db.session.rollback()
-                form.due_on.errors.append(exc.message)
-            else:
-                db.session.commit()
-                _flash_counts(counts)
+            if _assign(form, version, users, source="consortium"):
                 return redirect(url_for("core.index"))
     return render_template("learning/assign_consortium.html", form=form, place=consortium)
 
