@@ -52,6 +52,7 @@ def configure_extensions(app: Flask) -> None:
 def configure_blueprints(app: Flask) -> None:
     from lms.audit.views import bp as audit_bp
     from lms.auth.views import bp as auth_bp
+    from lms.authoring.views import bp as authoring_bp
     from lms.core.views import bp as core_bp
     from lms.courses.views import bp as courses_bp
     from lms.learning.admin_views import bp as assignments_bp
@@ -60,6 +61,7 @@ def configure_blueprints(app: Flask) -> None:
 
     for bp in (core_bp, auth_bp, tenancy_bp, audit_bp, courses_bp, learning_bp, assignments_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(authoring_bp)
 
 
 def configure_cli(app: Flask) -> None:

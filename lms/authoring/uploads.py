@@ -83,7 +83,7 @@ def request_limit(categories: tuple[str, ...]) -> int:
     return max(table[c] for c in categories) + FORM_OVERHEAD
 
 
-def _megabytes(n: int) -> str:
+def megabytes(n: int) -> str:
     return f"{n / MB:g}"
 
 
@@ -104,7 +104,7 @@ def check_upload(data: bytes, *, categories: tuple[str, ...], field: str) -> Che
             _l(
                 "%(field)s: the file is larger than %(mb)s MB.",
                 field=field,
-                mb=_megabytes(largest),
+                mb=megabytes(largest),
             )
         )
     fmt = detect_format(data)
@@ -132,7 +132,7 @@ def check_upload(data: bytes, *, categories: tuple[str, ...], field: str) -> Che
             _l(
                 "%(field)s: the file is larger than %(mb)s MB.",
                 field=field,
-                mb=_megabytes(table[fmt.category]),
+                mb=megabytes(table[fmt.category]),
             )
         )
     if _MARKUP.search(_markup_scan_region(fmt, data)):

@@ -52,7 +52,7 @@ def published_version(course: Course) -> CourseVersion | None:
     return next((v for v in reversed(course.versions) if v.status == "published"), None)
 
 
-def _search_text(version: CourseVersion, skills: dict[str, Skill]) -> str:
+def search_text_for(version: CourseVersion, skills: dict[str, Skill]) -> str:
     parts = [version.course.slug, version.title, version.summary]
     for entry in version.skills:
         skill = skills.get(entry["skill"])
@@ -137,7 +137,7 @@ def build_version(course: Course, package: Package, *, status: str, actor: User 
     db.session.flush()
     skills = {s.id: s for s in db.session.scalars(select(Skill))}
     db.session.refresh(version)
-    version.search_text = _search_text(version, skills)
+    version.search_text = search_text_for(version, skills)
     return version
 
 

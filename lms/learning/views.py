@@ -6,6 +6,7 @@ from datetime import date
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_login import current_user, login_required
 
 from lms.courses.lesson_types import LESSON_TYPES
@@ -218,7 +219,7 @@ def withdraw(enrollment_id: str):
         form=form,
         title=_l("Withdraw from %(title)s?", title=enrollment.version.title),
         text=text,
-        button=_l("Withdraw"),
+        button=_lp("enrollment", "Withdraw"),
         back=back,
     )
 

@@ -110,6 +110,82 @@ class Scope:
             abort(404)
         return enrollment
 
+    # -- authoring and review (lms/authoring) ------------------------------------------------
+
+    def get_authored_course(self, slug: str, *, firm: Firm):
+        """A course authored by `firm` (already scoped), else 404."""
+        from lms.courses.models import Course
+
+        course = db.session.scalars(
+            select(Course).where(
+                Course.slug == slug,
+                Course.firm_id == firm.id,
+                Course.consortium_id == firm.consortium_id,
+            )
+        ).first()
+        if course is None:
+            abort(404)
+        return course
+
+    def get_course_version(self, course, number: int):
+        """Version `number` of `course` (already scoped), else 404."""
+        from lms.courses.models import CourseVersion
+
+        version = db.session.scalars(
+            select(CourseVersion).where(
+                CourseVersion.course_id == course.id, CourseVersion.version == number
+            )
+        ).first()
+        if version is None:
+            abort(404)
+        return version
+
+    def get_version_for_review(self, slug: str, number: int, *, consortium: Consortium):
+        """A version of a course of `consortium` (already scoped) that has been sent for
+        review at least once (drafts are the authors' own), else 404."""
+        from lms.courses.models import Course, CourseVersion
+
+        version = db.session.scalars(
+            select(CourseVersion)
+            .join(Course, CourseVersion.course_id == Course.id)
+            .where(
+                Course.consortium_id == consortium.id,
+                Course.slug == slug,
+                CourseVersion.version == number,
+                CourseVersion.status != "draft",
+            )
+        ).first()
+        if version is None:
+            abort(404)
+        return version
+
+    def get_module(self, module_id: int, *, version):
+        """A module of `version` (already scoped), else 404."""
+        from lms.courses.models import Module
+
+        module = db.session.get(Module, module_id)
+        if module is None or module.version_id != version.id:
+            abort(404)
+        return module
+
+    def get_lesson(self, lesson_id: int, *, version):
+        """A lesson of `version` (already scoped), else 404."""
+        from lms.courses.models import Lesson
+
+        lesson = db.session.get(Lesson, lesson_id)
+        if lesson is None or lesson.version_id != version.id:
+            abort(404)
+        return lesson
+
+    def get_question(self, question_id: int, *, lesson):
+        """A question of the quiz `lesson` (already scoped), else 404."""
+        from lms.courses.models import Question
+
+        question = db.session.get(Question, question_id)
+        if question is None or question.lesson_id != lesson.id:
+            abort(404)
+        return question
+
     @cached_property
     def home_consortium(self) -> Consortium | None:
         """The consortium whose catalogue the user sees (their first current membership's)."""

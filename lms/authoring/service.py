@@ -1,0 +1,1050 @@
+"""Authoring: trainers build course versions; consortium admins review and publish them.
+
+The version is the unit of review. Only a draft or a returned version can change; every
+change first locks the version's row and re-reads its status, so an edit never lands in a
+version that was submitted or published meanwhile. State changes are conditional UPDATEs
+(`... WHERE status = 'submitted'`), so a double-submitted form or two reviewers at once have
+the effect of one. Services flush and write the audit record; the caller commits.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import secrets
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from lms.audit.service import record_action
+from lms.auth.models import User
+from lms.core.storage import storage
+from lms.core.types import utcnow
+from lms.courses.lesson_types import LESSON_TYPES
+from lms.courses.markdown import render_markdown
+from lms.courses.models import (
+    LANGUAGES,
+    Course,
+    CourseSkill,
+    CourseVersion,
+    Lesson,
+    Module,
+    Question,
+)
+from lms.courses.package import SLUG_RE
+from lms.courses.question_types import QUESTION_TYPES
+from lms.courses.service import (
+    latest_version,
+    media_key,
+    media_url,
+    publish_version,
+    search_text_for,
+)
+from lms.extensions import db
+from lms.skills.models import Skill
+from lms.tenancy.models import SECTORS, Consortium, Firm
+
+from .uploads import CheckedFile, random_media_path
+
+EDITABLE_STATES = ("draft", "returned")
+# Status as text and icon (UI.md: status is never colour alone); css class for the colour.
+VERSION_STATUS = {
+    "draft": ("✎", _l("Draft"), "warn"),
+    "submitted": ("⏳", _l("Waiting for review"), "warn"),
+    "published": ("✓", _l("Published"), "ok"),
+    "returned": ("↩", _l("Returned for changes"), "off"),
+    "archived": ("▣", _l("Archived"), "muted"),
+}
+# Which upload categories each media lesson type takes.
+MEDIA_CATEGORIES = {"video": ("video",), "file": ("document",)}
+RESERVED_SLUGS = {"new"}  # /authoring/firms/<id>/courses/new is the create page
+MAX_TITLE = 200
+MAX_PRACTICAL_TITLE = 180  # its key is "practical:<title>" in a 200-character column
+MEDIA_REF = re.compile(r"\]\((media/[^)\s]+)\)")
+
+
+class AuthoringError(ValueError):
+    """A refused change: `errors` maps form fields to translated messages (None: the form)."""
+
+    def __init__(self, message, field: str | None = None, *, errors: dict | None = None):
+        super().__init__(str(message))
+        self.message = message
+        self.field = field
+        self.errors = errors or {field: [message]}
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+
+def list_firm_courses(firm: Firm) -> Select:
+    """Every course the firm authors (all statuses), most recently created first."""
+    return (
+        select(Course)
+        .where(Course.firm_id == firm.id, Course.consortium_id == firm.consortium_id)
+        .options(selectinload(Course.versions))
+        .order_by(Course.created_at.desc(), Course.id.desc())
+    )
+
+
+def list_review_queue(consortium: Consortium) -> Select:
+    """Versions of the consortium's courses waiting for review, oldest submission first."""
+    return (
+        select(CourseVersion)
+        .join(Course, CourseVersion.course_id == Course.id)
+        .where(Course.consortium_id == consortium.id, CourseVersion.status == "submitted")
+        .options(selectinload(CourseVersion.course).joinedload(Course.firm))
+        .order_by(CourseVersion.submitted_at, CourseVersion.id)
+    )
+
+
+def list_recent_decisions(consortium: Consortium, *, limit: int = 10) -> list[CourseVersion]:
+    """The consortium's most recently published or returned versions (for the review page)."""
+    return list(
+        db.session.scalars(
+            select(CourseVersion)
+            .join(Course, CourseVersion.course_id == Course.id)
+            .where(
+                Course.consortium_id == consortium.id,
+                CourseVersion.status.in_(("published", "returned")),
+                CourseVersion.submitted_at.is_not(None),
+            )
+            .order_by(CourseVersion.submitted_at.desc(), CourseVersion.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def skill_options() -> list[Skill]:
+    """The skills taxonomy, for the skill pickers."""
+    return list(db.session.scalars(select(Skill).order_by(Skill.category_id, Skill.id)))
+
+
+def prerequisite_options(consortium: Consortium, *, exclude: Course | None = None):
+    """(slug, title) of the consortium's published courses a course may require."""
+    query = (
+        select(Course.slug, CourseVersion.title)
+        .join(CourseVersion, CourseVersion.course_id == Course.id)
+        .where(Course.consortium_id == consortium.id, CourseVersion.status == "published")
+        .order_by(CourseVersion.title)
+    )
+    if exclude is not None:
+        query = query.where(Course.id != exclude.id)
+    return list(db.session.execute(query))
+
+
+def is_editable(version: CourseVersion) -> bool:
+    return version.status in EDITABLE_STATES
+
+
+def render_lesson_markdown(version: CourseVersion, text: str) -> str:
+    """Sanitised HTML of Markdown written for `version` (media/… images resolve to it)."""
+    course = version.course
+    if not text:
+        return ""
+    return render_markdown(text, media_url=lambda p: media_url(course, version.version, p))
+
+
+# --- locking and small helpers -------------------------------------------------------------------
+
+
+def _lock_editable(version: CourseVersion) -> None:
+    """Lock the version's row and check, from the database, that it may still change."""
+    status = db.session.execute(
+        select(CourseVersion.status).where(CourseVersion.id == version.id).with_for_update()
+    ).scalar_one()
+    # Read modules and lessons again under the lock: a concurrent request may have changed them.
+    db.session.expire(version, ["modules", "lessons"])
+    if status not in EDITABLE_STATES:
+        raise AuthoringError(
+            _l(
+                "Version %(n)d is “%(status)s” and can no longer be changed.",
+                n=version.version,
+                status=VERSION_STATUS[status][1],
+            )
+        )
+
+
+def _clean_title(title: str, *, field: str = "title", limit: int = MAX_TITLE) -> str:
+    title = " ".join((title or "").split())
+    if not title:
+        raise AuthoringError(_l("Enter a title."), field)
+    if len(title) > limit:
+        raise AuthoringError(_l("Keep the title under %(n)d characters.", n=limit), field)
+    return title
+
+
+def _ascii_slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.casefold()).strip("-")[:40].strip("-")
+    return slug if len(slug) >= 3 else ""
+
+
+def _refresh(*objects) -> None:
+    db.session.flush()
+    for obj in objects:
+        db.session.expire(obj)
+
+
+# --- course metadata ---------------------------------------------------------------------------
+
+
+def _check_meta(
+    consortium: Consortium,
+    course: Course | None,
+    *,
+    slug: str,
+    title: str,
+    language: str,
+    summary: str,
+    sector: str,
+    hours: float,
+    pass_mark: int,
+    skills: list[tuple[str, int]],
+    prerequisites: list[str],
+) -> dict:
+    """Validated course metadata; raises AuthoringError naming the field."""
+    values = {"title": _clean_title(title)}
+    if language not in LANGUAGES:
+        raise AuthoringError(_l("Choose the language the course is taught in."), "language")
+    if sector not in SECTORS:
+        raise AuthoringError(_l("Choose a sector."), "sector")
+    if hours is None or not 0 < float(hours) <= 1000:
+        raise AuthoringError(_l("Study hours must be more than 0 and at most 1000."), "hours")
+    if pass_mark is None or not 0 <= int(pass_mark) <= 100:
+        raise AuthoringError(_l("The pass mark is a whole number from 0 to 100."), "pass_mark")
+    summary = (summary or "").strip()
+    if not summary:
+        raise AuthoringError(_l("Write a short summary for the catalogue."), "summary")
+    values.update(
+        language=language,
+        sector=sector,
+        hours=float(hours),
+        pass_mark=int(pass_mark),
+        summary=summary,
+        skills=_check_skills(skills, field="skills"),
+        prerequisites=_check_prerequisites(consortium, course, slug, prerequisites),
+    )
+    return values
+
+
+def _check_skills(skills: list[tuple[str, int]], *, field: str) -> list[tuple[str, int]]:
+    known = set(db.session.scalars(select(Skill.id)))
+    seen: set[str] = set()
+    out = []
+    for skill_id, level in skills:
+        if skill_id not in known:
+            raise AuthoringError(_l("Choose skills from the list."), field)
+        if skill_id in seen:
+            raise AuthoringError(_l("Each skill can be listed only once."), field)
+        if not isinstance(level, int) or not 1 <= level <= 5:
+            raise AuthoringError(_l("Choose a level from 1 to 5 for each skill."), field)
+        seen.add(skill_id)
+        out.append((skill_id, level))
+    return out
+
+
+def _check_prerequisites(
+    consortium: Consortium, course: Course | None, slug: str, prerequisites: list[str]
+) -> list[str]:
+    allowed = {s for s, _title in prerequisite_options(consortium, exclude=course)}
+    out = []
+    for pre in dict.fromkeys(prerequisites):
+        if pre == slug or pre not in allowed:
+            raise AuthoringError(
+                _l("Choose prerequisites from the published courses of the consortium."),
+                "prerequisites",
+            )
+        if slug in _required_by(consortium, pre):
+            raise AuthoringError(
+                _l(
+                    "“%(slug)s” already requires this course (directly or through another "
+                    "course), so it cannot be its prerequisite.",
+                    slug=pre,
+                ),
+                "prerequisites",
+            )
+        out.append(pre)
+    return out
+
+
+def _required_by(consortium: Consortium, slug: str) -> set[str]:
+    """Every course slug `slug` requires, directly or transitively (published versions)."""
+    rows = db.session.execute(
+        select(Course.slug, CourseVersion.prerequisites)
+        .join(CourseVersion, CourseVersion.course_id == Course.id)
+        .where(Course.consortium_id == consortium.id, CourseVersion.status == "published")
+    )
+    graph = {s: set(p or []) for s, p in rows}
+    seen, stack = set(), [slug]
+    while stack:
+        for pre in graph.get(stack.pop(), ()):
+            if pre not in seen:
+                seen.add(pre)
+                stack.append(pre)
+    return seen
+
+
+def _set_skills(version: CourseVersion, skills: list[tuple[str, int]]) -> None:
+    """Update the version's skill rows in place (a delete and re-insert of the same primary
+    key in one flush would collide)."""
+    current = {s.skill_id: s for s in version.skill_levels}
+    wanted = {skill_id for skill_id, _ in skills}
+    for skill_id, row in current.items():
+        if skill_id not in wanted:
+            version.skill_levels.remove(row)
+    for position, (skill_id, level) in enumerate(skills):
+        row = current.get(skill_id)
+        if row is None:
+            version.skill_levels.append(
+                CourseSkill(skill_id=skill_id, level=level, position=position)
+            )
+        else:
+            row.level, row.position = level, position
+
+
+def create_course(
+    actor: User,
+    firm: Firm,
+    *,
+    slug: str,
+    title: str,
+    language: str,
+    summary: str,
+    sector: str,
+    hours: float,
+    pass_mark: int,
+    skills: list[tuple[str, int]] = (),
+    prerequisites: list[str] = (),
+) -> CourseVersion:
+    """A new course of `firm` with its first version, a draft. A replayed form (same slug
+    and title, by the same trainer, still an untouched first draft) returns that draft."""
+    slug = (slug or "").strip().lower()
+    if not SLUG_RE.match(slug) or len(slug) > 80 or slug in RESERVED_SLUGS:
+        raise AuthoringError(
+            _l("Use lower-case letters, digits and dashes, e.g. plc-basics."), "slug"
+        )
+    consortium = firm.consortium
+    meta = _check_meta(
+        consortium,
+        None,
+        slug=slug,
+        title=title,
+        language=language,
+        summary=summary,
+        sector=sector,
+        hours=hours,
+        pass_mark=pass_mark,
+        skills=list(skills),
+        prerequisites=list(prerequisites),
+    )
+    if (replay := _existing_course(actor, firm, slug, meta["title"])) is not None:
+        return replay
+    course = Course(consortium_id=consortium.id, firm_id=firm.id, slug=slug)
+    try:
+        with db.session.begin_nested():
+            db.session.add(course)
+            db.session.flush()
+    except IntegrityError:  # a concurrent request created the slug first
+        if (replay := _existing_course(actor, firm, slug, meta["title"])) is not None:
+            return replay
+        raise _slug_taken(slug) from None
+    version = CourseVersion(
+        course=course,
+        version=1,
+        status="draft",
+        created_by_id=actor.id,
+        **{k: v for k, v in meta.items() if k != "skills"},
+    )
+    db.session.add(version)
+    _set_skills(version, meta["skills"])
+    db.session.flush()
+    record_action(
+        actor, "course.create", course, consortium_id=consortium.id, details={"version": 1}
+    )
+    return version
+
+
+def _slug_taken(slug: str) -> AuthoringError:
+    return AuthoringError(
+        _l("Another course of the consortium already uses the address “%(slug)s”.", slug=slug),
+        "slug",
+    )
+
+
+def _existing_course(actor: User, firm: Firm, slug: str, title: str) -> CourseVersion | None:
+    """The draft a replay of the same create form made, None if the slug is free; raises if
+    the slug belongs to another course."""
+    course = db.session.scalars(
+        select(Course).where(Course.consortium_id == firm.consortium_id, Course.slug == slug)
+    ).first()
+    if course is None:
+        return None
+    versions = course.versions
+    if (
+        course.firm_id == firm.id
+        and len(versions) == 1
+        and versions[0].status == "draft"
+        and versions[0].created_by_id == actor.id
+        and versions[0].title == title
+    ):
+        return versions[0]
+    raise _slug_taken(slug)
+
+
+def update_course(
+    actor: User,
+    version: CourseVersion,
+    *,
+    title: str,
+    language: str,
+    summary: str,
+    sector: str,
+    hours: float,
+    pass_mark: int,
+    skills: list[tuple[str, int]] = (),
+    prerequisites: list[str] = (),
+) -> None:
+    """Change the metadata of a draft (the slug never changes: URLs and prerequisites use it)."""
+    _lock_editable(version)
+    course = version.course
+    meta = _check_meta(
+        course.consortium,
+        course,
+        slug=course.slug,
+        title=title,
+        language=language,
+        summary=summary,
+        sector=sector,
+        hours=hours,
+        pass_mark=pass_mark,
+        skills=list(skills),
+        prerequisites=list(prerequisites),
+    )
+    for key, value in meta.items():
+        if key != "skills":
+            setattr(version, key, value)
+    _set_skills(version, meta["skills"])
+    db.session.flush()
+
+
+# --- modules -----------------------------------------------------------------------------------
+
+
+def add_module(actor: User, version: CourseVersion, *, title: str) -> Module:
+    """Append a module; a module of the same title already there is returned instead (a
+    double-submitted form adds one)."""
+    _lock_editable(version)
+    title = _clean_title(title)
+    for module in version.modules:
+        if module.title == title:
+            return module
+    module = Module(version=version, position=len(version.modules), title=title)
+    db.session.add(module)
+    db.session.flush()
+    return module
+
+
+def rename_module(actor: User, module: Module, *, title: str) -> None:
+    version = module.version
+    _lock_editable(version)
+    title = _clean_title(title)
+    if any(m.title == title and m.id != module.id for m in version.modules):
+        raise AuthoringError(_l("Another module of this version has this title."), "title")
+    module.title = title
+    db.session.flush()
+
+
+def move_module(actor: User, module: Module, *, position: int) -> None:
+    """Put the module at `position` (0-based); replaying the same move changes nothing."""
+    version = module.version
+    _lock_editable(version)
+    modules = [m for m in version.modules if m.id != module.id]
+    modules.insert(max(0, min(position, len(modules))), module)
+    for i, m in enumerate(modules):
+        m.position = i
+    _renumber_lessons(version, modules)
+
+
+def delete_module(actor: User, module: Module) -> None:
+    """Delete a module with its lessons (and their questions)."""
+    version = module.version
+    _lock_editable(version)
+    for lesson in list(module.lessons):
+        db.session.delete(lesson)
+    db.session.delete(module)
+    db.session.flush()
+    db.session.expire(version, ["modules", "lessons"])
+    modules = list(version.modules)
+    for i, m in enumerate(modules):
+        m.position = i
+    _renumber_lessons(version, modules)
+
+
+def _renumber_lessons(version: CourseVersion, modules: list[Module]) -> None:
+    """Lesson.position orders the whole version: module by module, then within each."""
+    position = 0
+    for module in modules:
+        for lesson in sorted(module.lessons, key=lambda x: x.position):
+            lesson.position = position
+            position += 1
+    db.session.flush()
+    db.session.expire(version, ["modules", "lessons"])
+    for module in modules:
+        db.session.expire(module, ["lessons"])
+
+
+# --- lessons -----------------------------------------------------------------------------------
+
+
+def _lesson_data(lesson_type: str, settings: dict | None) -> dict:
+    """The `data` of a quiz or practical lesson, validated; {} for the other types."""
+    settings = settings or {}
+    if lesson_type == "quiz":
+        pass_mark = settings.get("pass_mark", 60)
+        attempts = settings.get("attempts") or 0
+        limit = settings.get("time_limit_minutes") or None
+        if not isinstance(pass_mark, int) or not 0 <= pass_mark <= 100:
+            raise AuthoringError(_l("The pass mark is a whole number from 0 to 100."), "pass_mark")
+        if not isinstance(attempts, int) or not 0 <= attempts <= 99:
+            raise AuthoringError(_l("Attempts: 0 (unlimited) to 99."), "attempts")
+        if limit is not None and (not isinstance(limit, int) or not 1 <= limit <= 600):
+            raise AuthoringError(
+                _l("The time limit is 1 to 600 minutes, or empty for none."),
+                "time_limit_minutes",
+            )
+        data = {
+            "pass_mark": pass_mark,
+            "attempts": attempts,
+            "shuffle": bool(settings.get("shuffle")),
+        }
+        if limit:
+            data["time_limit_minutes"] = limit
+        return data
+    if lesson_type == "practical":
+        checklist = [" ".join(item.split()) for item in settings.get("checklist") or []]
+        checklist = [item for item in checklist if item]
+        if not checklist:
+            raise AuthoringError(_l("Write the checklist: one step per line."), "checklist")
+        skills = _check_skills(list(settings.get("skills") or []), field="skills")
+        return {"checklist": checklist, "skills": [{"skill": s, "level": n} for s, n in skills]}
+    return {}
+
+
+def _new_key(version: CourseVersion, lesson_type: str, title: str) -> str:
+    """A key no lesson of any version of the course has had: a deleted lesson's key is not
+    reused, or the new lesson would inherit learners' progress on the old one."""
+    taken = set(
+        db.session.scalars(
+            select(Lesson.key)
+            .join(CourseVersion, Lesson.version_id == CourseVersion.id)
+            .where(CourseVersion.course_id == version.course_id)
+        )
+    )
+    if lesson_type == "practical":
+        # The package format names a practical task by its title: export must give this key.
+        return _practical_key(version, title, None)
+    prefix, suffix = ("quizzes/", ".yaml") if lesson_type == "quiz" else ("lessons/", ".md")
+    base = _ascii_slug(title) or secrets.token_hex(4)
+    key = f"{prefix}{base}{suffix}"
+    while key in taken:
+        key = f"{prefix}{base}-{secrets.token_hex(2)}{suffix}"
+    return key
+
+
+def _practical_key(version: CourseVersion, title: str, lesson: Lesson | None) -> str:
+    key = f"practical:{title}"
+    if any(x.key == key and x is not lesson for x in version.lessons):
+        raise AuthoringError(_l("Another practical task of this version has this title."), "title")
+    return key
+
+
+def _minutes(value) -> int:
+    if value is None:
+        return 0
+    if not isinstance(value, int) or not 0 <= value <= 600:
+        raise AuthoringError(_l("Minutes: a whole number from 0 to 600."), "minutes")
+    return value
+
+
+def add_lesson(
+    actor: User,
+    module: Module,
+    *,
+    type: str,
+    title: str,
+    minutes: int | None = 0,
+    body: str = "",
+    settings: dict | None = None,
+) -> Lesson:
+    """Append a lesson to `module`. A lesson of the same type and title already at the end of
+    the module is returned instead (a double-submitted form adds one)."""
+    version = module.version
+    _lock_editable(version)
+    if type not in LESSON_TYPES:
+        raise AuthoringError(_l("Choose a lesson type."), "type")
+    title = _clean_title(title, limit=MAX_PRACTICAL_TITLE if type == "practical" else MAX_TITLE)
+    for lesson in module.lessons:
+        if lesson.type == type and lesson.title == title:
+            return lesson
+    data = _lesson_data(type, settings)
+    body = "" if type in ("quiz", "practical") else (body or "").replace("\r\n", "\n")
+    lesson = Lesson(
+        version=version,
+        module=module,
+        position=0,
+        key=_new_key(version, type, title),
+        type=type,
+        title=title,
+        minutes=_minutes(minutes) if type in ("text", "video", "file") else 0,
+        body=body,
+        html=render_lesson_markdown(version, body),
+        data=data,
+    )
+    db.session.add(lesson)
+    db.session.flush()
+    lesson.position = max((x.position for x in version.lessons), default=-1) + 1
+    _renumber_lessons(version, list(version.modules))
+    return lesson
+
+
+def update_lesson(
+    actor: User,
+    lesson: Lesson,
+    *,
+    title: str,
+    minutes: int | None = 0,
+    body: str = "",
+    settings: dict | None = None,
+    module: Module | None = None,
+) -> None:
+    """Change a lesson; its key stays (progress follows it), except that a practical task is
+    named by its title, so renaming one makes it a new task for learners."""
+    version = lesson.version
+    _lock_editable(version)
+    title = _clean_title(
+        title, limit=MAX_PRACTICAL_TITLE if lesson.type == "practical" else MAX_TITLE
+    )
+    lesson.data = _lesson_data(lesson.type, settings)
+    if lesson.type == "practical":
+        lesson.key = _practical_key(version, title, lesson)
+    lesson.title = title
+    if lesson.type in ("text", "video", "file"):
+        lesson.minutes = _minutes(minutes)
+        lesson.body = (body or "").replace("\r\n", "\n")
+        lesson.html = render_lesson_markdown(version, lesson.body)
+    if module is not None and module.id != lesson.module_id:
+        if module.version_id != version.id:
+            raise AuthoringError(_l("Choose a module of this version."), "module")
+        lesson.module = module
+        lesson.position = max((x.position for x in version.lessons), default=0) + 1
+        db.session.flush()
+        _renumber_lessons(version, list(version.modules))
+    db.session.flush()
+
+
+def move_lesson(actor: User, lesson: Lesson, *, position: int) -> None:
+    """Put the lesson at `position` (0-based) within its module."""
+    version = lesson.version
+    _lock_editable(version)
+    siblings = [x for x in lesson.module.lessons if x.id != lesson.id]
+    siblings.insert(max(0, min(position, len(siblings))), lesson)
+    base = min(x.position for x in siblings)
+    for i, x in enumerate(siblings):
+        x.position = base + i
+    _renumber_lessons(version, list(version.modules))
+
+
+def delete_lesson(actor: User, lesson: Lesson) -> None:
+    version = lesson.version
+    module = lesson.module
+    _lock_editable(version)
+    db.session.delete(lesson)
+    db.session.flush()
+    db.session.expire(version, ["lessons"])
+    db.session.expire(module, ["lessons"])
+    _renumber_lessons(version, list(version.modules))
+
+
+def attach_media(actor: User, lesson: Lesson, upload: CheckedFile) -> str:
+    """Store the video or document of a video/file lesson under a random name."""
+    version = lesson.version
+    _lock_editable(version)
+    if upload.format.category not in MEDIA_CATEGORIES.get(lesson.type, ()):
+        raise AuthoringError(_l("This lesson cannot take that kind of file."), "file")
+    path = random_media_path(upload.format)
+    storage().save(media_key(version.course, version.version, path), upload.data)
+    lesson.media_path = path
+    db.session.flush()
+    return path
+
+
+def add_image(actor: User, lesson: Lesson, upload: CheckedFile, *, alt: str) -> str:
+    """Store an image and append it to the lesson's Markdown as ![alt](media/<random>.ext)."""
+    version = lesson.version
+    _lock_editable(version)
+    if lesson.type not in ("text", "video", "file"):
+        raise AuthoringError(_l("Images go into reading, video and document lessons."), "image")
+    if upload.format.category != "image":
+        raise AuthoringError(_l("Choose an image."), "image")
+    alt = " ".join(re.sub(r"[\[\]()\\<>]", " ", alt or "").split())[:120]
+    if not alt:
+        raise AuthoringError(_l("Describe the image for people who cannot see it."), "alt")
+    path = random_media_path(upload.format)
+    storage().save(media_key(version.course, version.version, path), upload.data)
+    body = (lesson.body or "").rstrip("\n")
+    lesson.body = f"{body}\n\n![{alt}]({path})\n" if body else f"![{alt}]({path})\n"
+    lesson.html = render_lesson_markdown(version, lesson.body)
+    db.session.flush()
+    return path
+
+
+# --- quiz questions ----------------------------------------------------------------------------
+
+# What QuestionType.problems() says (English, for package authors) → field and message.
+_PROBLEM_MESSAGES = (
+    ("at least 2 choices", "choices", _l("Give at least two choices.")),
+    ("different from each other", "choices", _l("Two choices have the same text.")),
+    ("have no choices", "choices", _l("This question type has no choices.")),
+    ("is not one of the choices", "answer", _l("Mark the correct choice.")),
+    ("list of the correct choices", "answer", _l("Mark at least one correct choice.")),
+    ("true or false", "answer", _l("Choose whether the statement is true or false.")),
+    ("list of accepted texts", "answer", _l("Enter at least one accepted answer.")),
+)
+QUESTION_FIELD_LABELS = {
+    "prompt": _l("Question"),
+    "choices": _l("Choices"),
+    "answer": _l("Correct answer"),
+    "type": _l("Question type"),
+}
+
+
+def question_problems(qtype: str, prompt: str, choices: list, answer) -> dict[str, list]:
+    """Translated problems of a question definition by form field, from the type registry."""
+    errors: dict[str, list] = {}
+    if qtype not in QUESTION_TYPES:
+        return {"type": [_l("Choose a question type.")]}
+    if not (prompt or "").strip():
+        errors.setdefault("prompt", []).append(_l("Enter the question."))
+    for problem in QUESTION_TYPES[qtype].problems(choices, answer):
+        field, message = "answer", _l("This question is not valid: %(problem)s", problem=problem)
+        for needle, f, m in _PROBLEM_MESSAGES:
+            if needle in problem:
+                field, message = f, m
+                break
+        if message not in errors.get(field, []):
+            errors.setdefault(field, []).append(message)
+    return errors
+
+
+def _check_question(lesson: Lesson, qtype, prompt, choices, answer, number: int) -> dict:
+    choices = [" ".join(str(c).split()) for c in choices or []]
+    if isinstance(answer, str):
+        answer = " ".join(answer.split())
+    elif isinstance(answer, list):
+        answer = [" ".join(str(a).split()) for a in answer]
+    if qtype in QUESTION_TYPES and not QUESTION_TYPES[qtype].has_choices:
+        choices = []
+    errors = question_problems(qtype, prompt, choices, answer)
+    if errors:
+        field, messages = next(iter(errors.items()))
+        raise AuthoringError(
+            _l(
+                "Question %(n)d, %(field)s: %(message)s",
+                n=number,
+                field=QUESTION_FIELD_LABELS.get(field, field),
+                message=messages[0],
+            ),
+            field,
+            errors=errors,
+        )
+    return {"type": qtype, "prompt": prompt.strip(), "choices": choices, "answer": answer}
+
+
+def add_question(
+    actor: User,
+    lesson: Lesson,
+    *,
+    type: str,
+    prompt: str,
+    choices: list | None = None,
+    answer=None,
+    explanation: str = "",
+) -> Question:
+    """Append a question to a quiz; the same prompt already in the quiz is returned instead."""
+    _lock_editable(lesson.version)
+    if lesson.type != "quiz":
+        raise AuthoringError(_l("Questions belong to quiz lessons."))
+    values = _check_question(lesson, type, prompt, choices, answer, len(lesson.questions) + 1)
+    for question in lesson.questions:
+        if question.prompt == values["prompt"] and question.type == type:
+            return question
+    question = Question(
+        position=len(lesson.questions), explanation=(explanation or "").strip(), **values
+    )
+    lesson.questions.append(question)
+    db.session.flush()
+    return question
+
+
+def update_question(
+    actor: User,
+    question: Question,
+    *,
+    prompt: str,
+    choices: list | None = None,
+    answer=None,
+    explanation: str = "",
+) -> None:
+    lesson = question.lesson
+    _lock_editable(lesson.version)
+    values = _check_question(lesson, question.type, prompt, choices, answer, question.position + 1)
+    for key, value in values.items():
+        setattr(question, key, value)
+    question.explanation = (explanation or "").strip()
+    db.session.flush()
+
+
+def move_question(actor: User, question: Question, *, position: int) -> None:
+    lesson = question.lesson
+    _lock_editable(lesson.version)
+    others = [q for q in lesson.questions if q.id != question.id]
+    others.insert(max(0, min(position, len(others))), question)
+    for i, q in enumerate(others):
+        q.position = i
+    _refresh(lesson)
+
+
+def delete_question(actor: User, question: Question) -> None:
+    lesson = question.lesson
+    _lock_editable(lesson.version)
+    lesson.questions.remove(question)  # delete-orphan: the row goes
+    for i, q in enumerate(lesson.questions):
+        q.position = i
+    _refresh(lesson)
+
+
+# --- the review workflow -------------------------------------------------------------------------
+
+
+def version_problems(version: CourseVersion) -> list:
+    """What keeps a version from being submitted, each naming the module, lesson or question."""
+    problems: list = []
+    if not version.lessons:
+        problems.append(_l("Add at least one module with a lesson."))
+    for module in version.modules:
+        if not module.lessons:
+            problems.append(_l("Module “%(module)s” has no lessons.", module=module.title))
+    for lesson in version.lessons:
+        name = lesson.title
+        if lesson.type == "text" and not lesson.body.strip():
+            problems.append(_l("Lesson “%(lesson)s” has no text.", lesson=name))
+        elif lesson.type == "video" and not lesson.media_path:
+            problems.append(_l("Lesson “%(lesson)s”: upload its video.", lesson=name))
+        elif lesson.type == "file" and not lesson.media_path:
+            problems.append(_l("Lesson “%(lesson)s”: upload its document.", lesson=name))
+        elif lesson.type == "quiz":
+            if not lesson.questions:
+                problems.append(_l("Quiz “%(lesson)s” has no questions.", lesson=name))
+            for n, q in enumerate(lesson.questions, start=1):
+                for field, messages in question_problems(
+                    q.type, q.prompt, q.choices, q.answer
+                ).items():
+                    problems += [
+                        _l(
+                            "Quiz “%(lesson)s”, question %(n)d, %(field)s: %(message)s",
+                            lesson=name,
+                            n=n,
+                            field=QUESTION_FIELD_LABELS.get(field, field),
+                            message=m,
+                        )
+                        for m in messages
+                    ]
+        elif lesson.type == "practical" and not lesson.data.get("checklist"):
+            problems.append(_l("Practical task “%(lesson)s” has no checklist.", lesson=name))
+    published = {slug for slug, _ in prerequisite_options(version.course.consortium)}
+    for slug in version.prerequisites or []:
+        if slug not in published:
+            problems.append(_l("Prerequisite “%(slug)s” is no longer in the catalogue.", slug=slug))
+    return problems
+
+
+def submit_version(actor: User, version: CourseVersion) -> bool:
+    """Send a draft (or a returned version) for review; False if it was already sent."""
+    _lock_editable_or_submitted(version)
+    if version.status == "submitted":
+        return False
+    problems = version_problems(version)
+    if problems:
+        raise AuthoringError(problems[0], errors={None: problems})
+    claimed = db.session.execute(
+        update(CourseVersion)
+        .where(CourseVersion.id == version.id, CourseVersion.status.in_(EDITABLE_STATES))
+        .values(status="submitted", submitted_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(version)
+    if claimed:
+        _audit(actor, "course.submit", version)
+    return bool(claimed)
+
+
+def _lock_editable_or_submitted(version: CourseVersion) -> None:
+    status = db.session.execute(
+        select(CourseVersion.status).where(CourseVersion.id == version.id).with_for_update()
+    ).scalar_one()
+    db.session.refresh(version)
+    if status not in (*EDITABLE_STATES, "submitted"):
+        raise AuthoringError(
+            _l(
+                "Version %(n)d is “%(status)s” and cannot be submitted.",
+                n=version.version,
+                status=VERSION_STATUS[status][1],
+            )
+        )
+
+
+def approve_version(actor: User, version: CourseVersion) -> bool:
+    """Publish a submitted version: learners of earlier versions move to it and keep their
+    progress on every lesson whose key still exists. False if it was no longer waiting."""
+    claimed = db.session.execute(
+        update(CourseVersion)
+        .where(CourseVersion.id == version.id, CourseVersion.status == "submitted")
+        .values(status="published", published_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(version)
+    if not claimed:
+        return False
+    skills = {s.id: s for s in db.session.scalars(select(Skill))}
+    version.search_text = search_text_for(version, skills)
+    publish_version(actor, version)  # archives the old version, moves learners, audits
+    return True
+
+
+def return_version(actor: User, version: CourseVersion, *, comment: str) -> bool:
+    """Send a submitted version back to its authors with a comment; False if it was no
+    longer waiting for review."""
+    comment = (comment or "").strip()
+    if not comment:
+        raise AuthoringError(_l("Tell the trainers what to change."), "comment")
+    if len(comment) > 4000:
+        raise AuthoringError(_l("Keep the comment under 4000 characters."), "comment")
+    claimed = db.session.execute(
+        update(CourseVersion)
+        .where(CourseVersion.id == version.id, CourseVersion.status == "submitted")
+        .values(status="returned", review_comment=comment)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(version)
+    if claimed:
+        _audit(actor, "course.return", version)
+    return bool(claimed)
+
+
+def _audit(actor: User, action: str, version: CourseVersion) -> None:
+    record_action(
+        actor,
+        action,
+        version.course,
+        consortium_id=version.course.consortium_id,
+        details={"version": version.version},
+    )
+    db.session.flush()
+
+
+def create_next_version(actor: User, course: Course) -> tuple[CourseVersion, bool]:
+    """The version to edit next: a deep copy of the published one as version n+1 (modules,
+    lessons with the same keys, questions, media). If a newer draft, submitted or returned
+    version exists already, that one is returned (created False)."""
+    db.session.execute(select(Course.id).where(Course.id == course.id).with_for_update())
+    db.session.expire(course, ["versions"])
+    latest = latest_version(course)
+    if latest is None or latest.status not in ("published", "archived"):
+        return latest, False
+    try:
+        with db.session.begin_nested():
+            version = _copy_version(actor, latest, latest.version + 1)
+    except IntegrityError:  # another request made version n+1 first
+        db.session.expire(course, ["versions"])
+        return latest_version(course), False
+    _audit(actor, "course.new_version", version)
+    return version, True
+
+
+def _copy_version(actor: User, source: CourseVersion, number: int) -> CourseVersion:
+    course = source.course
+    version = CourseVersion(
+        course=course,
+        version=number,
+        status="draft",
+        language=source.language,
+        title=source.title,
+        summary=source.summary,
+        sector=source.sector,
+        hours=source.hours,
+        pass_mark=source.pass_mark,
+        prerequisites=list(source.prerequisites or []),
+        search_text=source.search_text,
+        created_by_id=actor.id,
+    )
+    db.session.add(version)
+    version.skill_levels = [
+        CourseSkill(skill_id=s.skill_id, level=s.level, position=s.position)
+        for s in source.skill_levels
+    ]
+    db.session.flush()
+    store = storage()
+    for m in source.modules:
+        with db.session.no_autoflush:  # build each module's rows whole, then flush
+            _copy_module(version, m, store)
+    db.session.flush()
+    db.session.refresh(version)
+    return version
+
+
+def _copy_module(version: CourseVersion, source: Module, store) -> None:
+    """Copy a module with its lessons (same keys), questions and media into `version`."""
+    course = version.course
+    module = Module(version=version, position=source.position, title=source.title)
+    db.session.add(module)
+    for old in source.lessons:
+        lesson = Lesson(
+            version=version,
+            module=module,
+            position=old.position,
+            key=old.key,
+            type=old.type,
+            title=old.title,
+            minutes=old.minutes,
+            body=old.body,
+            html=render_lesson_markdown(version, old.body),
+            media_path=old.media_path,
+            data=copy.deepcopy(old.data),
+        )
+        lesson.questions = [
+            Question(
+                position=q.position,
+                type=q.type,
+                prompt=q.prompt,
+                choices=list(q.choices or []),
+                answer=copy.deepcopy(q.answer),
+                explanation=q.explanation,
+            )
+            for q in old.questions
+        ]
+        db.session.add(lesson)
+        # Media live under the version's number (courses.media serves them from there).
+        for path in media_paths(old):
+            old_key = media_key(course, source.version.version, path)
+            new_key = media_key(course, version.version, path)
+            if store.exists(old_key) and not store.exists(new_key):
+                store.save(new_key, store.read(old_key))
+
+
+def media_paths(lesson: Lesson) -> list[str]:
+    """The package paths of the media a lesson uses (its file and images in its Markdown)."""
+    paths = MEDIA_REF.findall(lesson.body or "")
+    if lesson.media_path:
+        paths.append(lesson.media_path)
+    return list(dict.fromkeys(paths))
