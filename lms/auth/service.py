@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, func, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from lms.audit.service import record_action
 from lms.auth.models import Invitation, User, UserSession
@@ -17,7 +18,7 @@ from lms.auth.passwords import hash_password, password_problems, verify_password
 from lms.core.types import utcnow
 from lms.extensions import db
 from lms.tenancy.codes import CodeError, normalize_mobile
-from lms.tenancy.models import Consortium, Firm
+from lms.tenancy.models import Consortium, Firm, Membership
 
 
 class AccountError(ValueError):
@@ -104,8 +105,16 @@ def load_session(token: str | None) -> UserSession | None:
     """The live session for `token`: not revoked, not expired, its user active."""
     if not token:
         return None
+    # The user and their memberships (with firm and consortium) come along: every page needs
+    # them for scoping and permissions.
     row = db.session.scalars(
-        select(UserSession).where(UserSession.token_hash == _digest(token))
+        select(UserSession)
+        .where(UserSession.token_hash == _digest(token))
+        .options(
+            joinedload(UserSession.user)
+            .selectinload(User.memberships)
+            .options(joinedload(Membership.firm), joinedload(Membership.consortium))
+        )
     ).first()
     now = utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:

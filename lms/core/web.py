@@ -130,6 +130,7 @@ def init_app(app: Flask) -> None:
         datetime=lambda value: format_datetime(value, "medium") if value else "",
     )
     app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.jinja_env.add_extension("jinja2.ext.do")
 
     @app.context_processor
     def page_context():

@@ -357,15 +357,22 @@ def outline(version: CourseVersion) -> list[tuple[Module, list[Lesson]]]:
 
 def taught_skills(consortium: Consortium) -> list[Skill]:
     """Skills taught by the consortium's published courses (for the catalogue filter)."""
+    taught = (
+        select(CourseSkill.version_id)
+        .join(CourseVersion, CourseVersion.id == CourseSkill.version_id)
+        .join(Course, Course.id == CourseVersion.course_id)
+        .where(
+            CourseSkill.skill_id == Skill.id,
+            Course.consortium_id == consortium.id,
+            CourseVersion.status == "published",
+        )
+    )
     return list(
         db.session.scalars(
             select(Skill)
-            .join(CourseSkill, CourseSkill.skill_id == Skill.id)
-            .join(CourseVersion, CourseVersion.id == CourseSkill.version_id)
-            .join(Course, Course.id == CourseVersion.course_id)
-            .where(Course.consortium_id == consortium.id, CourseVersion.status == "published")
-            .distinct()
+            .where(taught.exists())
             .order_by(Skill.id)
+            .options(load_only(Skill.id, Skill.name_zh, Skill.name_en))
         )
     )
 
@@ -389,5 +396,17 @@ def published_versions(consortium: Consortium) -> list[CourseVersion]:
             .join(Course, Course.id == CourseVersion.course_id)
             .where(Course.consortium_id == consortium.id, CourseVersion.status == "published")
             .order_by(CourseVersion.title)
+        )
+    )
+
+
+def skill_levels(version: CourseVersion) -> list[CourseSkill]:
+    """The version's skills with their Skill rows, in one query."""
+    return list(
+        db.session.scalars(
+            select(CourseSkill)
+            .where(CourseSkill.version_id == version.id)
+            .order_by(CourseSkill.position)
+            .options(joinedload(CourseSkill.skill))
         )
     )

@@ -20,7 +20,7 @@ from lms.courses import service
 from lms.courses.lesson_types import LESSON_TYPES
 from lms.extensions import db
 from lms.learning import service as learning
-from lms.skills.models import Skill, level_name
+from lms.skills.models import level_name
 from lms.tenancy.forms import ConfirmForm
 from lms.tenancy.models import SECTORS
 from lms.tenancy.scope import current_scope, list_firms
@@ -77,17 +77,13 @@ def course_page(slug: str):
     enrollment = learning.active_enrollment(current_user, course)
     prereqs = service.courses_by_slug(course.consortium, version.prerequisites)
     missing = {c.id for c in learning.missing_prerequisites(current_user, version)}
-    skills = {
-        s.id: s
-        for s in db.session.scalars(
-            db.select(Skill).where(Skill.id.in_([s["skill"] for s in version.skills]))
-        )
-    }
+    skills = {row.skill_id: row.skill for row in service.skill_levels(version)}
     return render_template(
         "courses/course.html",
         course=course,
         version=version,
         enrollment=enrollment,
+        outline=service.outline(version),
         prereqs=prereqs,
         missing=missing,
         skills=skills,
