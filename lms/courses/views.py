@@ -13,7 +13,9 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import get_locale
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from lms.core.storage import storage
 from lms.courses import service
@@ -67,6 +69,32 @@ def catalogue():
     )
 
 
+def outline_fragment(version) -> dict:
+    """The outline of a version as HTML, and its lesson count.
+
+    A published version never changes, so its outline is rendered once per language and kept
+    in this process (keyed by everything that identifies the version's content).
+    """
+    locale = str(get_locale())
+    key = (version.id, version.status, version.published_at, version.title, locale)
+    cache = current_app.extensions.setdefault("lms_outline_cache", {})
+    if version.status != "published" or key not in cache:
+        outline = service.outline(version)
+        value = {
+            # render_template autoescapes .html templates: its output is safe HTML.
+            "outline_html": Markup(  # noqa: S704
+                render_template("courses/_outline.html", outline=outline, lesson_types=LESSON_TYPES)
+            ),
+            "lesson_count": sum(len(lessons) for _module, lessons in outline),
+        }
+        if version.status != "published":
+            return value
+        if len(cache) > 2000:
+            cache.clear()
+        cache[key] = value
+    return cache[key]
+
+
 @bp.get("/courses/<slug>")
 @login_required
 def course_page(slug: str):
@@ -83,7 +111,7 @@ def course_page(slug: str):
         course=course,
         version=version,
         enrollment=enrollment,
-        outline=service.outline(version),
+        **outline_fragment(version),
         prereqs=prereqs,
         missing=missing,
         skills=skills,
