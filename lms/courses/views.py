@@ -69,30 +69,39 @@ def catalogue():
     )
 
 
-def outline_fragment(version) -> dict:
-    """The outline of a version as HTML, and its lesson count.
+def version_fragments(version) -> dict:
+    """The outline and skills of a version as HTML, and its lesson count.
 
-    A published version never changes, so its outline is rendered once per language and kept
-    in this process (keyed by everything that identifies the version's content).
+    A published version never changes, so these are rendered once per language and kept in
+    this process (keyed by everything that identifies the version's content).
     """
     locale = str(get_locale())
     key = (version.id, version.status, version.published_at, version.title, locale)
-    cache = current_app.extensions.setdefault("lms_outline_cache", {})
-    if version.status != "published" or key not in cache:
-        outline = service.outline(version)
-        value = {
-            # render_template autoescapes .html templates: its output is safe HTML.
-            "outline_html": Markup(  # noqa: S704
-                render_template("courses/_outline.html", outline=outline, lesson_types=LESSON_TYPES)
-            ),
-            "lesson_count": sum(len(lessons) for _module, lessons in outline),
-        }
-        if version.status != "published":
-            return value
+    cache = current_app.extensions.setdefault("lms_course_fragments", {})
+    if key in cache:
+        return cache[key]
+    outline = service.outline(version)
+    short_locale = "en" if locale.startswith("en") else "zh_CN"
+    # render_template autoescapes .html templates: its output is safe HTML.
+    value = {
+        "outline_html": Markup(  # noqa: S704
+            render_template("courses/_outline.html", outline=outline, lesson_types=LESSON_TYPES)
+        ),
+        "skills_html": Markup(  # noqa: S704
+            render_template(
+                "courses/_skills.html",
+                skill_levels=service.skill_levels(version),
+                level_name=level_name,
+                locale=short_locale,
+            )
+        ),
+        "lesson_count": sum(len(lessons) for _module, lessons in outline),
+    }
+    if version.status == "published":
         if len(cache) > 2000:
             cache.clear()
         cache[key] = value
-    return cache[key]
+    return value
 
 
 @bp.get("/courses/<slug>")
@@ -105,16 +114,14 @@ def course_page(slug: str):
     enrollment = learning.active_enrollment(current_user, course)
     prereqs = service.courses_by_slug(course.consortium, version.prerequisites)
     missing = {c.id for c in learning.missing_prerequisites(current_user, version)}
-    skills = {row.skill_id: row.skill for row in service.skill_levels(version)}
     return render_template(
         "courses/course.html",
         course=course,
         version=version,
         enrollment=enrollment,
-        **outline_fragment(version),
+        **version_fragments(version),
         prereqs=prereqs,
         missing=missing,
-        skills=skills,
         level_name=level_name,
         lesson_types=LESSON_TYPES,
         form=ConfirmForm(),
@@ -158,7 +165,11 @@ def media(slug: str, version: int, path: str):
         download_name=path.rsplit("/", 1)[-1],
         max_age=current_app.config.get("SEND_FILE_MAX_AGE_DEFAULT") or 3600,
     )
-    response.headers["Content-Disposition"] = f'inline; filename="{path.rsplit("/", 1)[-1]}"'
+    # Images and videos play inline; documents download (browsers won't show a PDF inside the
+    # sandbox CSP, and a download can't run in our origin).
+    name = path.rsplit("/", 1)[-1]
+    disposition = "attachment" if name.lower().endswith(".pdf") else "inline"
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{name}"'
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, max-age=3600"

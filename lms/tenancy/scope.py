@@ -11,7 +11,7 @@ from functools import cached_property
 from flask import abort, g
 from flask_login import current_user
 from sqlalchemy import Select, exists, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from lms.auth.models import Invitation, User
 from lms.extensions import db
@@ -92,6 +92,7 @@ class Scope:
             select(Course)
             .where(Course.slug == slug, Course.consortium_id.in_(self.consortium_ids))
             .order_by(Course.id)
+            .options(joinedload(Course.firm), selectinload(Course.versions))
         ).first()
         if course is None:
             abort(404)
