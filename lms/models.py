@@ -4,7 +4,7 @@ from lms.audit.models import AuditRecord
 from lms.auth.models import Invitation, User, UserSession
 from lms.courses.models import Course, CourseSkill, CourseVersion, Lesson, Module, Question
 from lms.learning.models import Enrollment, LessonProgress, PracticalSignoff, QuizAttempt
-from lms.skills.models import Skill, SkillCategory
+from lms.skills.models import JobRole, RoleSkill, Skill, SkillCategory
 from lms.tenancy.models import Consortium, Firm, ImportBatch, Membership
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "PracticalSignoff",
     "Question",
     "QuizAttempt",
+    "RoleSkill",
     "Skill",
     "SkillCategory",
     "AuditRecord",
@@ -25,6 +26,7 @@ __all__ = [
     "Firm",
     "ImportBatch",
     "Invitation",
+    "JobRole",
     "Membership",
     "User",
     "UserSession",

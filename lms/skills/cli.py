@@ -19,11 +19,14 @@ def skills_cli():
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
 def import_command(path: Path):
-    """Load categories and skills from a taxonomy YAML file."""
+    """Load categories, skills and job roles from a taxonomy YAML file."""
     try:
         counts = import_taxonomy(yaml.safe_load(path.read_text(encoding="utf-8")))
     except (TaxonomyError, yaml.YAMLError, KeyError) as exc:
         db.session.rollback()
         raise click.ClickException(f"{path}: {exc}") from exc
     db.session.commit()
-    click.echo(f"Imported {counts['categories']} categories and {counts['skills']} skills.")
+    click.echo(
+        f"Imported {counts['categories']} categories, {counts['skills']} skills and "
+        f"{counts['roles']} job roles."
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.extensions import db
@@ -51,3 +51,49 @@ def level_name(level: int, locale: str) -> str:
     """'3 · 三级/高级工' — the number and the national name, as the product shows levels."""
     zh, en = LEVEL_NAMES[level]
     return f"{level} · {en if locale.startswith('en') else zh}"
+
+
+class JobRole(db.Model):
+    """A job role and the skill levels it requires.
+
+    Shared roles (from the taxonomy) have no consortium; a consortium or a firm may add its own.
+    """
+
+    __tablename__ = "job_roles"
+
+    id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    consortium_id: Mapped[int | None] = mapped_column(ForeignKey("consortia.id"), index=True)
+    firm_id: Mapped[int | None] = mapped_column(ForeignKey("firms.id"), index=True)
+    name_zh: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(120))
+    occupation_name: Mapped[str | None] = mapped_column(String(120))
+    occupation_code: Mapped[str | None] = mapped_column(String(20))
+    occupation_edition: Mapped[str | None] = mapped_column(String(10))
+
+    requirements: Mapped[list[RoleSkill]] = relationship(
+        cascade="all, delete-orphan", order_by="RoleSkill.position"
+    )
+
+    def name(self, locale: str) -> str:
+        return self.name_en if locale.startswith("en") else self.name_zh
+
+    def __repr__(self) -> str:
+        return f"<JobRole {self.id}>"
+
+
+class RoleSkill(db.Model):
+    """A skill a job role requires, at a level 1–5."""
+
+    __tablename__ = "role_skills"
+
+    role_id: Mapped[str] = mapped_column(ForeignKey("job_roles.id"), primary_key=True)
+    skill_id: Mapped[str] = mapped_column(ForeignKey("skills.id"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    skill: Mapped[Skill] = relationship()
+
+    __table_args__ = (CheckConstraint("level BETWEEN 1 AND 5", name="level"),)
+
+    def __repr__(self) -> str:
+        return f"<RoleSkill {self.role_id} {self.skill_id}:{self.level}>"

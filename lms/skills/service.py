@@ -8,7 +8,7 @@ import yaml
 from sqlalchemy import select
 
 from lms.extensions import db
-from lms.skills.models import Skill, SkillCategory
+from lms.skills.models import JobRole, RoleSkill, Skill, SkillCategory
 
 SEED = Path(__file__).parent / "seed" / "taxonomy.yaml"
 
@@ -18,9 +18,15 @@ class TaxonomyError(ValueError):
 
 
 def import_taxonomy(data: dict) -> dict:
-    """Insert or update categories and skills from a taxonomy mapping; returns counts."""
+    """Insert or update categories, skills and shared job roles; returns counts.
+
+    Everything is checked before anything is written: a TaxonomyError names the entry.
+    """
     if not isinstance(data, dict) or not isinstance(data.get("skills"), list):
         raise TaxonomyError("the file needs a 'skills' list (and 'categories')")
+    problems = _taxonomy_problems(data)
+    if problems:
+        raise TaxonomyError("; ".join(problems))
     categories = {c.id: c for c in db.session.scalars(select(SkillCategory))}
     for raw in data.get("categories") or []:
         cat = categories.get(raw["id"]) or SkillCategory(id=raw["id"])
@@ -29,16 +35,67 @@ def import_taxonomy(data: dict) -> dict:
         db.session.add(cat)
     skills = {s.id: s for s in db.session.scalars(select(Skill))}
     for raw in data["skills"]:
-        if raw.get("category") not in categories:
-            raise TaxonomyError(f"skill {raw.get('id')}: unknown category {raw.get('category')}")
         skill = skills.get(raw["id"]) or Skill(id=raw["id"])
         skill.category_id = raw["category"]
         skill.name_zh, skill.name_en = raw["name_zh"], raw["name_en"]
         skill.description_zh = raw.get("description_zh", "")
         skill.description_en = raw.get("description_en", "")
+        skills[skill.id] = skill
         db.session.add(skill)
     db.session.flush()
-    return {"categories": len(data.get("categories") or []), "skills": len(data["skills"])}
+    roles = {r.id: r for r in db.session.scalars(select(JobRole))}
+    for raw in data.get("roles") or []:
+        role = roles.get(raw["id"]) or JobRole(id=raw["id"])
+        occupation = raw.get("occupation") or {}
+        role.name_zh, role.name_en = raw["name_zh"], raw["name_en"]
+        role.occupation_name = occupation.get("name_zh")
+        role.occupation_code = occupation.get("code")
+        role.occupation_edition = str(occupation["edition"]) if occupation.get("edition") else None
+        role.requirements = [
+            RoleSkill(skill_id=req["skill"], level=req["level"], position=i)
+            for i, req in enumerate(raw["required_skills"])
+        ]
+        db.session.add(role)
+    db.session.flush()
+    return {
+        "categories": len(data.get("categories") or []),
+        "skills": len(data["skills"]),
+        "roles": len(data.get("roles") or []),
+    }
+
+
+def _taxonomy_problems(data: dict) -> list[str]:
+    known_categories = {c["id"] for c in data.get("categories") or [] if isinstance(c, dict)}
+    known_categories |= set(db.session.scalars(select(SkillCategory.id)))
+    problems = []
+    for raw in data.get("categories") or []:
+        if not isinstance(raw, dict) or not {"id", "name_zh", "name_en"} <= raw.keys():
+            problems.append(f"category {raw!r}: needs id, name_zh and name_en")
+    skill_ids = set(db.session.scalars(select(Skill.id)))
+    for raw in data["skills"]:
+        if not isinstance(raw, dict) or not {"id", "category", "name_zh", "name_en"} <= raw.keys():
+            problems.append(f"skill {raw!r}: needs id, category, name_zh and name_en")
+            continue
+        if raw["category"] not in known_categories:
+            problems.append(f"skill {raw['id']}: unknown category {raw['category']}")
+        skill_ids.add(raw["id"])
+    for raw in data.get("roles") or []:
+        if not isinstance(raw, dict) or not {"id", "name_zh", "name_en"} <= raw.keys():
+            problems.append(f"role {raw!r}: needs id, name_zh, name_en and required_skills")
+            continue
+        required = raw.get("required_skills")
+        if not isinstance(required, list) or not required:
+            problems.append(f"role {raw['id']}: needs a list of required_skills")
+            continue
+        for req in required:
+            if not isinstance(req, dict) or req.get("skill") not in skill_ids:
+                problems.append(f"role {raw['id']}: unknown skill {req!r}")
+            elif not (isinstance(req.get("level"), int) and 1 <= req["level"] <= 5):
+                problems.append(
+                    f"role {raw['id']}: skill {req['skill']} has bad level "
+                    f"{req.get('level')!r} (levels are 1–5)"
+                )
+    return problems
 
 
 def import_seed_taxonomy() -> dict:
