@@ -68,9 +68,9 @@ def configure_cli(app: Flask) -> None:
     from lms.auth.cli import accounts_cli
     from lms.courses.cli import courses_cli
     from lms.demo.cli import demo_cli
-    from lms.skills.cli import skills_cli
+    from lms.skills.cli import recommend_cli, skills_cli
 
-    for group in (accounts_cli, courses_cli, demo_cli, skills_cli):
+    for group in (accounts_cli, courses_cli, demo_cli, skills_cli, recommend_cli):
         app.cli.add_command(group)
 
 

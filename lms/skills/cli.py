@@ -30,3 +30,40 @@ def import_command(path: Path):
         f"Imported {counts['categories']} categories, {counts['skills']} skills and "
         f"{counts['roles']} job roles."
     )
+
+
+@click.group("recommend", help="Course recommendations.")
+def recommend_cli():
+    pass
+
+
+@recommend_cli.command("evaluate")
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--k", "k", default=5, show_default=True, help="Length of each list.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option(
+    "--dump",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write every worker's list as CSV (worker_id, rank, course_slug, reason).",
+)
+def evaluate_command(dataset: Path, k: int, as_json: bool, dump: Path | None):
+    """Score the recommender and two baselines (most popular, random) on a dataset folder."""
+    import json
+
+    from lms.skills.evaluate import dump_lists, evaluate, load_dataset
+
+    try:
+        data = load_dataset(dataset)
+    except (OSError, KeyError, ValueError, yaml.YAMLError) as exc:
+        raise click.ClickException(f"{dataset}: cannot read the dataset: {exc}") from exc
+    metrics, lists = evaluate(data, k=k)
+    if dump:
+        names = {s: text.split(" ")[0] for s, text in data.skill_texts.items()}
+        dump_lists(dump, lists, names)
+    if as_json:
+        click.echo(json.dumps(metrics, ensure_ascii=False))
+        return
+    columns = [f"gap_coverage@{k}", f"hit_rate@{k}", f"ndcg@{k}", "prerequisite_violations"]
+    click.echo(f"{'':12}" + "".join(f"{c:>26}" for c in columns))
+    for name, row in metrics.items():
+        click.echo(f"{name:12}" + "".join(f"{row[c]:>26}" for c in columns))
