@@ -26,8 +26,10 @@ def create_app(config: dict | None = None) -> Flask:
     configure_blueprints(app)
     configure_cli(app)
     from lms.core import web
+    from lms.skills.service import connect_signals
 
     web.init_app(app)
+    connect_signals()
     return app
 
 

@@ -4,7 +4,7 @@ from lms.audit.models import AuditRecord
 from lms.auth.models import Invitation, User, UserSession
 from lms.courses.models import Course, CourseSkill, CourseVersion, Lesson, Module, Question
 from lms.learning.models import Enrollment, LessonProgress, PracticalSignoff, QuizAttempt
-from lms.skills.models import JobRole, RoleSkill, Skill, SkillCategory
+from lms.skills.models import JobRole, RoleSkill, Skill, SkillCategory, SkillEvidence
 from lms.tenancy.models import Consortium, Firm, ImportBatch, Membership
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "RoleSkill",
     "Skill",
     "SkillCategory",
+    "SkillEvidence",
     "AuditRecord",
     "Consortium",
     "Firm",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from lms.core.types import UTCDateTime, utcnow
 from lms.extensions import db
 
 # China's national vocational skill levels (职业技能等级), 1 = lowest.
@@ -97,3 +100,38 @@ class RoleSkill(db.Model):
 
     def __repr__(self) -> str:
         return f"<RoleSkill {self.role_id} {self.skill_id}:{self.level}>"
+
+
+EVIDENCE_SOURCES = ("course", "signoff", "certificate", "rating", "self")
+
+
+class SkillEvidence(db.Model):
+    """One piece of evidence that a worker holds a skill at a level; history is never rewritten.
+
+    Self-assessments are unverified and never raise the verified level.
+    """
+
+    __tablename__ = "skill_evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    skill_id: Mapped[str] = mapped_column(ForeignKey("skills.id"))
+    level: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(12))
+    is_verified: Mapped[bool] = mapped_column(Boolean, default=True)
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    skill: Mapped[Skill] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("level BETWEEN 1 AND 5", name="level"),
+        CheckConstraint(f"source IN {EVIDENCE_SOURCES!r}", name="source"),
+        # A course completion is evidence once per skill (the completion event may repeat).
+        Index("uq_skill_evidence_enrollment_skill", "enrollment_id", "skill_id", unique=True),
+    )
+
+    def __repr__(self) -> str:
+        return f"<SkillEvidence {self.user_id} {self.skill_id}:{self.level} {self.source}>"

@@ -8,7 +8,7 @@ import yaml
 from sqlalchemy import select
 
 from lms.extensions import db
-from lms.skills.models import JobRole, RoleSkill, Skill, SkillCategory
+from lms.skills.models import JobRole, RoleSkill, Skill, SkillCategory, SkillEvidence
 
 SEED = Path(__file__).parent / "seed" / "taxonomy.yaml"
 
@@ -104,3 +104,88 @@ def import_seed_taxonomy() -> dict:
 
 def known_skill_ids() -> set[str]:
     return set(db.session.scalars(select(Skill.id)))
+
+
+# --- worker skill profiles -----------------------------------------------------------------------
+
+
+def record_course_evidence(enrollment) -> int:
+    """Evidence for each skill the completed course teaches, at its level (once per enrolment)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from lms.courses.models import CourseSkill
+
+    added = 0
+    rows = db.session.scalars(
+        select(CourseSkill).where(CourseSkill.version_id == enrollment.version_id)
+    ).all()
+    for row in rows:
+        try:
+            with db.session.begin_nested():
+                db.session.add(
+                    SkillEvidence(
+                        user_id=enrollment.user_id,
+                        skill_id=row.skill_id,
+                        level=row.level,
+                        source="course",
+                        is_verified=True,
+                        enrollment_id=enrollment.id,
+                    )
+                )
+            added += 1
+        except IntegrityError:
+            continue  # already recorded for this enrolment
+    return added
+
+
+def record_self_assessment(user, skill_id: str, level: int, note: str = "") -> SkillEvidence:
+    """A worker's own view of a skill: kept as unverified evidence."""
+    if not 1 <= level <= 5:
+        raise TaxonomyError("levels are 1–5")
+    evidence = SkillEvidence(
+        user_id=user.id,
+        skill_id=skill_id,
+        level=level,
+        source="self",
+        is_verified=False,
+        recorded_by_id=user.id,
+        note=note.strip(),
+    )
+    db.session.add(evidence)
+    db.session.flush()
+    return evidence
+
+
+def skill_profile(user_id: int) -> dict[str, dict]:
+    """Per skill: the verified level (highest verified evidence), the self-assessed level, and
+    the evidence history, newest first."""
+    profile: dict[str, dict] = {}
+    rows = db.session.scalars(
+        select(SkillEvidence)
+        .where(SkillEvidence.user_id == user_id)
+        .order_by(SkillEvidence.recorded_at.desc(), SkillEvidence.id.desc())
+    ).all()
+    for row in rows:
+        entry = profile.setdefault(row.skill_id, {"level": 0, "self": 0, "history": []})
+        if row.is_verified:
+            entry["level"] = max(entry["level"], row.level)
+        else:
+            entry["self"] = max(entry["self"], row.level)
+        entry["history"].append(row)
+    return profile
+
+
+def held_levels(user_id: int) -> dict[str, int]:
+    """Verified levels only: what gaps and recommendations are computed from."""
+    return {s: e["level"] for s, e in skill_profile(user_id).items() if e["level"]}
+
+
+def connect_signals() -> None:
+    """Record skill evidence whenever a course is completed (same transaction)."""
+    from lms.learning.service import course_completed
+
+    course_completed.connect(_on_course_completed, weak=False)
+
+
+def _on_course_completed(enrollment, **_kw) -> None:
+    record_course_evidence(enrollment)
