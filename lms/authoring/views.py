@@ -132,6 +132,20 @@ def _apply_errors(form, exc: service.AuthoringError, field_map: dict | None = No
                 field.errors = [*field.errors, message]
 
 
+def _act(action, *args, success=None, **kwargs) -> bool:
+    """Run one service call for the current user and commit, or roll back and show its error."""
+    try:
+        action(current_user, *args, **kwargs)
+    except service.AuthoringError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return False
+    db.session.commit()
+    if success:
+        flash(success, "success")
+    return True
+
+
 def _failed(form, exc, field_map=None) -> None:
     db.session.rollback()
     _apply_errors(form, exc, field_map)
@@ -315,13 +329,7 @@ def move_module(firm_id: int, slug: str, number: int, module_id: int):
     module = current_scope().get_module(module_id, version=version)
     form = MoveForm()
     if form.validate_on_submit():
-        try:
-            service.move_module(current_user, module, position=form.position.data)
-        except service.AuthoringError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            db.session.commit()
+        _act(service.move_module, module, position=form.position.data)
     return redirect(_version_url(version, f"module-{module_id}"))
 
 
@@ -336,14 +344,7 @@ def delete_module(firm_id: int, slug: str, number: int, module_id: int):
         return done
     form = ConfirmForm()
     if form.validate_on_submit():
-        try:
-            service.delete_module(current_user, module)
-        except service.AuthoringError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            db.session.commit()
-            flash(_l("The module was deleted."), "success")
+        _act(service.delete_module, module, success=_l("The module was deleted."))
         return redirect(_version_url(version))
     count = len(module.lessons)
     return render_template(
@@ -508,13 +509,7 @@ def move_lesson(firm_id: int, slug: str, number: int, lesson_id: int):
     lesson = current_scope().get_lesson(lesson_id, version=version)
     form = MoveForm()
     if form.validate_on_submit():
-        try:
-            service.move_lesson(current_user, lesson, position=form.position.data)
-        except service.AuthoringError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            db.session.commit()
+        _act(service.move_lesson, lesson, position=form.position.data)
     return redirect(_version_url(version, f"lesson-{lesson_id}"))
 
 
@@ -530,14 +525,7 @@ def delete_lesson(firm_id: int, slug: str, number: int, lesson_id: int):
     form = ConfirmForm()
     if form.validate_on_submit():
         module_id = lesson.module_id
-        try:
-            service.delete_lesson(current_user, lesson)
-        except service.AuthoringError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            db.session.commit()
-            flash(_l("The lesson was deleted."), "success")
+        _act(service.delete_lesson, lesson, success=_l("The lesson was deleted."))
         return redirect(_version_url(version, f"module-{module_id}"))
     return render_template(
         "tenancy/confirm.html",
@@ -782,13 +770,7 @@ def move_question(firm_id: int, slug: str, number: int, lesson_id: int, question
     question = current_scope().get_question(question_id, lesson=lesson)
     form = MoveForm()
     if form.validate_on_submit():
-        try:
-            service.move_question(current_user, question, position=form.position.data)
-        except service.AuthoringError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            db.session.commit()
+        _act(service.move_question, question, position=form.position.data)
     return redirect(_lesson_url(lesson, f"question-{question_id}"))
 
 
@@ -806,14 +788,7 @@ def delete_question(firm_id: int, slug: str, number: int, lesson_id: int, questi
         return done
     form = ConfirmForm()
     if form.validate_on_submit():
-        try:
-            service.delete_question(current_user, question)
-        except service.AuthoringError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            db.session.commit()
-            flash(_l("The question was deleted."), "success")
+        _act(service.delete_question, question, success=_l("The question was deleted."))
         return redirect(_lesson_url(lesson, "questions"))
     return render_template(
         "tenancy/confirm.html",

@@ -1,6 +1,5 @@
 """Request plumbing shared by every page: security headers, error pages, template helpers."""
 
-from datetime import date
 
 from flask import Flask, render_template, request
 from flask_babel import format_date, format_datetime, get_locale
@@ -114,7 +113,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         can=lambda permission, target=None: has_permission(current_user, permission, target),
         # "zh_CN"/"en" as in LMS_LOCALES (str(Locale) would say "zh_Hans_CN").
-        today=date.today,
         current_locale=lambda: "_".join(
             filter(None, (get_locale().language, get_locale().territory))
         ),

@@ -70,6 +70,10 @@ class Enrollment(db.Model):
         Index("ix_enrollments_firm_status", "firm_id", "status"),
     )
 
+    @property
+    def is_overdue(self) -> bool:
+        return bool(self.due_on and self.due_on < date.today() and self.status != "completed")
+
     def __repr__(self) -> str:
         return f"<Enrollment {self.public_id} {self.status}>"
 

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from blinker import Namespace
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lms.audit.service import record_action
@@ -163,9 +163,8 @@ def withdraw(actor: User, enrollment: Enrollment) -> None:
         db.session.flush()
 
 
-def learning_list(user: User):
+def learning_list(user: User) -> Select:
     """The user's active enrolments: overdue and due first (by date), then the rest."""
-    today = date.today()
     return (
         select(Enrollment)
         .where(Enrollment.user_id == user.id, Enrollment.withdrawn_at.is_(None))
@@ -174,7 +173,7 @@ def learning_list(user: User):
             Enrollment.due_on,
             Enrollment.enrolled_at.desc(),
         )
-    ), today
+    )
 
 
 # --- progress --------------------------------------------------------------------------------

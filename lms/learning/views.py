@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
@@ -37,9 +35,8 @@ def _active(enrollment):
 @bp.get("/learning")
 @login_required
 def my_learning():
-    query, today = service.learning_list(current_user)
-    enrollments = db.session.scalars(query).all()
-    return render_template("learning/my_learning.html", enrollments=enrollments, today=today)
+    enrollments = db.session.scalars(service.learning_list(current_user)).all()
+    return render_template("learning/my_learning.html", enrollments=enrollments)
 
 
 @bp.get("/learn/<enrollment_id>")
@@ -221,10 +218,4 @@ def withdraw(enrollment_id: str):
         text=text,
         button=_lp("enrollment", "Withdraw"),
         back=back,
-    )
-
-
-def is_overdue(enrollment, today: date) -> bool:
-    return bool(
-        enrollment.due_on and enrollment.due_on < today and enrollment.status != "completed"
     )
