@@ -23,7 +23,6 @@ from lms.auth.models import User
 from lms.core.storage import storage
 from lms.core.types import utcnow
 from lms.courses.lesson_types import LESSON_TYPES
-from lms.courses.markdown import render_markdown
 from lms.courses.models import (
     LANGUAGES,
     Course,
@@ -37,8 +36,8 @@ from lms.courses.package import SLUG_RE
 from lms.courses.question_types import QUESTION_TYPES
 from lms.courses.service import (
     latest_version,
+    lesson_html,
     media_key,
-    media_url,
     publish_version,
     search_text_for,
 )
@@ -140,10 +139,7 @@ def is_editable(version: CourseVersion) -> bool:
 
 def render_lesson_markdown(version: CourseVersion, text: str) -> str:
     """Sanitised HTML of Markdown written for `version` (media/… images resolve to it)."""
-    course = version.course
-    if not text:
-        return ""
-    return render_markdown(text, media_url=lambda p: media_url(course, version.version, p))
+    return lesson_html(version, text)
 
 
 # --- locking and small helpers -------------------------------------------------------------------

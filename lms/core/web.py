@@ -1,6 +1,5 @@
 """Request plumbing shared by every page: security headers, error pages, template helpers."""
 
-
 from flask import Flask, render_template, request
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l

@@ -84,3 +84,12 @@ def render_markdown(text: str, *, media_url: Callable[[str], str] | None = None)
     )
     # Code blocks and wide tables scroll sideways on a phone: keyboard users must reach them.
     return clean.replace("<pre>", '<pre tabindex="0">').replace("<table>", '<table tabindex="0">')
+
+
+def without_title_heading(body: str, title: str) -> str:
+    """The body without a leading `# <title>` line: the page already shows the title."""
+    lines = (body or "").lstrip("\n").split("\n", 1)
+    first = lines[0].strip()
+    if first.startswith("# ") and first[2:].strip() == (title or "").strip():
+        return lines[1] if len(lines) > 1 else ""
+    return body

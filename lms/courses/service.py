@@ -12,7 +12,7 @@ from lms.audit.service import record_action
 from lms.auth.models import User
 from lms.core.storage import storage
 from lms.core.types import utcnow
-from lms.courses.markdown import render_markdown
+from lms.courses.markdown import render_markdown, without_title_heading
 from lms.courses.models import Course, CourseSkill, CourseVersion, Lesson, Module, Question
 from lms.courses.package import Package, PackageLesson
 from lms.extensions import db
@@ -30,6 +30,17 @@ class CourseError(ValueError):
 
 def media_key(course: Course, version: int, path: str) -> str:
     return f"courses/{course.id}/v{version}/{path}"
+
+
+def lesson_html(version: CourseVersion, body: str, *, title: str | None = None) -> str:
+    """Sanitised HTML of a lesson's Markdown; media/… paths point at this version's media and a
+    leading heading repeating the lesson title is left out (the player shows the title)."""
+    if not body:
+        return ""
+    if title:
+        body = without_title_heading(body, title)
+    course = version.course
+    return render_markdown(body, media_url=lambda p: media_url(course, version.version, p))
 
 
 def media_url(course: Course, version: int, path: str) -> str:
@@ -142,7 +153,6 @@ def build_version(course: Course, package: Package, *, status: str, actor: User 
 
 
 def _lesson_from_package(version, module, position: int, pl: PackageLesson) -> Lesson:
-    course = version.course
     lesson = Lesson(
         version=version,
         module=module,
@@ -154,9 +164,7 @@ def _lesson_from_package(version, module, position: int, pl: PackageLesson) -> L
         body=pl.body,
         media_path=pl.media_path,
         data=dict(pl.data),
-        html=render_markdown(pl.body, media_url=lambda p: media_url(course, version.version, p))
-        if pl.body
-        else "",
+        html=lesson_html(version, pl.body, title=pl.title),
     )
     for qi, q in enumerate(pl.questions):
         lesson.questions.append(Question(position=qi, **q))

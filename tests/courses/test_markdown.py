@@ -220,3 +220,11 @@ def test_empty_text_renders_to_nothing():
 def test_the_inertness_check_itself_catches_live_vectors(live):
     with pytest.raises(AssertionError):
         assert_inert(live)
+
+
+def test_a_leading_heading_repeating_the_lesson_title_is_left_out():
+    from lms.courses.markdown import without_title_heading
+
+    assert without_title_heading("# PLC的扫描周期\n\n正文", "PLC的扫描周期") == "\n正文"
+    assert without_title_heading("\n# 别的标题\n正文", "PLC的扫描周期") == "\n# 别的标题\n正文"
+    assert without_title_heading("## PLC的扫描周期\n正文", "PLC的扫描周期").startswith("##")
