@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app.py
 
-.PHONY: run test lint format i18n-extract i18n-compile e2e-deps clean
+.PHONY: run test lint format i18n-extract i18n-compile e2e-deps assets clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,20 +27,29 @@ i18n-extract:
 	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i lms/translations/messages.pot -d lms/translations
 
 run: $(VENV)/.installed i18n-compile
+	@$(MAKE) --no-print-directory assets || echo "Could not build the chart bundle; charts will not be drawn (tables still are)."
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo load --if-empty
 	@echo "Serving on http://127.0.0.1:5000 (Ctrl+C to stop)"
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
-# axe-core for the accessibility scans of the browser tests, from the npm registry.
+# From the npm registry: axe-core for the accessibility scans of the browser tests, ECharts and
+# esbuild for the chart bundle.
 node_modules/.installed: package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --silent --no-audit --no-fund && touch $@; \
-	else echo "npm not found: browser tests will be skipped (install Node.js and npm)."; fi
+	else echo "npm not found: charts will not be drawn and browser tests will be skipped (install Node.js and npm)."; fi
 
 e2e-deps: node_modules/.installed
 
+# Chart bundle: assets/charts.js with the parts of ECharts it imports, built by esbuild (`npm run
+# build`) into static/build/ (not tracked). Without npm the pages show their tables only.
+static/build/charts.js: assets/charts.js node_modules/.installed
+	@if [ -f node_modules/.installed ]; then npm run --silent build; fi
+
+assets: static/build/charts.js
+
 test: $(VENV)/.dev-installed i18n-compile
-	@$(MAKE) --no-print-directory e2e-deps || echo "Could not install axe-core; browser tests will be skipped."
+	@$(MAKE) --no-print-directory e2e-deps assets || echo "Could not install the npm packages; charts will not be drawn and browser tests will be skipped."
 	rm -rf .test-results
 	@echo "== SQLite =="
 	env -u LMS_TEST_DATABASE_URL $(BIN)/python -m pytest
@@ -58,4 +67,4 @@ format:
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) node_modules .test-results .pytest_cache
+	rm -rf $(VENV) node_modules static/build .test-results .pytest_cache
