@@ -57,13 +57,19 @@ def configure_blueprints(app: Flask) -> None:
     from lms.authoring.views import bp as authoring_bp
     from lms.core.views import bp as core_bp
     from lms.courses.views import bp as courses_bp
+    from lms.jobs.views import bp as jobs_bp
     from lms.learning.admin_views import bp as assignments_bp
     from lms.learning.views import bp as learning_bp
+    from lms.skills.admin_views import bp as taxonomy_bp
+    from lms.skills.views import bp as skills_bp
     from lms.tenancy.views import bp as tenancy_bp
 
     for bp in (core_bp, auth_bp, tenancy_bp, audit_bp, courses_bp, learning_bp, assignments_bp):
         app.register_blueprint(bp)
     app.register_blueprint(authoring_bp)
+    app.register_blueprint(jobs_bp)
+    app.register_blueprint(skills_bp)
+    app.register_blueprint(taxonomy_bp)
 
 
 def configure_cli(app: Flask) -> None:

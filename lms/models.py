@@ -3,8 +3,16 @@
 from lms.audit.models import AuditRecord
 from lms.auth.models import Invitation, User, UserSession
 from lms.courses.models import Course, CourseSkill, CourseVersion, Lesson, Module, Question
+from lms.jobs.models import Job
 from lms.learning.models import Enrollment, LessonProgress, PracticalSignoff, QuizAttempt
-from lms.skills.models import JobRole, RoleSkill, Skill, SkillCategory, SkillEvidence
+from lms.skills.models import (
+    JobRole,
+    RecommendationList,
+    RoleSkill,
+    Skill,
+    SkillCategory,
+    SkillEvidence,
+)
 from lms.tenancy.models import Consortium, Firm, ImportBatch, Membership
 
 __all__ = [
@@ -12,12 +20,14 @@ __all__ = [
     "CourseSkill",
     "CourseVersion",
     "Enrollment",
+    "Job",
     "Lesson",
     "LessonProgress",
     "Module",
     "PracticalSignoff",
     "Question",
     "QuizAttempt",
+    "RecommendationList",
     "RoleSkill",
     "Skill",
     "SkillCategory",

@@ -16,6 +16,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "person.deactivate",
             "enrollment.assign",
             "report.view",
+            "role.manage",
+            "skill.rate",
         }
     ),
     "consortium_admin": frozenset(
@@ -28,6 +30,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "report.view",
             "audit.view",
             "enrollment.assign",
+            "taxonomy.manage",
+            "role.manage",
         }
     ),
     "auditor": frozenset({"audit.view"}),
@@ -36,7 +40,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 PLATFORM_PERMISSIONS = frozenset({"consortium.manage"})
 # What a consortium-level role holds on each firm of its consortium (the rest of its
 # permissions are held on the consortium itself).
-CONSORTIUM_WIDE = frozenset({"person.view", "enrollment.assign", "report.view", "firm.manage"})
+CONSORTIUM_WIDE = frozenset(
+    {"person.view", "enrollment.assign", "report.view", "firm.manage", "role.manage"}
+)
 ALL_PERMISSIONS = frozenset().union(*ROLE_PERMISSIONS.values(), PLATFORM_PERMISSIONS)
 
 

@@ -179,6 +179,7 @@ def create_user(app):
         role: str | None = None,
         firm: Firm | None = None,
         consortium: Consortium | None = None,
+        job_role: str | None = None,
         **kw,
     ) -> User:
         n = next(_counter)
@@ -205,10 +206,61 @@ def create_user(app):
                         consortium_id=cid,
                         firm_id=firm.id if firm else None,
                         role=role,
+                        job_role_id=job_role,
                         starts_on=date(2026, 1, 1),
                     )
                 )
             return u
+
+        return _in_context(app, go)
+
+    return make
+
+
+def ensure_skills(skill_ids) -> None:
+    """Skills (and their category "testing") that don't exist yet; call inside a context."""
+    from lms.skills.models import Skill, SkillCategory
+
+    if db.session.get(SkillCategory, "testing") is None:
+        db.session.add(SkillCategory(id="testing", name_zh="测试类", name_en="Testing"))
+    for skill_id in skill_ids:
+        if db.session.get(Skill, skill_id) is None:
+            db.session.add(
+                Skill(
+                    id=skill_id, category_id="testing", name_zh=f"技能{skill_id}", name_en=skill_id
+                )
+            )
+    db.session.flush()
+
+
+@pytest.fixture
+def create_role(app):
+    """A job role: create_role("plc_tech", {"plc": 3}, name_zh="PLC 技术员", firm=firm)."""
+    from lms.skills.models import JobRole, RoleSkill
+
+    def make(role_id: str | None = None, skills: dict | None = None, **kw) -> JobRole:
+        role_id = role_id or f"role_{next(_counter)}"
+        skills = {"skill_a": 2} if skills is None else skills
+        firm, consortium = kw.pop("firm", None), kw.pop("consortium", None)
+        values = dict(name_zh=f"岗位{role_id}", name_en=f"Role {role_id}")
+        values.update(kw)
+
+        def go():
+            ensure_skills(skills)
+            role = JobRole(
+                id=role_id,
+                consortium_id=(
+                    firm.consortium_id if firm else consortium.id if consortium else None
+                ),
+                firm_id=firm.id if firm else None,
+                requirements=[
+                    RoleSkill(skill_id=s, level=level, position=i)
+                    for i, (s, level) in enumerate(skills.items())
+                ],
+                **values,
+            )
+            db.session.add(role)
+            return role
 
         return _in_context(app, go)
 

@@ -11,7 +11,9 @@ from lms.auth.models import Invitation
 from lms.auth.service import _digest
 from lms.core.types import utcnow
 from lms.extensions import db
+from lms.jobs.models import Job
 from lms.tenancy.models import ImportBatch
+from tests.conftest import ensure_skills
 
 PERSONAS = (
     "guest",
@@ -273,6 +275,62 @@ MATRIX.update(
     }
 )
 
+MATRIX.update(
+    {
+        # A worker's own skills pages; people without a worker role see an empty state.
+        "skills.my_skills": ("GET", "/skills", "member_without", (LOGIN, 200, 200, 200, 200, 200)),
+        "skills.my_skill": (
+            "GET",
+            "/skills/{skill}",
+            "member_without",
+            (LOGIN, 200, 200, 200, 200, 200),
+        ),
+        "skills.my_path": (
+            "GET",
+            "/skills/path",
+            "member_without",
+            (LOGIN, 200, 200, 200, 302, 200),
+        ),
+        "skills.firm_gaps": (
+            "GET",
+            "/firms/{firm}/skills",
+            "firm_admin",
+            (LOGIN, 403, 403, 200, 200, 404),
+        ),
+        "skills.person_skills": (
+            "GET",
+            "/firms/{firm}/people/{person}/skills",
+            "firm_admin",
+            (LOGIN, 403, 403, 200, 200, 404),
+        ),
+        "skills.consortium_gaps": (
+            "GET",
+            "/consortia/{consortium}/skills/gaps",
+            "consortium_admin",
+            (LOGIN, 403, 403, 200, 200, 404),
+        ),
+        "skills.recompute_recommendations": (
+            "POST",
+            "/consortia/{consortium}/recommendations",
+            "consortium_admin",
+            (LOGIN, 403, 403, 302, 302, 404),
+        ),
+        # A background job is visible to the person who started it only.
+        "jobs.job_page": (
+            "GET",
+            "/jobs/{job}",
+            "consortium_admin",
+            (LOGIN, 404, 404, 200, 200, 404),
+        ),
+        "jobs.job_status": (
+            "GET",
+            "/jobs/{job}/status",
+            "consortium_admin",
+            (LOGIN, 404, 404, 200, 200, 404),
+        ),
+    }
+)
+
 
 def all_rows() -> dict:
     """This module's rows plus those other test modules keep for their blueprints."""
@@ -282,6 +340,11 @@ def all_rows() -> dict:
     except ImportError:
         AUTHORING_MATRIX = {}  # noqa: N806
     rows.update(AUTHORING_MATRIX)
+    try:
+        from tests.skills.test_taxonomy_access import TAXONOMY_MATRIX
+    except ImportError:
+        TAXONOMY_MATRIX = {}  # noqa: N806
+    rows.update(TAXONOMY_MATRIX)
     return rows
 
 
@@ -329,7 +392,14 @@ def world(app, create_consortium, create_firm, create_user, create_course):
             filename="people.csv",
             rows=[{"row": 2, "name": "李雷", "mobile": "13700000002"}],
         )
-        db.session.add_all([invitation, batch])
+        job = Job(
+            kind="recommendations",
+            consortium_id=consortium.id,
+            created_by_id=people["consortium_admin"].id,
+            state="done",
+        )
+        db.session.add_all([invitation, batch, job])
+        ensure_skills(["matrix_skill"])
         db.session.commit()
         ids = {
             "firm": firm_a.id,
@@ -338,6 +408,8 @@ def world(app, create_consortium, create_firm, create_user, create_course):
             "invitation": invitation.public_id,
             "batch": batch.public_id,
             "token": token,
+            "job": job.public_id,
+            "skill": "matrix_skill",
         }
     course = create_course(firm_a, practical=True)
     with app.test_request_context():

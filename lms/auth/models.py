@@ -29,6 +29,8 @@ class User(UserMixin, db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The job role the person is working towards (career path); gaps are shown for it too.
+    target_role_id: Mapped[str | None] = mapped_column(ForeignKey("job_roles.id"))
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")  # noqa: F821
 
@@ -76,7 +78,7 @@ class Invitation(db.Model):
     name: Mapped[str] = mapped_column(String(80))
     email: Mapped[str | None] = mapped_column(String(254))
     mobile: Mapped[str | None] = mapped_column(String(11))
-    job_role: Mapped[str | None] = mapped_column(String(100))
+    job_role_id: Mapped[str | None] = mapped_column(ForeignKey("job_roles.id"))
     invited_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -268,7 +268,7 @@ def invite_person(
     name: str,
     email: str | None,
     mobile: str | None,
-    job_role: str | None = None,
+    job_role_id: str | None = None,
 ) -> InvitationOutcome:
     """Invite someone to a role; a person who already has an account is added directly."""
     from lms.tenancy.service import add_membership
@@ -280,7 +280,7 @@ def invite_person(
     existing = db.session.scalars(select(User).where(contact_match(User, email, mobile))).first()
     if existing is not None:
         add_membership(
-            actor, existing, consortium=consortium, firm=firm, role=role, job_role=job_role
+            actor, existing, consortium=consortium, firm=firm, role=role, job_role_id=job_role_id
         )
         if existing.password_hash:
             return InvitationOutcome(None, None, existing)
@@ -308,7 +308,7 @@ def invite_person(
         name=name,
         email=email,
         mobile=mobile,
-        job_role=(job_role or "").strip() or None,
+        job_role_id=job_role_id or None,
         invited_by_id=actor.id,
         created_at=now,
         expires_at=now + timedelta(days=current_app.config["LMS_INVITATION_DAYS"]),
@@ -381,7 +381,7 @@ def accept_invitation(token: str, *, password: str, locale: str) -> User:
         consortium=invitation.consortium,
         firm=invitation.firm,
         role=invitation.role,
-        job_role=invitation.job_role,
+        job_role_id=invitation.job_role_id,
         audit=False,
     )
     record_action(user, "invitation.accept", invitation, consortium_id=invitation.consortium_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -22,6 +21,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from lms.core.forms import choices as select_choices
+from lms.core.i18n import ui_locale
 from lms.core.web import SECTOR_LABELS
 from lms.skills.models import level_name
 from lms.tenancy.forms import MultiCheckboxField
@@ -29,11 +29,6 @@ from lms.tenancy.forms import MultiCheckboxField
 LANGUAGE_LABELS = {"zh-CN": "中文", "en": "English"}
 MAX_CHOICES = 6
 SKILL_ROWS = 3  # empty skill rows offered below the chosen ones (no JavaScript needed)
-
-
-def _locale() -> str:
-    locale = get_locale()
-    return "en" if locale is not None and locale.language == "en" else "zh_CN"
 
 
 class SkillRowForm(Form):
@@ -50,7 +45,7 @@ def _skill_rows(field: FieldList, skills, *, pad: bool) -> None:
             SKILL_ROWS
         ):
             field.append_entry()
-    locale = _locale()
+    locale = ui_locale()
     skill_choices = select_choices(
         [("", _l("— none —"))] + [(s.id, f"{s.name(locale)} ({s.id})") for s in skills]
     )

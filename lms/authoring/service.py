@@ -115,9 +115,17 @@ def list_recent_decisions(consortium: Consortium, *, limit: int = 10) -> list[Co
     )
 
 
-def skill_options() -> list[Skill]:
-    """The skills taxonomy, for the skill pickers."""
-    return list(db.session.scalars(select(Skill).order_by(Skill.category_id, Skill.id)))
+def skill_options(consortium_id: int) -> list[Skill]:
+    """The shared skills and the consortium's own, for the skill pickers."""
+    from lms.skills.service import _visible_skills
+
+    return list(
+        db.session.scalars(
+            select(Skill)
+            .where(_visible_skills(consortium_id))
+            .order_by(Skill.category_id, Skill.id)
+        )
+    )
 
 
 def prerequisite_options(consortium: Consortium, *, exclude: Course | None = None):

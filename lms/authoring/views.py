@@ -167,15 +167,18 @@ def my_courses(firm_id: int):
     return render_template("authoring/my_courses.html", firm=firm, page=page)
 
 
-def _skills() -> list[Skill]:
-    return service.skill_options()
+def _skills(owner) -> list[Skill]:
+    """Skills for the pickers; `owner` is the firm or course (it names the consortium)."""
+    return service.skill_options(owner.consortium_id)
 
 
 @bp.route("/authoring/firms/<int:firm_id>/courses/new", methods=["GET", "POST"])
 @login_required
 def new_course(firm_id: int):
     firm = _firm(firm_id)
-    form = CourseForm(skills=_skills(), prerequisites=service.prerequisite_options(firm.consortium))
+    form = CourseForm(
+        skills=_skills(firm), prerequisites=service.prerequisite_options(firm.consortium)
+    )
     if form.validate_on_submit():
         try:
             version = service.create_course(
@@ -218,7 +221,7 @@ def _render_version(version):
         confirm_form=ConfirmForm(),
         lesson_types=AUTHORED_TYPES,
         question_types=QUESTION_TYPES,
-        skills={s.id: s for s in _skills()},
+        skills={s.id: s for s in _skills(version.course)},
         level_name=level_name,
         language_labels=LANGUAGE_LABELS,
     )
@@ -243,7 +246,7 @@ def edit_course(firm_id: int, slug: str, number: int):
     }
     form = CourseForm(
         data=data,
-        skills=_skills(),
+        skills=_skills(version.course),
         prerequisites=service.prerequisite_options(course.consortium, exclude=course),
         editing=True,
     )
@@ -399,7 +402,7 @@ def new_lesson(firm_id: int, slug: str, number: int, module_id: int):
     lesson_type = request.args.get("type", "text")
     if lesson_type not in AUTHORED_TYPES:
         abort(404)
-    form = LessonForm(lesson_type=lesson_type, skills=_skills())
+    form = LessonForm(lesson_type=lesson_type, skills=_skills(version.course))
     preview_html = None
     if form.is_submitted() and form.preview is not None and form.preview.data:
         preview_html = service.render_lesson_markdown(version, form.body.data or "")
@@ -449,7 +452,7 @@ def edit_lesson(firm_id: int, slug: str, number: int, lesson_id: int):
         data=_lesson_form_data(lesson),
         lesson_type=lesson.type,
         modules=version.modules,
-        skills=_skills(),
+        skills=_skills(version.course),
     )
     preview_html = None
     if form.is_submitted() and form.preview is not None and form.preview.data:
@@ -608,7 +611,7 @@ def upload_media(firm_id: int, slug: str, number: int, lesson_id: int):
         data=_lesson_form_data(lesson),
         lesson_type=lesson.type,
         modules=version.modules,
-        skills=_skills(),
+        skills=_skills(version.course),
     )
     return _render_lesson(version, lesson, form_view, media_form=form)
 
@@ -645,7 +648,7 @@ def upload_image(firm_id: int, slug: str, number: int, lesson_id: int):
         data=_lesson_form_data(lesson),
         lesson_type=lesson.type,
         modules=version.modules,
-        skills=_skills(),
+        skills=_skills(version.course),
     )
     return _render_lesson(version, lesson, form_view, image_form=form)
 
@@ -879,7 +882,7 @@ def _render_review(consortium, version, return_form=None):
         confirm_form=ConfirmForm(),
         lesson_types=LESSON_TYPES,
         question_types=QUESTION_TYPES,
-        skills={s.id: s for s in _skills()},
+        skills={s.id: s for s in _skills(version.course)},
         level_name=level_name,
         language_labels=LANGUAGE_LABELS,
     )

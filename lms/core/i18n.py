@@ -21,3 +21,11 @@ def select_locale() -> str:
 
 def select_timezone() -> str:
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+def ui_locale() -> str:
+    """The page's language as in LMS_LOCALES: "zh_CN" or "en" (for zh/en model fields)."""
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "zh_CN"

@@ -28,7 +28,25 @@ def index():
     consortia = []
     if scope.is_platform_admin:
         consortia = db.session.scalars(list_consortia()).all()
-    return render_template("core/home.html", memberships=scope.memberships, consortia=consortia)
+    recs, roles = [], None
+    if any(m.role == "worker" for m in scope.memberships):
+        from lms.core.i18n import ui_locale
+        from lms.skills import recommendations
+        from lms.skills.gaps import worker_roles
+
+        roles = worker_roles(current_user)
+        if roles.consortium_id:
+            recs = recommendations.for_worker(
+                current_user, roles.consortium_id, ui_locale(), limit=3
+            )
+            db.session.commit()  # keep a list computed on demand
+    return render_template(
+        "core/home.html",
+        memberships=scope.memberships,
+        consortia=consortia,
+        recs=recs,
+        worker_roles=roles,
+    )
 
 
 @bp.post("/locale")

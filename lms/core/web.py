@@ -7,6 +7,8 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from lms.permissions import has_permission
+from lms.skills.models import level_name
+from lms.skills.service import skill_name
 from lms.tenancy.codes import mask_email, mask_mobile
 from lms.tenancy.models import FIRM_KINDS, REGIONS, ROLES, SECTORS
 
@@ -116,6 +118,8 @@ def init_app(app: Flask) -> None:
             filter(None, (get_locale().language, get_locale().territory))
         ),
         ROLE_LABELS=ROLE_LABELS,
+        level_name=level_name,
+        skill_name=skill_name,
         FIRM_KIND_LABELS=FIRM_KIND_LABELS,
         REGION_LABELS=REGION_LABELS,
         SECTOR_LABELS=SECTOR_LABELS,

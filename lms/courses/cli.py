@@ -21,8 +21,12 @@ def courses_cli():
     pass
 
 
-def read_all(paths: list[Path], known_courses: set[str]) -> list[Package]:
-    """Read every package; prerequisites may name courses of the same batch; slugs are unique."""
+def read_all(
+    paths: list[Path], known_courses: set[str], consortium_id: int | None = None
+) -> list[Package]:
+    """Read every package; prerequisites may name courses of the same batch; slugs are unique.
+
+    Skills are the shared ones and, given a consortium, those it added."""
     slugs_in_batch: dict[str, str] = {}
     for path in paths:
         raw = (path / "course.yaml") if path.is_dir() else None
@@ -37,7 +41,7 @@ def read_all(paths: list[Path], known_courses: set[str]) -> list[Package]:
                 slugs_in_batch.setdefault(slug, str(path))
     packages = []
     seen: dict[str, str] = {}
-    skills = known_skill_ids()
+    skills = known_skill_ids(consortium_id)
     for path in paths:
         package = read_package(
             path, known_skills=skills, known_courses=known_courses | set(slugs_in_batch)
@@ -79,8 +83,9 @@ def _consortium(code: str | None) -> Consortium:
 @with_appcontext
 def validate_command(path: Path, code: str | None):
     """Check one package (folder or .zip) or a folder of packages; print every problem."""
-    known = service.course_slugs(_consortium(code)) if code else set()
-    packages = read_all(find_packages(path), known)
+    consortium = _consortium(code) if code else None
+    known = service.course_slugs(consortium) if consortium else set()
+    packages = read_all(find_packages(path), known, consortium.id if consortium else None)
     bad = _report(packages)
     if bad:
         raise SystemExit(1)
@@ -105,7 +110,7 @@ def import_command(path: Path, code: str | None, credit_code: str | None):
 
 def import_packages(paths: list[Path], consortium: Consortium, firm_for) -> dict | None:
     """Validate all, then import all in the caller's transaction (None if any is invalid)."""
-    packages = read_all(paths, service.course_slugs(consortium))
+    packages = read_all(paths, service.course_slugs(consortium), consortium.id)
     if _report(packages):
         return None
     counts = {"created": 0, "updated": 0, "unchanged": 0}

@@ -26,20 +26,32 @@ FIRMS = [
     ("zhongcai", "唐山众才人力资源服务有限公司", "hr_service", "91130200MA0K1L2M3"),
     ("zhiyuan", "唐山智能制造职业技能实训基地", "college", "52130200MJ0N4P5Q6"),
 ]
+# Job roles of the seed taxonomy that demo workers hold, and the career step each may aim for.
 JOB_ROLES = [
-    "工业机器人系统操作员",
-    "工业机器人系统运维员",
-    "电工",
-    "机修钳工",
-    "多工序数控机床操作调整工",
-    "设备点检员",
-    "物联网安装调试员",
-    "智能制造系统运维员",
-    "工业互联网运维员",
-    "数字孪生应用技术员",
-    "质量管理工程技术人员",
-    "安全员",
+    "robot_operator_l2",
+    "robot_om_l3",
+    "electrician_l3",
+    "maintenance_fitter_l3",
+    "multi_axis_cnc_l3",
+    "equipment_inspector_l3",
+    "iot_installer_l2",
+    "smart_mfg_sysops_l3",
+    "iiot_ops_l3",
+    "digital_twin_tech_l3",
+    "quality_engineer_init",
+    "safety_officer_l3",
 ]
+CAREER_STEPS = {
+    "robot_operator_l2": "robot_om_l3",
+    "robot_om_l3": "smart_mfg_sysops_l3",
+    "electrician_l3": "mechatronic_maint_l4",
+    "maintenance_fitter_l3": "mechatronic_maint_l4",
+    "equipment_inspector_l3": "smart_mfg_sysops_l3",
+    "iot_installer_l2": "iiot_ops_l3",
+    "iiot_ops_l3": "iiot_engineer_mid",
+    "smart_mfg_sysops_l3": "smart_mfg_engineer_mid",
+    "digital_twin_tech_l3": "smart_mfg_engineer_mid",
+}
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
 GIVEN = [
     "伟",
@@ -122,6 +134,9 @@ def is_loaded() -> bool:
 
 def load_demo() -> dict:
     """Create the demo consortium; the caller commits. Returns counts for the CLI to print."""
+    from lms.skills.service import import_seed_taxonomy
+
+    import_seed_taxonomy()
     rng = random.Random(20261128)
     password_hash = hash_password(DEMO_PASSWORD)
     now = utcnow()
@@ -167,7 +182,7 @@ def load_demo() -> dict:
         db.session.add(user)
         if role:
             job = rng.choice(JOB_ROLES) if role == "worker" else None
-            member(user, role, firms[firm_key] if firm_key else None, job_role=job)
+            member(user, role, firms[firm_key] if firm_key else None, job_role_id=job)
 
     used_mobiles: set[str] = set()
     count = 0
@@ -185,7 +200,7 @@ def load_demo() -> dict:
                 user,
                 "worker",
                 firms[key],
-                job_role=rng.choice(JOB_ROLES),
+                job_role_id=rng.choice(JOB_ROLES),
                 employee_no=f"{key[:2].upper()}{1001 + i}",
             )
             count += 1
@@ -196,7 +211,7 @@ def load_demo() -> dict:
                     user,
                     "worker",
                     firms["huaye"],
-                    job_role=rng.choice(JOB_ROLES),
+                    job_role_id=rng.choice(JOB_ROLES),
                     starts_on=date(2026, 3, 1),
                     ends_on=date(2026, 6, 30),
                 )
@@ -204,12 +219,13 @@ def load_demo() -> dict:
                     user,
                     "worker",
                     firms["jidong"],
-                    job_role=rng.choice(JOB_ROLES),
+                    job_role_id=rng.choice(JOB_ROLES),
                     starts_on=date(2026, 7, 1),
                     ends_on=date.today() + timedelta(days=180),
                 )
     db.session.flush()
     courses = _load_courses(consortium, firms)
+    _skill_history(rng, consortium, now)
     return {
         "firms": len(firms),
         "workers": count + 2,
@@ -223,9 +239,7 @@ def _load_courses(consortium: Consortium, firms: dict[str, Firm]) -> int:
     from lms import PROJECT_ROOT
     from lms.courses.cli import import_packages
     from lms.courses.package import find_packages
-    from lms.skills.service import import_seed_taxonomy
 
-    import_seed_taxonomy()
     root = PROJECT_ROOT / "courses"
     paths = find_packages(root) if root.is_dir() else []
     if not paths:
@@ -236,6 +250,91 @@ def _load_courses(consortium: Consortium, firms: dict[str, Firm]) -> int:
     if counts is None:
         raise RuntimeError("the demo course packages are invalid (see the messages above)")
     return counts["created"]
+
+
+def _skill_history(rng: random.Random, consortium: Consortium, now) -> None:
+    """Where demo workers stand: career goals, firm-admin ratings of their role's skills, a few
+    self-assessments, and some completed courses (which record their skills as evidence)."""
+    from lms.courses.models import Course
+    from lms.learning.models import Enrollment
+    from lms.skills.models import JobRole, SkillEvidence
+    from lms.skills.service import record_course_evidence
+
+    roles = {r.id: r for r in db.session.scalars(select(JobRole))}
+    published = {
+        c.slug: next(v for v in reversed(c.versions) if v.status == "published")
+        for c in db.session.scalars(
+            select(Course).where(Course.consortium_id == consortium.id).order_by(Course.slug)
+        )
+    }
+    raters = {
+        m.firm_id: m.user_id
+        for m in db.session.scalars(
+            select(Membership).where(
+                Membership.consortium_id == consortium.id, Membership.role == "firm_admin"
+            )
+        )
+    }
+    workers = db.session.scalars(
+        select(Membership)
+        .where(Membership.consortium_id == consortium.id, Membership.role == "worker")
+        .where(Membership.ends_on.is_(None))
+        .order_by(Membership.id)
+    ).all()
+    for m in workers:
+        user, role = m.user, roles.get(m.job_role_id)
+        if role is None:
+            continue
+        if role.id in CAREER_STEPS and rng.random() < 0.6:
+            user.target_role_id = CAREER_STEPS[role.id]
+        for req in role.requirements:
+            level = req.level - rng.choice([0, 1, 1, 2, 3])
+            if level >= 1 and rng.random() < 0.8:
+                db.session.add(
+                    SkillEvidence(
+                        user_id=user.id,
+                        skill_id=req.skill_id,
+                        level=level,
+                        source="rating",
+                        recorded_by_id=raters.get(m.firm_id),
+                        recorded_at=now - timedelta(days=rng.randrange(30, 200)),
+                    )
+                )
+            elif rng.random() < 0.3:
+                db.session.add(
+                    SkillEvidence(
+                        user_id=user.id,
+                        skill_id=req.skill_id,
+                        level=min(5, req.level),
+                        source="self",
+                        is_verified=False,
+                        recorded_by_id=user.id,
+                        recorded_at=now - timedelta(days=rng.randrange(1, 30)),
+                    )
+                )
+        if user.email == "worker@demo.lms" or rng.random() < 0.5:
+            continue  # the named demo worker starts with an empty learning record
+        required = {r.skill_id for r in role.requirements}
+        relevant = [
+            v for v in published.values() if required & {s.skill_id for s in v.skill_levels}
+        ]
+        for version in rng.sample(relevant, min(len(relevant), rng.choice([1, 1, 2]))):
+            done_at = now - timedelta(days=rng.randrange(5, 120))
+            enrollment = Enrollment(
+                consortium_id=consortium.id,
+                firm_id=m.firm_id,
+                user_id=user.id,
+                course_id=version.course_id,
+                version_id=version.id,
+                status="completed",
+                enrolled_at=done_at - timedelta(days=14),
+                started_at=done_at - timedelta(days=13),
+                completed_at=done_at,
+                score=rng.choice([80.0, 85.0, 90.0, 100.0]),
+            )
+            db.session.add(enrollment)
+            db.session.flush()
+            record_course_evidence(enrollment)
 
 
 def _mobile(rng: random.Random, used: set[str]) -> str:

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from lms.core.forms import choices
+from lms.core.i18n import ui_locale
 from lms.courses import service as courses
 from lms.courses.models import Lesson
 from lms.extensions import db
@@ -67,8 +68,10 @@ def assign_firm(firm_id: int):
     workers = service.firm_workers(firm)
     form = AssignForm()
     form.course.choices = course_choices
+    locale = ui_locale()
     form.job_role.choices = choices(
-        [("", _l("Choose a job role"))] + [(r, r) for r in service.firm_job_roles(firm)]
+        [("", _l("Choose a job role"))]
+        + [(r.id, r.name(locale)) for r in service.firm_job_roles(firm)]
     )
     form.people.choices = choices((u.public_id, u.name) for u in workers)
     if form.validate_on_submit():
@@ -78,7 +81,7 @@ def assign_firm(firm_id: int):
             if not form.job_role.data:
                 form.job_role.errors.append(_l("Choose a job role."))
             users = (
-                service.firm_workers(firm, job_role=form.job_role.data)
+                service.firm_workers(firm, job_role_id=form.job_role.data)
                 if form.job_role.data
                 else []
             )
@@ -116,8 +119,11 @@ def assign_consortium(consortium_id: int):
     form = ConsortiumAssignForm()
     form.course.choices = course_choices
     form.firms.choices = choices((str(f.id), f.name) for f in firms)
-    roles = sorted({r for f in firms for r in service.firm_job_roles(f)})
-    form.job_role.choices = choices([("", _l("All workers"))] + [(r, r) for r in roles])
+    locale = ui_locale()
+    roles = {r.id: r.name(locale) for f in firms for r in service.firm_job_roles(f)}
+    form.job_role.choices = choices(
+        [("", _l("All workers"))] + sorted(roles.items(), key=lambda r: r[1])
+    )
     if form.validate_on_submit():
         chosen = [f for f in firms if str(f.id) in set(form.firms.data or [])]
         if not chosen:
@@ -127,7 +133,7 @@ def assign_consortium(consortium_id: int):
             users = [
                 u
                 for f in chosen
-                for u in service.firm_workers(f, job_role=form.job_role.data or None)
+                for u in service.firm_workers(f, job_role_id=form.job_role.data or None)
             ]
             if _assign(form, version, users, source="consortium"):
                 return redirect(url_for("core.index"))

@@ -24,6 +24,7 @@ signals = Namespace()
 # Sent once per enrolment when a course is completed: sender=Enrollment. Skills and
 # certificates subscribe to it.
 course_completed = signals.signal("course-completed")
+practical_signed_off = signals.signal("practical-signed-off")
 
 
 class LearningError(ValueError):
@@ -396,6 +397,7 @@ def sign_off_practical(trainer: User, enrollment: Enrollment, lesson: Lesson, co
             consortium_id=enrollment.consortium_id,
             details={"lesson": lesson.key},
         )
+        practical_signed_off.send(enrollment, lesson=lesson, trainer=trainer)
     _mark_done(enrollment, lesson)
     check_completion(enrollment)
 
@@ -477,7 +479,7 @@ def assign_course(
     return counts
 
 
-def firm_workers(firm: Firm, *, job_role: str | None = None) -> list[User]:
+def firm_workers(firm: Firm, *, job_role_id: str | None = None) -> list[User]:
     """Current workers of a firm, optionally those with one job role."""
     from lms.tenancy.models import Membership
     from lms.tenancy.scope import current_membership_conditions
@@ -492,25 +494,23 @@ def firm_workers(firm: Firm, *, job_role: str | None = None) -> list[User]:
             *current_membership_conditions(),
         )
     )
-    if job_role:
-        query = query.where(Membership.job_role == job_role)
+    if job_role_id:
+        query = query.where(Membership.job_role_id == job_role_id)
     return list(db.session.scalars(query.distinct().order_by(User.name)))
 
 
-def firm_job_roles(firm: Firm) -> list[str]:
+def firm_job_roles(firm: Firm) -> list:
+    """The job roles the firm's current people hold."""
+    from lms.skills.models import JobRole
     from lms.tenancy.models import Membership
     from lms.tenancy.scope import current_membership_conditions
 
+    held = select(Membership.job_role_id).where(
+        Membership.firm_id == firm.id, *current_membership_conditions()
+    )
     return list(
         db.session.scalars(
-            select(Membership.job_role)
-            .where(
-                Membership.firm_id == firm.id,
-                Membership.job_role.is_not(None),
-                *current_membership_conditions(),
-            )
-            .distinct()
-            .order_by(Membership.job_role)
+            select(JobRole).where(JobRole.id.in_(held)).order_by(JobRole.name_zh, JobRole.id)
         )
     )
 

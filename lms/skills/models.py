@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.core.types import UTCDateTime, utcnow
@@ -36,6 +36,8 @@ class Skill(db.Model):
 
     id: Mapped[str] = mapped_column(String(60), primary_key=True)
     category_id: Mapped[str] = mapped_column(ForeignKey("skill_categories.id"), index=True)
+    # Skills a consortium added itself (None: the shared taxonomy).
+    consortium_id: Mapped[int | None] = mapped_column(ForeignKey("consortia.id"), index=True)
     name_zh: Mapped[str] = mapped_column(String(120))
     name_en: Mapped[str] = mapped_column(String(120))
     description_zh: Mapped[str] = mapped_column(Text, default="")
@@ -72,6 +74,7 @@ class JobRole(db.Model):
     occupation_name: Mapped[str | None] = mapped_column(String(120))
     occupation_code: Mapped[str | None] = mapped_column(String(20))
     occupation_edition: Mapped[str | None] = mapped_column(String(10))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     requirements: Mapped[list[RoleSkill]] = relationship(
         cascade="all, delete-orphan", order_by="RoleSkill.position"
@@ -129,9 +132,35 @@ class SkillEvidence(db.Model):
     __table_args__ = (
         CheckConstraint("level BETWEEN 1 AND 5", name="level"),
         CheckConstraint(f"source IN {EVIDENCE_SOURCES!r}", name="source"),
-        # A course completion is evidence once per skill (the completion event may repeat).
-        Index("uq_skill_evidence_enrollment_skill", "enrollment_id", "skill_id", unique=True),
+        # A completion or a sign-off is evidence once per enrolment and skill (events may repeat).
+        Index(
+            "uq_skill_evidence_enrollment_skill_source",
+            "enrollment_id",
+            "skill_id",
+            "source",
+            unique=True,
+        ),
     )
 
     def __repr__(self) -> str:
         return f"<SkillEvidence {self.user_id} {self.skill_id}:{self.level} {self.source}>"
+
+
+class RecommendationList(db.Model):
+    """A worker's stored top courses in one consortium, with the model that ranked them.
+
+    `items` holds [{course, score, skill, held, required, closes, after}] (course and after are
+    course ids; skill is the gap named in the reason). Rows are replaced by the batch job and by
+    on-demand recomputation; a row whose model_version is not the current one is stale.
+    """
+
+    __tablename__ = "recommendation_lists"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    consortium_id: Mapped[int] = mapped_column(ForeignKey("consortia.id"), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(80))
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    items: Mapped[list] = mapped_column(JSON, default=list)
+
+    def __repr__(self) -> str:
+        return f"<RecommendationList {self.user_id}@{self.consortium_id} {self.model_version}>"

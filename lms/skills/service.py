@@ -102,8 +102,44 @@ def import_seed_taxonomy() -> dict:
     return import_taxonomy(yaml.safe_load(SEED.read_text(encoding="utf-8")))
 
 
-def known_skill_ids() -> set[str]:
-    return set(db.session.scalars(select(Skill.id)))
+def known_skill_ids(consortium_id: int | None = None) -> set[str]:
+    """Ids of the shared skills and, given a consortium, of the skills it added."""
+    query = select(Skill.id)
+    if consortium_id is not None:
+        query = query.where(_visible_skills(consortium_id))
+    else:
+        query = query.where(Skill.consortium_id.is_(None))
+    return set(db.session.scalars(query))
+
+
+def skill_name(skill_id: str, locale: str) -> str:
+    """A skill's name in the page's language (its id if it no longer exists)."""
+    skill = db.session.get(Skill, skill_id)
+    return skill.name(locale) if skill else skill_id
+
+
+def roles_for(consortium_id: int, firm_id: int | None = None, *, include_inactive=False):
+    """Job roles usable in a consortium (and firm): shared, the consortium's own and the firm's."""
+    from sqlalchemy import and_, or_
+
+    places = [
+        JobRole.consortium_id.is_(None),
+        and_(JobRole.consortium_id == consortium_id, JobRole.firm_id.is_(None)),
+    ]
+    if firm_id is not None:
+        places.append(JobRole.firm_id == firm_id)
+    query = select(JobRole).where(or_(*places))
+    if not include_inactive:
+        query = query.where(JobRole.is_active.is_(True))
+    return query.order_by(JobRole.name_zh, JobRole.id)
+
+
+def role_options(consortium_id: int, firm_id: int | None = None) -> list[tuple[str, str]]:
+    """(id, name in the page's language) of the roles usable there, for pickers."""
+    from lms.core.i18n import ui_locale
+
+    locale = ui_locale()
+    return [(r.id, r.name(locale)) for r in db.session.scalars(roles_for(consortium_id, firm_id))]
 
 
 # --- worker skill profiles -----------------------------------------------------------------------
@@ -111,31 +147,124 @@ def known_skill_ids() -> set[str]:
 
 def record_course_evidence(enrollment) -> int:
     """Evidence for each skill the completed course teaches, at its level (once per enrolment)."""
-    from sqlalchemy.exc import IntegrityError
-
     from lms.courses.models import CourseSkill
 
-    added = 0
     rows = db.session.scalars(
         select(CourseSkill).where(CourseSkill.version_id == enrollment.version_id)
     ).all()
-    for row in rows:
+    return _record_enrollment_evidence(
+        enrollment, "course", [(r.skill_id, r.level) for r in rows], recorded_by=None
+    )
+
+
+def record_signoff_evidence(enrollment, lesson, trainer) -> int:
+    """Evidence for the skills a practical task certifies, once a trainer signed it off."""
+    known = known_skill_ids(enrollment.consortium_id)
+    levels = [
+        (s["skill"], int(s["level"]))
+        for s in (lesson.data or {}).get("skills") or []
+        if s.get("skill") in known and 1 <= int(s.get("level", 0)) <= 5
+    ]
+    return _record_enrollment_evidence(
+        enrollment, "signoff", levels, recorded_by=trainer, note=lesson.title
+    )
+
+
+def _record_enrollment_evidence(enrollment, source, levels, *, recorded_by, note="") -> int:
+    from sqlalchemy.exc import IntegrityError
+
+    added = 0
+    for skill_id, level in levels:
         try:
             with db.session.begin_nested():
                 db.session.add(
                     SkillEvidence(
                         user_id=enrollment.user_id,
-                        skill_id=row.skill_id,
-                        level=row.level,
-                        source="course",
+                        skill_id=skill_id,
+                        level=level,
+                        source=source,
                         is_verified=True,
                         enrollment_id=enrollment.id,
+                        recorded_by_id=recorded_by.id if recorded_by else None,
+                        note=note,
                     )
                 )
             added += 1
         except IntegrityError:
             continue  # already recorded for this enrolment
+    if added:
+        invalidate_recommendations(enrollment.user_id)
     return added
+
+
+def record_rating(actor, user, firm, skill_id: str, level: int, note: str = "") -> SkillEvidence:
+    """A firm admin's assessment of a worker's skill: verified evidence, audited."""
+    from lms.audit.service import record_action
+
+    if skill_id not in known_skill_ids(firm.consortium_id):
+        raise TaxonomyError("unknown skill")
+    if not 1 <= level <= 5:
+        raise TaxonomyError("levels are 1–5")
+    evidence = SkillEvidence(
+        user_id=user.id,
+        skill_id=skill_id,
+        level=level,
+        source="rating",
+        is_verified=True,
+        recorded_by_id=actor.id,
+        note=note.strip()[:500],
+    )
+    db.session.add(evidence)
+    db.session.flush()
+    record_action(
+        actor,
+        "skill.rate",
+        user,
+        consortium_id=firm.consortium_id,
+        details={"skill": skill_id, "level": level, "firm": firm.id},
+    )
+    invalidate_recommendations(user.id)
+    return evidence
+
+
+def set_target_role(user, role_id: str | None, *, consortium_id: int, firm_id: int | None):
+    """The worker's career goal: a role usable in their consortium and firm, or none."""
+    if role_id:
+        usable = select(roles_for(consortium_id, firm_id).subquery().c.id)
+        if role_id not in set(db.session.scalars(usable)):
+            raise TaxonomyError("unknown job role")
+    user.target_role_id = role_id or None
+    invalidate_recommendations(user.id)
+    db.session.flush()
+
+
+def set_job_role(actor, membership, role_id: str | None) -> None:
+    """A firm admin sets the job role a person holds at the firm (audited)."""
+    from lms.audit.service import record_action
+
+    if role_id:
+        usable = select(roles_for(membership.consortium_id, membership.firm_id).subquery().c.id)
+        if role_id not in set(db.session.scalars(usable)):
+            raise TaxonomyError("unknown job role")
+    membership.job_role_id = role_id or None
+    record_action(
+        actor,
+        "membership.job_role",
+        membership.user,
+        consortium_id=membership.consortium_id,
+        details={"firm": membership.firm_id, "job_role": role_id or None},
+    )
+    invalidate_recommendations(membership.user_id)
+    db.session.flush()
+
+
+def invalidate_recommendations(user_id: int) -> None:
+    """The worker's stored lists no longer match their profile: recompute on next view."""
+    from sqlalchemy import delete
+
+    from lms.skills.models import RecommendationList
+
+    db.session.execute(delete(RecommendationList).where(RecommendationList.user_id == user_id))
 
 
 def record_self_assessment(user, skill_id: str, level: int, note: str = "") -> SkillEvidence:
@@ -181,11 +310,435 @@ def held_levels(user_id: int) -> dict[str, int]:
 
 
 def connect_signals() -> None:
-    """Record skill evidence whenever a course is completed (same transaction)."""
-    from lms.learning.service import course_completed
+    """Record skill evidence when a course is completed or a practical task signed off."""
+    from lms.learning.service import course_completed, practical_signed_off
 
     course_completed.connect(_on_course_completed, weak=False)
+    practical_signed_off.connect(_on_practical_signed_off, weak=False)
 
 
 def _on_course_completed(enrollment, **_kw) -> None:
     record_course_evidence(enrollment)
+    invalidate_recommendations(enrollment.user_id)
+
+
+def _on_practical_signed_off(enrollment, *, lesson, trainer, **_kw) -> None:
+    record_signoff_evidence(enrollment, lesson, trainer)
+
+
+# --- editing the taxonomy in the browser ---------------------------------------------------------
+# Consortium admins add and edit their own skills; consortium and firm admins keep their own job
+# roles. Shared rows (consortium_id None) come from `flask skills import` and are read-only here.
+# The imports sit with this section because it was appended while the top of the file was being
+# edited by another change; they can move up with the others.
+import re  # noqa: E402
+
+from flask_babel import lazy_gettext as _l  # noqa: E402
+from sqlalchemy import Select, or_  # noqa: E402
+from sqlalchemy.exc import IntegrityError  # noqa: E402
+from sqlalchemy.orm import contains_eager, selectinload  # noqa: E402
+
+from lms.audit.service import record_action  # noqa: E402
+
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,59}$")
+OCCUPATION_CODE_PATTERN = re.compile(r"^\d-\d{2}-\d{2}-\d{2}$")
+ID_RULE = _l("Use 2–60 lower-case letters, digits or underscores, starting with a letter.")
+ID_TAKEN = _l("This id is taken. Choose another one.")
+OCCUPATION_CODE_RULE = _l("Use the national format of the code, e.g. 6-31-01-03.")
+MAX_NAME = 120
+MAX_EDITION = 10
+
+
+class TaxonomyEditError(TaxonomyError):
+    """A browser edit that can't be saved: a translatable message and the form field it belongs
+    to; for the required skills also the message of each bad row (row numbers from 1)."""
+
+    def __init__(self, message, field: str | None = None, *, rows: dict | None = None):
+        super().__init__(str(message))
+        self.message = message
+        self.field = field
+        self.rows = rows or {}
+
+
+def _in_language(locale: str, zh, en):
+    return en if locale.startswith("en") else zh
+
+
+def _like(search: str) -> str:
+    """A LIKE pattern matching `search` literally (ids contain underscores)."""
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _visible_skills(consortium_id: int):
+    """SQL condition: the shared skills and the ones `consortium_id` added."""
+    return or_(Skill.consortium_id.is_(None), Skill.consortium_id == consortium_id)
+
+
+def list_skill_categories(*, locale: str = "zh_CN") -> Select:
+    """Every skill category, by name in the page's language."""
+    name = _in_language(locale, SkillCategory.name_zh, SkillCategory.name_en)
+    return select(SkillCategory).order_by(name, SkillCategory.id)
+
+
+def list_skills(
+    consortium, *, search: str = "", category_id: str = "", owner: str = "", locale: str = "zh_CN"
+) -> Select:
+    """Skills visible to `consortium` (shared and its own), ordered by category and name.
+
+    `owner` narrows to "shared" or "ours"; `search` matches the id or either name.
+    """
+    query = (
+        select(Skill)
+        .join(Skill.category)
+        .options(contains_eager(Skill.category))
+        .where(_visible_skills(consortium.id))
+    )
+    if category_id:
+        query = query.where(Skill.category_id == category_id)
+    if owner == "shared":
+        query = query.where(Skill.consortium_id.is_(None))
+    elif owner == "ours":
+        query = query.where(Skill.consortium_id == consortium.id)
+    if search := search.strip():
+        like = _like(search)
+        query = query.where(
+            or_(
+                Skill.id.ilike(like, escape="\\"),
+                Skill.name_zh.ilike(like, escape="\\"),
+                Skill.name_en.ilike(like, escape="\\"),
+            )
+        )
+    return query.order_by(
+        _in_language(locale, SkillCategory.name_zh, SkillCategory.name_en),
+        _in_language(locale, Skill.name_zh, Skill.name_en),
+        Skill.id,
+    )
+
+
+def list_roles(
+    consortium, *, firm=None, search: str = "", owner: str = "", locale: str = "zh_CN"
+) -> Select:
+    """Job roles an admin of `consortium` (or of its `firm`) sees, active ones first, by name.
+
+    For the consortium: shared roles, its own and those of each of its firms; for a firm: the
+    roles usable there (see roles_for), inactive ones included. `owner` narrows to "shared",
+    "consortium", "firm" (firm-specific ones) or a firm id given as digits.
+    """
+    if firm is None:
+        query = select(JobRole).where(
+            or_(JobRole.consortium_id.is_(None), JobRole.consortium_id == consortium.id)
+        )
+    else:
+        query = roles_for(consortium.id, firm.id, include_inactive=True).order_by(None)
+    if owner == "shared":
+        query = query.where(JobRole.consortium_id.is_(None))
+    elif owner == "consortium":
+        query = query.where(JobRole.consortium_id == consortium.id, JobRole.firm_id.is_(None))
+    elif owner == "firm":
+        query = query.where(JobRole.firm_id.is_not(None))
+    elif owner.isdigit():
+        query = query.where(JobRole.firm_id == int(owner))
+    if search := search.strip():
+        like = _like(search)
+        query = query.where(
+            or_(
+                JobRole.id.ilike(like, escape="\\"),
+                JobRole.name_zh.ilike(like, escape="\\"),
+                JobRole.name_en.ilike(like, escape="\\"),
+                JobRole.occupation_code.like(like, escape="\\"),
+            )
+        )
+    return query.options(selectinload(JobRole.requirements)).order_by(
+        JobRole.is_active.desc(),
+        _in_language(locale, JobRole.name_zh, JobRole.name_en),
+        JobRole.id,
+    )
+
+
+def _check_new_id(value: str, model, field: str) -> str:
+    value = (value or "").strip()
+    if not ID_PATTERN.match(value):
+        raise TaxonomyEditError(ID_RULE, field=field)
+    # "new" is a path segment of the role and skill pages ("/roles/new"), so no row may use it.
+    if value == "new" or db.session.get(model, value) is not None:
+        raise TaxonomyEditError(ID_TAKEN, field=field)
+    return value
+
+
+def _check_text(value, field: str, *, max_length: int, required=None) -> str:
+    value = (value or "").strip()
+    if required is not None and not value:
+        raise TaxonomyEditError(required, field=field)
+    if len(value) > max_length:
+        raise TaxonomyEditError(_l("At most %(n)d characters.", n=max_length), field=field)
+    return value
+
+
+def _check_names(name_zh, name_en) -> dict:
+    return {
+        "name_zh": _check_text(
+            name_zh, "name_zh", max_length=MAX_NAME, required=_l("Enter the Chinese name.")
+        ),
+        "name_en": _check_text(
+            name_en, "name_en", max_length=MAX_NAME, required=_l("Enter the English name.")
+        ),
+    }
+
+
+def _insert(row, field: str) -> None:
+    """Add a new row; a concurrent insert of the same id (double submit) reads as "id taken"."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError as exc:
+        raise TaxonomyEditError(ID_TAKEN, field=field) from exc
+
+
+def _skill_fields(category_id, name_zh, name_en, description_zh, description_en) -> dict:
+    if not category_id or db.session.get(SkillCategory, category_id) is None:
+        raise TaxonomyEditError(_l("Choose a category."), field="category_id")
+    return {
+        "category_id": category_id,
+        **_check_names(name_zh, name_en),
+        "description_zh": (description_zh or "").strip(),
+        "description_en": (description_en or "").strip(),
+    }
+
+
+def create_skill(
+    actor,
+    consortium,
+    *,
+    skill_id: str,
+    category_id: str,
+    name_zh: str,
+    name_en: str,
+    description_zh: str = "",
+    description_en: str = "",
+) -> Skill:
+    """Add a skill of `consortium`'s own to the taxonomy it sees."""
+    skill_id = _check_new_id(skill_id, Skill, "skill_id")
+    fields = _skill_fields(category_id, name_zh, name_en, description_zh, description_en)
+    skill = Skill(id=skill_id, consortium_id=consortium.id, **fields)
+    _insert(skill, "skill_id")
+    record_action(actor, "skill.create", skill, consortium_id=consortium.id)
+    return skill
+
+
+def update_skill(
+    actor,
+    skill: Skill,
+    *,
+    category_id: str,
+    name_zh: str,
+    name_en: str,
+    description_zh: str = "",
+    description_en: str = "",
+) -> None:
+    """Change a consortium's own skill (its id never changes)."""
+    if skill.consortium_id is None:
+        raise TaxonomyEditError(_l("Shared skills can't be changed here."))
+    fields = _skill_fields(category_id, name_zh, name_en, description_zh, description_en)
+    changed = sorted(k for k, v in fields.items() if getattr(skill, k) != v)
+    if not changed:
+        return  # a repeated save changes nothing and is not audited twice
+    for key, value in fields.items():
+        setattr(skill, key, value)
+    record_action(
+        actor,
+        "skill.update",
+        skill,
+        consortium_id=skill.consortium_id,
+        details={"changed": changed},
+    )
+    db.session.flush()
+
+
+def _role_fields(name_zh, name_en, occupation_code, occupation_name, occupation_edition) -> dict:
+    fields = _check_names(name_zh, name_en)
+    code = (occupation_code or "").strip()
+    if code and not OCCUPATION_CODE_PATTERN.match(code):
+        raise TaxonomyEditError(OCCUPATION_CODE_RULE, field="occupation_code")
+    occupation = _check_text(occupation_name, "occupation_name", max_length=MAX_NAME)
+    edition = _check_text(occupation_edition, "occupation_edition", max_length=MAX_EDITION)
+    return {
+        **fields,
+        "occupation_code": code or None,
+        "occupation_name": occupation or None,
+        "occupation_edition": edition or None,
+    }
+
+
+def check_requirements(consortium_id: int, rows) -> list[tuple[str, int]]:
+    """(skill id, level) of the filled rows of a role form, in order; rows whose skill is blank
+    are skipped. Every bad row is reported at once, by its number in the form."""
+    visible = set(db.session.scalars(select(Skill.id).where(_visible_skills(consortium_id))))
+    required: list[tuple[str, int]] = []
+    first_row: dict[str, int] = {}
+    problems: dict[int, object] = {}
+    for number, (skill_id, level) in enumerate(rows, start=1):
+        skill_id = (skill_id or "").strip() if isinstance(skill_id, str) else skill_id
+        if not skill_id:
+            continue
+        try:
+            level = int(level)
+        except (TypeError, ValueError):
+            level = 0
+        if skill_id not in visible:
+            problems[number] = _l(
+                "Row %(row)d: unknown skill “%(skill)s”. Choose one from the list.",
+                row=number,
+                skill=skill_id,
+            )
+        elif skill_id in first_row:
+            problems[number] = _l(
+                "Row %(row)d: this skill is already required in row %(first)d.",
+                row=number,
+                first=first_row[skill_id],
+            )
+        elif not 1 <= level <= 5:
+            problems[number] = _l("Row %(row)d: choose a level from 1 to 5.", row=number)
+        else:
+            first_row[skill_id] = number
+            required.append((skill_id, level))
+    if problems:
+        raise TaxonomyEditError(
+            problems[min(problems)], field="requirements", rows=dict(sorted(problems.items()))
+        )
+    if not required:
+        raise TaxonomyEditError(_l("Choose at least one required skill."), field="requirements")
+    return required
+
+
+def _role_details(role: JobRole) -> dict:
+    return {
+        "firm": role.firm_id,
+        "requirements": [[r.skill_id, r.level] for r in role.requirements],
+    }
+
+
+def _new_role(consortium, firm, role_id, fields: dict, requirements) -> JobRole:
+    if firm is not None and firm.consortium_id != consortium.id:
+        raise ValueError("the firm belongs to another consortium")
+    role_id = _check_new_id(role_id, JobRole, "role_id")
+    required = check_requirements(consortium.id, requirements)
+    role = JobRole(
+        id=role_id,
+        consortium_id=consortium.id,
+        firm_id=firm.id if firm is not None else None,
+        is_active=True,
+        requirements=[
+            RoleSkill(skill_id=skill_id, level=level, position=i)
+            for i, (skill_id, level) in enumerate(required)
+        ],
+        **fields,
+    )
+    _insert(role, "role_id")
+    return role
+
+
+def create_role(
+    actor,
+    *,
+    consortium,
+    firm=None,
+    role_id: str,
+    name_zh: str,
+    name_en: str,
+    occupation_code: str = "",
+    occupation_name: str = "",
+    occupation_edition: str = "",
+    requirements,
+) -> JobRole:
+    """A job role of `consortium`'s own, or with `firm` one of that firm only.
+
+    `requirements` are the (skill id, level) rows of the form, blank rows included.
+    """
+    fields = _role_fields(name_zh, name_en, occupation_code, occupation_name, occupation_edition)
+    role = _new_role(consortium, firm, role_id, fields, requirements)
+    record_action(
+        actor, "role.create", role, consortium_id=consortium.id, details=_role_details(role)
+    )
+    return role
+
+
+def copy_role(actor, source: JobRole, *, consortium, role_id: str, name_zh=None, name_en=None):
+    """An editable copy, owned by `consortium`, of a role it can see (usually a shared one)."""
+    fields = _role_fields(
+        source.name_zh if name_zh is None else name_zh,
+        source.name_en if name_en is None else name_en,
+        source.occupation_code,
+        source.occupation_name,
+        source.occupation_edition,
+    )
+    rows = [(r.skill_id, r.level) for r in source.requirements]
+    role = _new_role(consortium, None, role_id, fields, rows)
+    record_action(
+        actor,
+        "role.copy",
+        role,
+        consortium_id=consortium.id,
+        details={"from": source.id, **_role_details(role)},
+    )
+    return role
+
+
+def update_role(
+    actor,
+    role: JobRole,
+    *,
+    name_zh: str,
+    name_en: str,
+    occupation_code: str = "",
+    occupation_name: str = "",
+    occupation_edition: str = "",
+    requirements,
+) -> None:
+    """Change a consortium's or firm's own job role (its id and owner never change)."""
+    if role.consortium_id is None:
+        raise TaxonomyEditError(
+            _l("Shared job roles can't be changed here. Copy the role and change the copy.")
+        )
+    fields = _role_fields(name_zh, name_en, occupation_code, occupation_name, occupation_edition)
+    required = check_requirements(role.consortium_id, requirements)
+    changed = sorted(k for k, v in fields.items() if getattr(role, k) != v)
+    if [(r.skill_id, r.level) for r in role.requirements] != required:
+        changed.append("requirements")
+        existing = {r.skill_id: r for r in role.requirements}
+        rows = []
+        for position, (skill_id, level) in enumerate(required):
+            row = existing.pop(skill_id, None) or RoleSkill(skill_id=skill_id)
+            row.level, row.position = level, position
+            rows.append(row)
+        role.requirements = rows  # rows left in `existing` are deleted (delete-orphan)
+    if not changed:
+        return
+    for key, value in fields.items():
+        setattr(role, key, value)
+    db.session.flush()
+    record_action(
+        actor,
+        "role.update",
+        role,
+        consortium_id=role.consortium_id,
+        details={"changed": changed, **_role_details(role)},
+    )
+
+
+def set_role_active(actor, role: JobRole, *, active: bool) -> None:
+    """Deactivate (or reactivate) an own job role: inactive roles can't be chosen for people,
+    but those who hold one keep it. Nothing is deleted."""
+    if role.consortium_id is None:
+        raise TaxonomyEditError(_l("Shared job roles can't be deactivated here."))
+    if role.is_active == active:
+        return
+    role.is_active = active
+    record_action(
+        actor,
+        "role.activate" if active else "role.deactivate",
+        role,
+        consortium_id=role.consortium_id,
+        details={"firm": role.firm_id},
+    )
+    db.session.flush()

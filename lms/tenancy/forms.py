@@ -60,14 +60,16 @@ class InviteForm(FlaskForm):
         _l("E-mail"), validators=[Optional(), Length(max=254)], render_kw={"inputmode": "email"}
     )
     role = SelectField(_l("Role"))
-    job_role = StringField(_l("Job role"), validators=[Optional(), Length(max=100)])
+    job_role = SelectField(_l("Job role"), validators=[Optional()])
     firm = SelectField(_l("Firm"), coerce=int)
 
-    def __init__(self, *args, roles: tuple[str, ...], firms=None, **kwargs):
+    def __init__(self, *args, roles: tuple[str, ...], firms=None, job_roles=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.role.choices = choices((r, ROLE_LABELS[r]) for r in roles)
         if set(roles) <= {"consortium_admin", "auditor"}:
             del self.job_role
+        else:
+            self.job_role.choices = choices([("", _l("— none —")), *job_roles])
         if firms is None:
             del self.firm
         else:

@@ -140,10 +140,23 @@ def parse_rows(rows: list[list[str]], max_rows: int) -> list[dict]:
     return out
 
 
+def _job_role_lookup(firm: Firm) -> dict[str, str]:
+    """Lower-cased id, Chinese and English name and occupation name → role id."""
+    from lms.skills.service import roles_for
+
+    lookup: dict[str, str] = {}
+    for role in db.session.scalars(roles_for(firm.consortium_id, firm.id)):
+        for key in (role.occupation_name, role.name_en, role.name_zh, role.id):
+            if key:
+                lookup[key.strip().lower()] = role.id
+    return lookup
+
+
 def preview_rows(firm: Firm, rows: list[dict]) -> list[PreviewRow]:
     """Check every row against the rules, the rest of the file and the database."""
     previews: list[PreviewRow] = []
     seen: dict[tuple[str, str], int] = {}
+    job_roles = _job_role_lookup(firm)
     for raw in rows:
         p = PreviewRow(row=raw["row"], values={k: v for k, v in raw.items() if k != "row"})
         v = p.values
@@ -163,8 +176,17 @@ def preview_rows(firm: Firm, rows: list[dict]) -> list[PreviewRow]:
         if role not in FIRM_ROLES:
             p.error("role", _l("Role must be worker, trainer or firm_admin."))
         v["role"] = role
-        if len(v.get("job_role") or "") > 100:
-            p.error("job_role", _l("A job role has at most 100 characters."))
+        job_role = (v.get("job_role") or "").strip()
+        v["job_role_id"] = job_roles.get(job_role.lower()) if job_role else None
+        if job_role and v["job_role_id"] is None:
+            p.error(
+                "job_role",
+                _l(
+                    "Unknown job role “%(value)s”: use the name or id of a role on the "
+                    "job roles page.",
+                    value=job_role[:60],
+                ),
+            )
         if len(v.get("employee_no") or "") > 40:
             p.error("employee_no", _l("An employee number has at most 40 characters."))
         for column, value in (
@@ -267,7 +289,7 @@ def confirm_import(actor: User, firm: Firm, batch: ImportBatch) -> dict:
                 consortium=firm.consortium,
                 firm=firm,
                 role=v["role"],
-                job_role=v.get("job_role") or None,
+                job_role_id=v.get("job_role_id") or None,
                 employee_no=v.get("employee_no") or None,
                 audit=False,
             )

@@ -78,7 +78,8 @@ class Membership(db.Model):
     consortium_id: Mapped[int] = mapped_column(ForeignKey("consortia.id"), index=True)
     firm_id: Mapped[int | None] = mapped_column(ForeignKey("firms.id"), index=True)
     role: Mapped[str] = mapped_column(String(20))
-    job_role: Mapped[str | None] = mapped_column(String(100))
+    # The job role the person holds at this firm (gaps are measured against it).
+    job_role_id: Mapped[str | None] = mapped_column(ForeignKey("job_roles.id"), index=True)
     employee_no: Mapped[str | None] = mapped_column(String(40))
     starts_on: Mapped[date] = mapped_column(Date, default=date.today)
     ends_on: Mapped[date | None] = mapped_column(Date)
@@ -87,6 +88,7 @@ class Membership(db.Model):
     user: Mapped[User] = relationship(back_populates="memberships")  # noqa: F821
     firm: Mapped[Firm | None] = relationship()
     consortium: Mapped[Consortium] = relationship()
+    job_role: Mapped[JobRole | None] = relationship()  # noqa: F821
 
     __table_args__ = (
         CheckConstraint(f"role IN {ROLES!r}", name="role"),

@@ -192,6 +192,48 @@ class Scope:
         """The consortium whose catalogue the user sees (their first current membership's)."""
         return self.memberships[0].consortium if self.memberships else None
 
+    # -- skills taxonomy and job roles (lms/skills/admin_views) ------------------------------
+
+    def get_skill(self, consortium: Consortium, skill_id: str, *, editable: bool = False):
+        """A skill `consortium` (already scoped) sees: shared or its own; with `editable`, only
+        its own. Else 404."""
+        from lms.skills.models import Skill
+
+        skill = db.session.get(Skill, skill_id)
+        if skill is None:
+            abort(404)
+        if skill.consortium_id == consortium.id:
+            return skill
+        if skill.consortium_id is None and not editable:
+            return skill
+        abort(404)
+
+    def get_role(self, within: Consortium | Firm, role_id: str, *, editable: bool = False):
+        """A job role seen in `within` (already scoped), else 404.
+
+        In a consortium: shared roles, its own and its firms' (editable: its own; a firm's roles
+        are edited under the firm). In a firm: shared roles, the consortium's and the firm's
+        (editable: the firm's).
+        """
+        from lms.skills.models import JobRole
+
+        role = db.session.get(JobRole, role_id)
+        if role is None:
+            abort(404)
+        if isinstance(within, Firm):
+            own = role.firm_id == within.id and role.consortium_id == within.consortium_id
+            visible = (
+                own
+                or role.consortium_id is None
+                or (role.consortium_id == within.consortium_id and role.firm_id is None)
+            )
+        else:
+            own = role.consortium_id == within.id and role.firm_id is None
+            visible = role.consortium_id is None or role.consortium_id == within.id
+        if own or (visible and not editable):
+            return role
+        abort(404)
+
 
 def current_scope() -> Scope:
     if "scope" not in g:

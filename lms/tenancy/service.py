@@ -124,7 +124,7 @@ def add_membership(
     consortium: Consortium,
     firm: Firm | None,
     role: str,
-    job_role: str | None = None,
+    job_role_id: str | None = None,
     employee_no: str | None = None,
     audit: bool = True,
 ) -> Membership:
@@ -134,8 +134,8 @@ def add_membership(
     for m in user.memberships:
         same_place = m.consortium_id == consortium.id and m.firm_id == (firm.id if firm else None)
         if same_place and m.role == role and m.is_current():
-            if job_role:
-                m.job_role = job_role
+            if job_role_id:
+                m.job_role_id = job_role_id
             if employee_no:
                 m.employee_no = employee_no
             return m
@@ -144,7 +144,7 @@ def add_membership(
         consortium_id=consortium.id,
         firm_id=firm.id if firm else None,
         role=role,
-        job_role=(job_role or None),
+        job_role_id=(job_role_id or None),
         employee_no=(employee_no or None),
         starts_on=date.today(),
     )

@@ -9,6 +9,7 @@ from lms.auth import service as accounts
 from lms.core.exports import csv_response
 from lms.extensions import db
 from lms.permissions import has_permission
+from lms.skills.service import role_options
 from lms.tenancy import importer, service
 from lms.tenancy.forms import ConfirmForm, ConsortiumForm, FirmForm, ImportForm, InviteForm
 from lms.tenancy.models import Firm
@@ -280,7 +281,9 @@ def invite_firm_admin(consortium_id: int):
     consortium = current_scope().get_consortium(consortium_id)
     require("firm_admin.invite", consortium)
     active_firms = db.session.scalars(list_firms(consortium, include_inactive=False)).all()
-    form = InviteForm(roles=("firm_admin",), firms=active_firms)
+    form = InviteForm(
+        roles=("firm_admin",), firms=active_firms, job_roles=role_options(consortium.id)
+    )
     if form.validate_on_submit():
         firm = current_scope().get_firm(form.firm.data)
         try:
@@ -292,7 +295,7 @@ def invite_firm_admin(consortium_id: int):
                 name=form.name.data,
                 email=form.email.data,
                 mobile=form.mobile.data,
-                job_role=form.job_role.data,
+                job_role_id=form.job_role.data,
             )
         except (accounts.AccountError, service.TenancyError) as exc:
             db.session.rollback()
@@ -347,7 +350,9 @@ def firm_people(firm_id: int):
 @login_required
 def invite_person(firm_id: int):
     firm = _firm_for(firm_id, "person.invite")
-    form = InviteForm(roles=("worker", "trainer"))
+    form = InviteForm(
+        roles=("worker", "trainer"), job_roles=role_options(firm.consortium_id, firm.id)
+    )
     if form.validate_on_submit():
         try:
             outcome = accounts.invite_person(
@@ -358,7 +363,7 @@ def invite_person(firm_id: int):
                 name=form.name.data,
                 email=form.email.data,
                 mobile=form.mobile.data,
-                job_role=form.job_role.data,
+                job_role_id=form.job_role.data,
             )
         except (accounts.AccountError, service.TenancyError) as exc:
             db.session.rollback()

@@ -19,7 +19,9 @@ PERSONAL = "Do not use your name, e-mail or mobile number in the password."
 
 
 @pytest.fixture
-def firm(create_firm):
+def firm(create_firm, create_role):
+    create_role("cnc_operator", name_en="CNC operator")
+    create_role("hr", name_en="HR")
     return create_firm()
 
 
@@ -37,7 +39,7 @@ def invite_worker(client, firm, **fields):
         "email": "wang.fang@example.com",
         "mobile": "",
         "role": "worker",
-        "job_role": "CNC operator",
+        "job_role": "cnc_operator",
         **fields,
     }
     return client.post(f"/firms/{firm.id}/people/invite", data=data, follow_redirects=True)
@@ -53,7 +55,7 @@ def accept(client, token, password=STRONG_PASSWORD, confirm=None, locale="zh_CN"
 def memberships_of(app, user_id):
     with app.app_context():
         return [
-            (m.firm_id, m.consortium_id, m.role, m.job_role)
+            (m.firm_id, m.consortium_id, m.role, m.job_role_id)
             for m in db.session.scalars(select(Membership).where(Membership.user_id == user_id))
         ]
 
@@ -84,7 +86,7 @@ def test_invited_worker_sets_a_password_and_is_signed_in_with_the_role(
 
     user = load.user_by_email("wang.fang@example.com")
     assert user.password_hash and user.locale == "en" and user.is_active_account
-    assert memberships_of(app, user.id) == [(firm.id, firm.consortium_id, "worker", "CNC operator")]
+    assert memberships_of(app, user.id) == [(firm.id, firm.consortium_id, "worker", "cnc_operator")]
     assert load.invitation(token).accepted_at is not None
     assert invitee.post("/logout").status_code == 302
     again = invitee.post(
@@ -243,8 +245,9 @@ def test_inviting_someone_with_an_account_adds_the_membership_directly(
 
 
 def test_consortium_admin_invites_a_firm_admin(
-    app, create_firm, create_user, create_consortium, login, load
+    app, create_firm, create_user, create_consortium, create_role, login, load
 ):
+    create_role("hr", name_en="HR")
     consortium = create_consortium()
     firm = create_firm(consortium=consortium)
     admin = create_user(role="consortium_admin", consortium=consortium)
@@ -258,7 +261,7 @@ def test_consortium_admin_invites_a_firm_admin(
             "mobile": "",
             "role": "firm_admin",
             "firm": str(firm.id),
-            "job_role": "HR",
+            "job_role": "hr",
         },
         follow_redirects=True,
     )
@@ -268,7 +271,7 @@ def test_consortium_admin_invites_a_firm_admin(
     invitee = app.test_client()
     assert accept(invitee, token).status_code == 302
     user = load.user_by_email("zhao.qiang@example.com")
-    assert memberships_of(app, user.id) == [(firm.id, firm.consortium_id, "firm_admin", "HR")]
+    assert memberships_of(app, user.id) == [(firm.id, firm.consortium_id, "firm_admin", "hr")]
     # The new firm admin can manage the firm's people right away.
     assert invitee.get(f"/firms/{firm.id}/people").status_code == 200
 

@@ -19,7 +19,7 @@ DUE = (date.today() + timedelta(days=14)).isoformat()
 def _set_job_role(app, user, job_role):
     with app.app_context():
         m = db.session.scalars(select(Membership).where(Membership.user_id == user.id)).one()
-        m.job_role = job_role
+        m.job_role_id = job_role
         m.employee_no = f"E{user.id}"
         db.session.commit()
 
@@ -35,21 +35,23 @@ def _enrollments(app, published):
 
 
 def test_firm_admin_assigns_by_job_role_with_due_date_and_mandatory_flag(
-    app, client, login, create_user, firm, publish
+    app, client, login, create_user, create_role, firm, publish
 ):
+    create_role("electrician", name_zh="电工")
+    create_role("welder", name_zh="焊工")
     course = publish(firm, "assign-by-role")
     admin = create_user(role="firm_admin", firm=firm)
     electrician = create_user(role="worker", firm=firm)
     welder = create_user(role="worker", firm=firm)
-    _set_job_role(app, electrician, "电工")
-    _set_job_role(app, welder, "焊工")
+    _set_job_role(app, electrician, "electrician")
+    _set_job_role(app, welder, "welder")
     login(admin)
     response = client.post(
         f"/firms/{firm.id}/assign",
         data={
             "course": str(course.version_id),
             "target": "job_role",
-            "job_role": "电工",
+            "job_role": "electrician",
             "due_on": DUE,
             "is_mandatory": "y",
         },
@@ -62,7 +64,7 @@ def test_firm_admin_assigns_by_job_role_with_due_date_and_mandatory_flag(
         data={
             "course": str(course.version_id),
             "target": "job_role",
-            "job_role": "电工",
+            "job_role": "electrician",
             "due_on": DUE,
             "is_mandatory": "y",
         },
@@ -73,12 +75,13 @@ def test_firm_admin_assigns_by_job_role_with_due_date_and_mandatory_flag(
 
 
 def test_firm_admin_assigns_chosen_people_and_people_from_a_file(
-    app, client, login, create_user, firm, publish
+    app, client, login, create_user, create_role, firm, publish
 ):
+    create_role("electrician", name_zh="电工")
     course = publish(firm, "assign-by-file")
     admin = create_user(role="firm_admin", firm=firm)
     a, b, c = (create_user(role="worker", firm=firm) for _ in range(3))
-    _set_job_role(app, c, "电工")
+    _set_job_role(app, c, "electrician")
     login(admin)
     client.post(
         f"/firms/{firm.id}/assign",

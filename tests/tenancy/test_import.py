@@ -87,7 +87,11 @@ def consortium(create_consortium):
 
 
 @pytest.fixture
-def firm(create_firm, consortium):
+def firm(create_firm, create_role, consortium):
+    # Job roles are named in files by their name (Chinese or English) or their id.
+    create_role("fitter", name_zh="机修钳工")
+    create_role("electrician", name_zh="电工", name_en="Electrician")
+    create_role("safety", name_zh="安全员")
     return create_firm(consortium=consortium)
 
 
@@ -170,7 +174,7 @@ def _people_state(in_db, firm) -> dict:
         return {
             "users": [(u.id, u.name, u.email, u.mobile) for u in users],
             "memberships": [
-                (m.user_id, m.firm_id, m.role, m.job_role, m.employee_no, m.ends_on)
+                (m.user_id, m.firm_id, m.role, m.job_role_id, m.employee_no, m.ends_on)
                 for m in memberships
             ],
         }
@@ -189,7 +193,7 @@ def _member(in_db, firm, mobile: str) -> dict | None:
             "name": user.name,
             "email": user.email,
             "activated": user.password_hash is not None,
-            "firm": [(m.role, m.job_role, m.employee_no, m.is_current()) for m in ms],
+            "firm": [(m.role, m.job_role_id, m.employee_no, m.is_current()) for m in ms],
         }
 
     return in_db(go)
@@ -222,12 +226,14 @@ def test_a_valid_file_in_each_format_and_header_language_imports_everyone(
     assert not any(p["activated"] for p in (first, second, third))
     if fmt.startswith("csv"):
         assert first["name"] == "王芳" and first["email"] == "wang.fang@example.com"
-        assert first["firm"] == [("worker", "机修钳工", "G001", True)]
+        assert first["firm"] == [("worker", "fitter", "G001", True)]
         assert third["email"] == "li.na@example.com"
     else:
-        assert first["name"] == "赵磊" and first["firm"] == [("worker", "电工", "3001", True)]
+        assert first["name"] == "赵磊" and first["firm"] == [
+            ("worker", "electrician", "3001", True)
+        ]
         assert second["email"] == "sun.qiang@example.com"
-        assert third["firm"] == [("worker", "安全员", None, True)]
+        assert third["firm"] == [("worker", "safety", None, True)]
 
 
 def test_imported_people_are_listed_masked_and_not_yet_activated(hr, firm):
@@ -252,7 +258,7 @@ def _mixed_file(existing_mobile: str) -> bytes:
             ["Dup Mobile", "+86 138-0000-0001", "", "E005", "", ""],  # 6: same as row 2
             ["Boss", "13800000006", "", "E006", "", "boss"],  # 7: unknown role
             ["Taken No", "13800000007", "", "E100", "", "worker"],  # 8: E100 is someone else's
-            ["Li Na", "13800000008", "li.na@example.com", "E008", "设备点检员", "trainer"],  # 9
+            ["Li Na", "13800000008", "li.na@example.com", "E008", "Electrician", "trainer"],  # 9
             ["Other Firm Person", existing_mobile, "", "E009", "", "worker"],  # 10: add
             ["", "", "", "", "", ""],  # blank lines are ignored
         ]
@@ -316,6 +322,21 @@ def test_the_preview_lists_each_bad_rows_errors_by_row_and_column_and_writes_not
     assert count(ImportBatch, ImportBatch.firm_id == firm.id) == 1
 
 
+def test_an_unknown_job_role_is_an_error_naming_the_value(hr, in_db, firm):
+    data = csv_bytes(
+        [
+            ["姓名", "手机号", "岗位"],
+            ["赵磊", "13800000021", "焊工"],
+            ["钱敏", "13800000022", "electrician"],
+        ]
+    )
+    url = stage(hr, firm, data, "roles.csv")
+    _html, rows = preview(hr, url)
+    assert list(rows[2]) == ["job_role"] and "焊工" in rows[2]["job_role"][0]
+    assert rows[3] == {}
+    assert actions(in_db, firm, url) == {2: "error", 3: "create"}
+
+
 def test_confirming_writes_the_valid_rows_and_skips_the_bad_ones(
     hr, in_db, count, firm, firm_admin, mixed, audit_records
 ):
@@ -325,8 +346,8 @@ def test_confirming_writes_the_valid_rows_and_skips_the_bad_ones(
     assert finished_counts(page) == [2, 1, 0, 6]
 
     assert count(User) == users_before + 2
-    assert _member(in_db, firm, "13800000001")["firm"] == [("worker", "电工", "E001", True)]
-    assert _member(in_db, firm, "13800000008")["firm"] == [("trainer", "设备点检员", "E008", True)]
+    assert _member(in_db, firm, "13800000001")["firm"] == [("worker", "electrician", "E001", True)]
+    assert _member(in_db, firm, "13800000008")["firm"] == [("trainer", "electrician", "E008", True)]
     for skipped in ("13800000002", "13800000004", "13800000006", "13800000007"):
         assert _member(in_db, firm, skipped) is None, skipped
     holder = _member(in_db, firm, mixed["holder"].mobile)

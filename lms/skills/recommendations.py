@@ -1,0 +1,423 @@
+"""Stored course recommendations: the database side of lms/skills/engine.py.
+
+`recompute(consortium_id)` ranks every current worker of a consortium in one batch (the
+"recommendations" background job) and stores each worker's top list with the model version;
+`for_worker(user)` reads a worker's stored list, recomputing it on demand when it is missing or
+stale (evidence, enrolments or roles changed — those delete the stored list — or the published
+catalogue changed, which changes the model version).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from sqlalchemy import delete, func, select
+
+from lms.core.types import utcnow
+from lms.courses.models import Course as CourseRow
+from lms.courses.models import CourseVersion
+from lms.extensions import db
+from lms.learning.models import Enrollment
+from lms.skills import engine
+from lms.skills.models import (
+    JobRole,
+    RecommendationList,
+    RoleSkill,
+    Skill,
+    SkillEvidence,
+)
+from lms.skills.recommend import Course, Gap, learning_path, reason_text
+from lms.tenancy.models import Membership
+from lms.tenancy.scope import current_membership_conditions
+
+ALGORITHM = "gap-tfidf-knn/1"
+TOP_K = 10
+CHUNK = 5000  # workers ranked and stored per step of the batch
+
+
+@dataclass
+class Catalogue:
+    """A consortium's published courses, indexed for ranking."""
+
+    versions: list[CourseVersion]  # index order
+    courses: list[Course]
+    index: engine.CourseIndex
+    model_version: str
+
+
+def _published_versions(consortium_id: int) -> list[CourseVersion]:
+    latest = (
+        select(func.max(CourseVersion.id))
+        .join(CourseRow, CourseRow.id == CourseVersion.course_id)
+        .where(CourseRow.consortium_id == consortium_id, CourseVersion.status == "published")
+        .group_by(CourseVersion.course_id)
+    )
+    return list(
+        db.session.scalars(
+            select(CourseVersion).where(CourseVersion.id.in_(latest)).order_by(CourseVersion.id)
+        )
+    )
+
+
+def catalogue(consortium_id: int) -> Catalogue:
+    versions = _published_versions(consortium_id)
+    courses = [
+        Course(
+            v.course.slug,
+            v.title,
+            f"{v.summary} {v.search_text}",
+            float(v.hours or 0),
+            {s.skill_id: s.level for s in v.skill_levels},
+            tuple(v.prerequisites or ()),
+        )
+        for v in versions
+    ]
+    skills = db.session.scalars(select(Skill).order_by(Skill.id)).all()
+    texts = {
+        s.id: " ".join(filter(None, (s.name_zh, s.name_en, s.description_zh, s.description_en)))
+        for s in skills
+    }
+    index = engine.build_index(courses, texts, [s.id for s in skills])
+    digest = hashlib.sha1(
+        ",".join(str(v.id) for v in versions).encode() + b"|" + str(len(skills)).encode(),
+        usedforsecurity=False,
+    ).hexdigest()[:12]
+    return Catalogue(versions, courses, index, f"{ALGORITHM}:{digest}")
+
+
+def current_model_version(consortium_id: int) -> str:
+    """Cheap: the algorithm and the published catalogue (no index is built)."""
+    versions = [v.id for v in _published_versions(consortium_id)]
+    skills = db.session.scalar(select(func.count()).select_from(Skill))
+    digest = hashlib.sha1(
+        ",".join(map(str, versions)).encode() + b"|" + str(skills).encode(),
+        usedforsecurity=False,
+    ).hexdigest()[:12]
+    return f"{ALGORITHM}:{digest}"
+
+
+# --- workers as arrays ---------------------------------------------------------------------
+
+
+@dataclass
+class Workers:
+    user_ids: np.ndarray
+    batch: engine.WorkerBatch
+
+
+def _workers(cat: Catalogue, consortium_id: int, user_ids: Sequence[int] | None) -> Workers:
+    """Current workers of the consortium (or the given ones) as sparse arrays."""
+    skill_col = cat.index.skill_index
+    course_col = {v.course_id: i for i, v in enumerate(cat.versions)}
+    query = (
+        select(Membership.user_id, Membership.job_role_id)
+        .where(
+            Membership.consortium_id == consortium_id,
+            Membership.role == "worker",
+            *current_membership_conditions(),
+        )
+        .order_by(Membership.user_id, Membership.id)
+    )
+    if user_ids is not None:
+        query = query.where(Membership.user_id.in_(list(user_ids)))
+    roles_of: dict[int, list[str]] = {}
+    for user_id, role_id in db.session.execute(query):
+        roles_of.setdefault(user_id, [])
+        if role_id:
+            roles_of[user_id].append(role_id)
+    from lms.auth.models import User
+
+    ids = sorted(roles_of)
+    row = {u: i for i, u in enumerate(ids)}
+    targets = dict(
+        db.session.execute(select(User.id, User.target_role_id).where(User.id.in_(ids))).all()
+    )
+    requirements: dict[str, dict[str, int]] = {}
+    for role_id, skill_id, level in db.session.execute(
+        select(RoleSkill.role_id, RoleSkill.skill_id, RoleSkill.level)
+    ):
+        requirements.setdefault(role_id, {})[skill_id] = level
+    role_group = {r: i + 1 for i, r in enumerate(sorted(requirements))}
+
+    def matrix(entries, n_cols):
+        rows, cols, vals = [], [], []
+        for r, c, v in entries:
+            rows.append(r)
+            cols.append(c)
+            vals.append(v)
+        return sparse.csr_matrix(
+            (np.asarray(vals, np.float32), (rows, cols)), shape=(len(ids), n_cols)
+        )
+
+    required: dict[tuple[int, int], int] = {}
+    groups = np.zeros(len(ids), np.int64)
+    for user_id in ids:
+        wanted = [*roles_of[user_id], *([targets[user_id]] if targets.get(user_id) else [])]
+        for role_id in wanted:
+            for skill_id, level in requirements.get(role_id, {}).items():
+                if skill_id in skill_col:
+                    key = (row[user_id], skill_col[skill_id])
+                    required[key] = max(required.get(key, 0), level)
+        if roles_of[user_id]:
+            groups[row[user_id]] = role_group.get(roles_of[user_id][0], 0)
+    held_query = (
+        select(SkillEvidence.user_id, SkillEvidence.skill_id, func.max(SkillEvidence.level))
+        .where(SkillEvidence.is_verified.is_(True))
+        .group_by(SkillEvidence.user_id, SkillEvidence.skill_id)
+    )
+    enrol_query = select(Enrollment.user_id, Enrollment.course_id, Enrollment.status).where(
+        Enrollment.consortium_id == consortium_id,
+        Enrollment.status.in_(("enrolled", "in_progress", "completed")),
+    )
+    if user_ids is not None:
+        held_query = held_query.where(SkillEvidence.user_id.in_(ids))
+        enrol_query = enrol_query.where(Enrollment.user_id.in_(ids))
+    held = [
+        (row[u], skill_col[s], level)
+        for u, s, level in db.session.execute(held_query)
+        if u in row and s in skill_col
+    ]
+    completed, busy = [], []
+    for u, course_id, status in db.session.execute(enrol_query):
+        if u in row and course_id in course_col:
+            (completed if status == "completed" else busy).append(
+                (row[u], course_col[course_id], 1)
+            )
+    n_skills, n_courses = len(cat.index.skill_ids), len(cat.versions)
+    batch = engine.WorkerBatch(
+        required=matrix(((r, c, v) for (r, c), v in required.items()), n_skills),
+        held=matrix(held, n_skills),
+        completed=matrix(completed, n_courses),
+        in_progress=matrix(busy, n_courses),
+        groups=groups,
+        ids=np.asarray(ids, np.int64),
+    )
+    return Workers(np.asarray(ids, np.int64), batch)
+
+
+def _take(batch: engine.WorkerBatch, rows) -> engine.WorkerBatch:
+    """Some workers of a batch (a slice or an array of row numbers)."""
+    return engine.WorkerBatch(
+        required=batch.required[rows],
+        held=batch.held[rows],
+        completed=batch.completed[rows],
+        in_progress=batch.in_progress[rows],
+        groups=batch.groups[rows],
+        ids=batch.ids[rows],
+    )
+
+
+# --- ranking and storing -------------------------------------------------------------------
+
+
+def recompute(
+    consortium_id: int,
+    user_ids: Sequence[int] | None = None,
+    *,
+    report: Callable[[int, int], None] | None = None,
+) -> int:
+    """Rank and store the top lists of the consortium's current workers (or the given ones).
+
+    Peers for the collaborative signal always come from the whole consortium.
+    """
+    cat = catalogue(consortium_id)
+    everyone = _workers(cat, consortium_id, None)
+    peers = engine.build_peer_pool(
+        everyone.batch.held, everyone.batch.completed, everyone.batch.groups, everyone.user_ids
+    )
+    workers = everyone
+    if user_ids is not None:
+        rows = np.flatnonzero(np.isin(everyone.user_ids, np.asarray(list(user_ids), np.int64)))
+        workers = Workers(everyone.user_ids[rows], _take(everyone.batch, rows))
+    total = len(workers.user_ids)
+    now = utcnow()
+    for start in range(0, total, CHUNK):
+        stop = min(total, start + CHUNK)
+        part = _take(workers.batch, slice(start, stop))
+        result = engine.rank_workers(cat.index, part, k=TOP_K, peers=peers)
+        _store(cat, consortium_id, workers.user_ids[start:stop], part, result, now)
+        if report:
+            report(stop, total)
+    return total
+
+
+def _store(cat, consortium_id, user_ids, part, result, now) -> None:
+    required = part.required.tocsr()
+    held = part.held.tocsr()
+    rows = []
+    for r, user_id in enumerate(user_ids.tolist()):
+        items = []
+        for j, c in enumerate(result.courses[r].tolist()):
+            if c < 0:
+                break
+            s = int(result.reason_skill[r, j])
+            after = int(result.after[r, j])
+            version = cat.versions[c]
+            items.append(
+                {
+                    "course": version.course_id,
+                    "score": round(float(result.scores[r, j]), 4),
+                    "skill": cat.index.skill_ids[s] if s >= 0 else None,
+                    "held": int(held[r, s]) if s >= 0 else 0,
+                    "required": int(required[r, s]) if s >= 0 else 0,
+                    "reaches": int(cat.courses[c].skills.get(cat.index.skill_ids[s], 0))
+                    if s >= 0
+                    else 0,
+                    "closes": int(result.closes_count[r, j]),
+                    "after": cat.versions[after].course_id if after >= 0 else None,
+                }
+            )
+        rows.append(
+            {
+                "user_id": user_id,
+                "consortium_id": consortium_id,
+                "model_version": cat.model_version,
+                "computed_at": now,
+                "items": items,
+            }
+        )
+    db.session.execute(
+        delete(RecommendationList).where(
+            RecommendationList.consortium_id == consortium_id,
+            RecommendationList.user_id.in_(user_ids.tolist()),
+        )
+    )
+    if rows:
+        db.session.execute(RecommendationList.__table__.insert(), rows)
+    db.session.flush()
+
+
+def recompute_job(job, report) -> dict:
+    """The "recommendations" background job: every current worker of the job's consortium."""
+    count = recompute(job.consortium_id, report=report)
+    db.session.commit()
+    return {"workers": count}
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+@dataclass
+class Shown:
+    """One recommendation as a page shows it."""
+
+    version: CourseVersion
+    reason: str
+    closes: int
+    after: CourseVersion | None
+    score: float
+
+
+def stored_list(user_id: int, consortium_id: int) -> RecommendationList | None:
+    return db.session.get(RecommendationList, (user_id, consortium_id))
+
+
+def for_worker(user, consortium_id: int, locale: str, *, limit: int = 5) -> list[Shown]:
+    """The worker's recommendations with reasons; recomputed now if missing or stale."""
+    stored = stored_list(user.id, consortium_id)
+    if stored is None or stored.model_version != current_model_version(consortium_id):
+        recompute(consortium_id, [user.id])
+        stored = stored_list(user.id, consortium_id)
+    if stored is None:
+        return []
+    return shown(stored.items[:limit], consortium_id, locale)
+
+
+def shown(items: list[dict], consortium_id: int, locale: str) -> list[Shown]:
+    by_course = {v.course_id: v for v in _published_versions(consortium_id)}
+    names = {
+        s.id: s.name(locale)
+        for s in db.session.scalars(
+            select(Skill).where(Skill.id.in_({i["skill"] for i in items if i["skill"]}))
+        )
+    }
+    result = []
+    for item in items:
+        version = by_course.get(item["course"])
+        if version is None:
+            continue  # withdrawn since the list was stored
+        result.append(
+            Shown(
+                version,
+                _reason(item, names.get(item["skill"], item["skill"] or ""), locale),
+                item["closes"],
+                by_course.get(item["after"]) if item.get("after") else None,
+                item["score"],
+            )
+        )
+    return result
+
+
+def _reason(item: dict, skill_name: str, locale: str) -> str:
+    if not item["skill"]:
+        return ""
+    gap = Gap(item["skill"], item["held"], item["required"])
+    if item.get("reaches", item["required"]) >= item["required"]:
+        return reason_text(gap, skill_name, locale)
+    return narrow_text(gap, skill_name, item["reaches"], locale)
+
+
+def narrow_text(gap: Gap, skill_name: str, reaches: int, locale: str) -> str:
+    """'提升：PLC 编程 至 四级/中级工（岗位要求 三级/高级工，当前 五级/初级工）'."""
+    from lms.skills.models import LEVEL_NAMES
+
+    zh = not locale.startswith("en")
+    name = lambda level: LEVEL_NAMES[level][0 if zh else 1] if level else ("无" if zh else "none")  # noqa: E731
+    if zh:
+        return (
+            f"提升：{skill_name} 至 {name(reaches)}（岗位要求 {name(gap.required)}，"
+            f"当前 {name(gap.held)}）"
+        )
+    return (
+        f"Raises {skill_name} to {name(reaches)} (the role requires {name(gap.required)}; "
+        f"now {name(gap.held)})"
+    )
+
+
+# --- learning paths ------------------------------------------------------------------------
+
+
+@dataclass
+class Path:
+    role: JobRole
+    versions: list[CourseVersion]
+    hours: float
+    open_gaps: list[Gap]  # gaps no course of the catalogue closes
+    gaps: list[Gap]
+
+
+def path_for(user_id: int, consortium_id: int, role: JobRole, held: dict[str, int]) -> Path:
+    """The ordered courses that close the worker's gaps to `role`, prerequisites first."""
+    from lms.skills.recommend import find_gaps
+
+    versions = _published_versions(consortium_id)
+    by_slug = {v.course.slug: v for v in versions}
+    completed = set(
+        db.session.scalars(
+            select(CourseRow.slug)
+            .join(Enrollment, Enrollment.course_id == CourseRow.id)
+            .where(
+                Enrollment.user_id == user_id,
+                Enrollment.consortium_id == consortium_id,
+                Enrollment.status == "completed",
+            )
+        )
+    )
+    courses = [
+        Course(
+            v.course.slug,
+            v.title,
+            v.summary,
+            float(v.hours or 0),
+            {s.skill_id: s.level for s in v.skill_levels},
+            tuple(v.prerequisites or ()),
+        )
+        for v in versions
+    ]
+    gaps = find_gaps({r.skill_id: r.level for r in role.requirements}, held)
+    steps, hours, open_gaps = learning_path(courses, gaps, completed=completed)
+    return Path(role, [by_slug[c.slug] for c in steps], hours, open_gaps, gaps)

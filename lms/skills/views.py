@@ -1,0 +1,445 @@
+"""Skills pages: a worker's skills, gaps, recommendations and learning path; a firm's and a
+consortium's gaps; a firm admin's view of one worker (rating, job role, assigning a path)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from lms.core.exports import csv_response
+from lms.core.forms import choices
+from lms.core.i18n import ui_locale
+from lms.extensions import db
+from lms.jobs.service import start_job
+from lms.learning import service as learning
+from lms.permissions import has_permission
+from lms.skills import gaps as gap_service
+from lms.skills import recommendations, service
+from lms.skills.models import LEVEL_NAMES, JobRole, Skill, level_name
+from lms.skills.profile_forms import (
+    JobRoleForm,
+    PathForm,
+    SkillLevelForm,
+    TargetRoleForm,
+    level_choices,
+)
+from lms.tenancy.scope import current_scope
+
+bp = Blueprint("skills", __name__)
+
+
+def _require(permission: str, target) -> None:
+    if not has_permission(current_user, permission, target):
+        abort(403)
+
+
+def _skill_options(locale: str, consortium_id: int):
+    skills = db.session.scalars(
+        db.select(Skill)
+        .where((Skill.consortium_id.is_(None)) | (Skill.consortium_id == consortium_id))
+        .order_by(Skill.category_id, Skill.id)
+    )
+    return choices([("", _l("Choose a skill"))] + [(s.id, s.name(locale)) for s in skills])
+
+
+def bar_spec(rows, locale: str, *, with_target: bool) -> dict:
+    """The chart of held and required levels per skill (the table beside it has the same)."""
+    shown = [r for r in rows if r.current or r.target][:15]
+    series = [
+        {"name": str(_l("Verified level")), "data": [r.held for r in shown]},
+        {"name": str(_l("Current role requires")), "data": [r.current for r in shown]},
+    ]
+    if with_target:
+        series.append({"name": str(_l("Target role requires")), "data": [r.target for r in shown]})
+    return {
+        "type": "bar",
+        "horizontal": True,
+        "categories": [r.skill.name(locale) for r in shown],
+        "series": series,
+        "max": 5,
+        "levelLabels": {str(n): level_name(n, locale) for n in LEVEL_NAMES},
+    }
+
+
+def _profile(user, roles, locale: str) -> dict:
+    """What the worker's page and their firm admin's view of them both show."""
+    rows = gap_service.skill_rows(user, roles)
+    held = {r.skill.id: r.held for r in rows if r.held}
+    paths = []
+    if roles.consortium_id:
+        for role in [*([roles.target] if roles.target else []), *roles.current]:
+            paths.append(recommendations.path_for(user.id, roles.consortium_id, role, held))
+    return {
+        "rows": rows,
+        "roles": roles,
+        "spec": bar_spec(rows, locale, with_target=roles.target is not None),
+        "paths": paths,
+        "locale": locale,
+    }
+
+
+# --- the worker ----------------------------------------------------------------------------
+
+
+@bp.route("/skills", methods=["GET", "POST"])
+@login_required
+def my_skills():
+    locale = ui_locale()
+    roles = gap_service.worker_roles(current_user)
+    if roles.consortium_id is None:
+        return render_template("skills/my_skills.html", roles=roles, rows=[], recs=[])
+    target_form = TargetRoleForm(prefix="target")
+    target_form.target_role.choices = choices(
+        [("", _l("— no goal yet —"))] + service.role_options(roles.consortium_id, roles.firm_ids[0])
+    )
+    level_form = SkillLevelForm(prefix="self")
+    level_form.skill.choices = _skill_options(locale, roles.consortium_id)
+    level_form.level.choices = level_choices(locale)
+    if target_form.save_target.data and target_form.validate_on_submit():
+        try:
+            service.set_target_role(
+                current_user,
+                target_form.target_role.data or None,
+                consortium_id=roles.consortium_id,
+                firm_id=roles.firm_ids[0],
+            )
+        except service.TaxonomyError:
+            db.session.rollback()
+            target_form.target_role.errors.append(_l("Choose a job role from the list."))
+        else:
+            db.session.commit()
+            flash(_l("Your goal is saved."), "success")
+            return redirect(url_for("skills.my_skills"))
+    elif level_form.save_level.data and level_form.validate_on_submit():
+        service.record_self_assessment(
+            current_user,
+            level_form.skill.data,
+            int(level_form.level.data),
+            level_form.note.data or "",
+        )
+        db.session.commit()
+        flash(_l("Your self-assessment is saved. It shows as unverified."), "success")
+        return redirect(url_for("skills.my_skills"))
+    elif request.method == "GET":
+        target_form.target_role.data = current_user.target_role_id or ""
+    recs = recommendations.for_worker(current_user, roles.consortium_id, locale)
+    db.session.commit()  # a list recomputed on demand is kept
+    return render_template(
+        "skills/my_skills.html",
+        target_form=target_form,
+        level_form=level_form,
+        recs=recs,
+        **_profile(current_user, roles, locale),
+    )
+
+
+@bp.get("/skills/<skill_id>")
+@login_required
+def my_skill(skill_id: str):
+    skill = db.session.get(Skill, skill_id)
+    if skill is None:
+        abort(404)
+    profile = service.skill_profile(current_user.id).get(skill_id)
+    return render_template(
+        "skills/skill_history.html",
+        skill=skill,
+        entry=profile or {"level": 0, "self": 0, "history": []},
+        person=None,
+    )
+
+
+@bp.route("/skills/path", methods=["GET", "POST"])
+@login_required
+def my_path():
+    locale = ui_locale()
+    roles = gap_service.worker_roles(current_user)
+    if roles.consortium_id is None:
+        return redirect(url_for("skills.my_skills"))
+    profile = _profile(current_user, roles, locale)
+    form = PathForm()
+    form.role.choices = choices((p.role.id, p.role.name(locale)) for p in profile["paths"])
+    del form.due_on
+    if form.validate_on_submit():
+        path = next(p for p in profile["paths"] if p.role.id == form.role.data)
+        enrolled = 0
+        for version in path.versions:
+            _enrollment, created = learning.enroll(current_user, version, check_prerequisites=False)
+            enrolled += created
+        db.session.commit()
+        flash(
+            _l("Enrolled in %(n)d courses of the path. Take them in the order shown.", n=enrolled),
+            "success",
+        )
+        return redirect(url_for("learning.my_learning"))
+    return render_template("skills/path.html", form=form, person=None, **profile)
+
+
+# --- firm admins ---------------------------------------------------------------------------
+
+
+def _heatmap_spec(cells, x_ids, y_ids, x_names, y_names) -> dict:
+    x_pos = {x: i for i, x in enumerate(x_ids)}
+    y_pos = {y: i for i, y in enumerate(y_ids)}
+    return {
+        "type": "heatmap",
+        "x": [x_names[x] for x in x_ids],
+        "y": [y_names[y] for y in y_ids],
+        "data": [
+            [x_pos[c.skill_id], y_pos[c.group], round(c.share, 2)]
+            for c in cells
+            if c.skill_id in x_pos and c.group in y_pos
+        ],
+        "min": 0,
+        "max": 1,
+        "percent": True,
+        "valueLabel": str(_l("Share of workers with a gap")),
+        "tone": "warning",
+    }
+
+
+def _gap_table(cells, group_name):
+    """Rows (group, skill, workers, with gap, share, total gap), biggest gaps first."""
+    return sorted(cells, key=lambda c: (-c.with_gap, -c.total_gap, str(group_name(c.group))))
+
+
+def _skill_names(ids, locale):
+    found = db.session.scalars(db.select(Skill).where(Skill.id.in_(set(ids))))
+    return {s.id: s.name(locale) for s in found}
+
+
+@bp.get("/firms/<int:firm_id>/skills")
+@login_required
+def firm_gaps(firm_id: int):
+    firm = current_scope().get_firm(firm_id)
+    _require("report.view", firm)
+    locale = ui_locale()
+    cells = gap_service.gap_cells(firm.consortium_id, firm_id=firm.id, by="role")
+    roles = {
+        r.id: r.name(locale)
+        for r in db.session.scalars(
+            db.select(JobRole).where(JobRole.id.in_({c.group for c in cells}))
+        )
+    }
+    skills = _skill_names((c.skill_id for c in cells), locale)
+    rows = _gap_table(cells, roles.get)
+    if request.args.get("format") == "csv":
+        return csv_response(
+            f"skill-gaps-firm-{firm.id}.csv",
+            [
+                _l("Job role"),
+                _l("Skill"),
+                _l("Workers"),
+                _l("With a gap"),
+                _l("Share"),
+                _l("Levels missing"),
+            ],
+            (
+                [
+                    roles.get(c.group, c.group),
+                    skills.get(c.skill_id, c.skill_id),
+                    c.workers,
+                    c.with_gap,
+                    f"{c.share:.0%}",
+                    c.total_gap,
+                ]
+                for c in rows
+            ),
+        )
+    gapped = [c for c in cells if c.with_gap]
+    skill_ids = sorted(
+        {c.skill_id for c in gapped},
+        key=lambda s: -sum(c.with_gap for c in gapped if c.skill_id == s),
+    )[:20]
+    role_ids = sorted({c.group for c in gapped}, key=lambda r: roles.get(r, r))
+    return render_template(
+        "skills/firm_gaps.html",
+        firm=firm,
+        rows=rows,
+        roles=roles,
+        skills=skills,
+        spec=_heatmap_spec(gapped, skill_ids, role_ids, skills, roles) if gapped else None,
+    )
+
+
+@bp.route("/firms/<int:firm_id>/people/<public_id>/skills", methods=["GET", "POST"])
+@login_required
+def person_skills(firm_id: int, public_id: str):
+    firm = current_scope().get_firm(firm_id)
+    _require("person.view", firm)
+    person = current_scope().get_person(public_id, within=firm)
+    membership = next(
+        (m for m in person.memberships if m.firm_id == firm.id and m.is_current()), None
+    )
+    if membership is None:
+        abort(404)
+    locale = ui_locale()
+    can_manage = has_permission(current_user, "skill.rate", firm)
+    role_form = JobRoleForm(prefix="role")
+    role_form.job_role.choices = choices(
+        [("", _l("— none —"))] + service.role_options(firm.consortium_id, firm.id)
+    )
+    rate_form = SkillLevelForm(prefix="rate")
+    rate_form.skill.choices = _skill_options(locale, firm.consortium_id)
+    rate_form.level.choices = level_choices(locale)
+    roles = gap_service.worker_roles(person)
+    profile = _profile(person, roles, locale)
+    path_form = PathForm(prefix="path")
+    path_form.role.choices = choices((p.role.id, p.role.name(locale)) for p in profile["paths"])
+    back = url_for("skills.person_skills", firm_id=firm.id, public_id=person.public_id)
+    if request.method == "POST" and not can_manage:
+        abort(403)
+    if role_form.save_role.data and role_form.validate_on_submit():
+        try:
+            service.set_job_role(current_user, membership, role_form.job_role.data or None)
+        except service.TaxonomyError:
+            db.session.rollback()
+            role_form.job_role.errors.append(_l("Choose a job role from the list."))
+        else:
+            db.session.commit()
+            flash(_l("Job role saved."), "success")
+            return redirect(back)
+    elif rate_form.save_level.data and rate_form.validate_on_submit():
+        service.record_rating(
+            current_user,
+            person,
+            firm,
+            rate_form.skill.data,
+            int(rate_form.level.data),
+            rate_form.note.data or "",
+        )
+        db.session.commit()
+        flash(_l("Rating saved: it counts as verified evidence."), "success")
+        return redirect(back)
+    elif path_form.take_path.data and path_form.validate_on_submit():
+        path = next(p for p in profile["paths"] if p.role.id == path_form.role.data)
+        try:
+            counts = {"assigned": 0, "updated": 0}
+            for version in path.versions:
+                result = learning.assign_course(
+                    current_user,
+                    version,
+                    [person],
+                    source="firm",
+                    due_on=path_form.due_on.data,
+                    is_mandatory=False,
+                )
+                for key in counts:
+                    counts[key] += result[key]
+        except learning.LearningError as exc:
+            db.session.rollback()
+            path_form.due_on.errors.append(exc.args[0])
+        else:
+            db.session.commit()
+            flash(
+                _l(
+                    "Path assigned: %(assigned)d new courses, %(updated)d already assigned.",
+                    **counts,
+                ),
+                "success",
+            )
+            return redirect(back)
+    elif request.method == "GET":
+        role_form.job_role.data = membership.job_role_id or ""
+    return render_template(
+        "skills/person_skills.html",
+        firm=firm,
+        person=person,
+        can_manage=can_manage,
+        role_form=role_form,
+        rate_form=rate_form,
+        path_form=path_form,
+        **profile,
+    )
+
+
+# --- consortium admins ---------------------------------------------------------------------
+
+
+@bp.get("/consortia/<int:consortium_id>/skills/gaps")
+@login_required
+def consortium_gaps(consortium_id: int):
+    consortium = current_scope().get_consortium(consortium_id)
+    _require("report.view", consortium)
+    locale = ui_locale()
+    cells = gap_service.gap_cells(consortium.id, by="firm")
+    firms = {f.id: f.name for f in consortium.firms}
+    uncovered = gap_service.uncovered_gaps(consortium.id)
+    skills = _skill_names([*(c.skill_id for c in cells), *(u.skill_id for u in uncovered)], locale)
+    table = request.args.get("table")
+    if request.args.get("format") == "csv" and table == "uncovered":
+        return csv_response(
+            f"uncovered-gaps-{consortium.code}.csv",
+            [
+                _l("Skill"),
+                _l("Skill id"),
+                _l("Workers with the gap"),
+                _l("Highest level required"),
+                _l("Best level a course teaches"),
+            ],
+            (
+                [
+                    skills.get(u.skill_id, u.skill_id),
+                    u.skill_id,
+                    u.with_gap,
+                    level_name(u.required, locale),
+                    level_name(u.best_course, locale) if u.best_course else "",
+                ]
+                for u in uncovered
+            ),
+        )
+    rows = _gap_table(cells, firms.get)
+    if request.args.get("format") == "csv":
+        return csv_response(
+            f"skill-gaps-{consortium.code}.csv",
+            [
+                _l("Firm"),
+                _l("Skill"),
+                _l("Workers"),
+                _l("With a gap"),
+                _l("Share"),
+                _l("Levels missing"),
+            ],
+            (
+                [
+                    firms.get(c.group, c.group),
+                    skills.get(c.skill_id, c.skill_id),
+                    c.workers,
+                    c.with_gap,
+                    f"{c.share:.0%}",
+                    c.total_gap,
+                ]
+                for c in rows
+            ),
+        )
+    gapped = [c for c in cells if c.with_gap]
+    skill_ids = sorted(
+        {c.skill_id for c in gapped},
+        key=lambda s: -sum(c.with_gap for c in gapped if c.skill_id == s),
+    )[:20]
+    firm_ids = sorted({c.group for c in gapped}, key=lambda f: firms.get(f, ""))
+    last_job = db.session.scalars(
+        db.select(recommendations.RecommendationList.computed_at)
+        .where(recommendations.RecommendationList.consortium_id == consortium.id)
+        .order_by(recommendations.RecommendationList.computed_at.desc())
+        .limit(1)
+    ).first()
+    return render_template(
+        "skills/consortium_gaps.html",
+        consortium=consortium,
+        rows=rows,
+        firms=firms,
+        skills=skills,
+        uncovered=uncovered,
+        last_computed=last_job,
+        spec=_heatmap_spec(gapped, skill_ids, firm_ids, skills, firms) if gapped else None,
+    )
+
+
+@bp.post("/consortia/<int:consortium_id>/recommendations")
+@login_required
+def recompute_recommendations(consortium_id: int):
+    consortium = current_scope().get_consortium(consortium_id)
+    _require("report.view", consortium)
+    job = start_job("recommendations", actor=current_user, consortium=consortium)
+    return redirect(url_for("jobs.job_page", public_id=job.public_id))
