@@ -3,7 +3,8 @@
 Dataset (see README): skills.yaml (taxonomy import format, with roles), courses.yaml, workers.csv
 (worker_id, role, target_role, skills as `slug:level;slug:level`), history.csv (worker_id,
 course_slug, completed_at). Completions after the 80th percentile of completed_at are held out;
-the earlier ones raise each worker to the levels their courses teach.
+the earlier ones raise each worker to the levels their courses teach. All workers are ranked in
+one batch by lms/skills/engine.py (the engine behind `recommend()`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from scipy import sparse
 
-from lms.skills.recommend import Course, Gap, collaborative_scores, find_gaps, recommend
+from lms.skills.engine import WorkerBatch, build_index, rank_workers
+from lms.skills.recommend import Course, Gap, find_gaps, recommendations
 
 
 @dataclass
@@ -98,42 +101,57 @@ def evaluate(data: Dataset, *, k: int = 5, seed: int = 7) -> tuple[dict, dict[st
             for skill, level in by_slug[course].skills.items() if course in by_slug else ():
                 levels[skill] = max(levels.get(skill, 0), level)
         held[worker] = levels
-    skill_ids = sorted({s for c in data.courses for s in c.skills} | set(data.skill_texts))
-    role_ids = sorted(data.roles)
-    workers = sorted(data.workers)
-    profiles = np.array(
-        [
-            [held[w].get(s, 0) for s in skill_ids]
-            + [3.0 * (data.workers[w]["role"] == r) for r in role_ids]
-            for w in workers
-        ],
-        dtype=float,
+    role_of = {
+        r: i
+        for i, r in enumerate(sorted({*data.roles, *(v["role"] for v in data.workers.values())}))
+    }
+    skill_ids = sorted(
+        {s for c in data.courses for s in c.skills}
+        | set(data.skill_texts)
+        | {s for levels in data.roles.values() for s in levels}
     )
-    completions = np.array([[1.0 * (c in before[w]) for c in slugs] for w in workers])
+    index = build_index(data.courses, data.skill_texts, skill_ids)
+    workers = sorted(data.workers)
+    required = {}
+    for w in workers:
+        info = data.workers[w]
+        levels = dict(data.roles.get(info["role"], {}))
+        for skill, level in data.roles.get(info["target_role"] or "", {}).items():
+            levels[skill] = max(levels.get(skill, 0), level)
+        required[w] = levels
+
+    def matrix(rows: list[dict], columns: dict[str, int]) -> sparse.csr_matrix:
+        ii, jj, vv = [], [], []
+        for i, row in enumerate(rows):
+            for key, value in row.items():
+                if key in columns and value:
+                    ii.append(i)
+                    jj.append(columns[key])
+                    vv.append(value)
+        return sparse.csr_matrix(
+            (np.array(vv, np.float32), (ii, jj)), shape=(len(rows), len(columns))
+        )
+
+    batch = WorkerBatch(
+        required=matrix([required[w] for w in workers], index.skill_index),
+        held=matrix([held[w] for w in workers], index.skill_index),
+        completed=matrix([dict.fromkeys(before[w], 1) for w in workers], index.slug_index),
+        in_progress=sparse.csr_matrix((len(workers), len(slugs)), dtype=np.float32),
+        groups=np.array([role_of[data.workers[w]["role"]] for w in workers]),
+    )
+    # One batch through the engine that serves single workers too; collaborative peers are the
+    # other workers of the same current role who completed a course before the cut.
+    ranked = rank_workers(index, batch, k=k, neighbours=15)
     popularity = Counter(c for w in workers for c in before[w])
     rng = random.Random(seed)
     lists = {"recommender": {}, "popular": {}, "random": {}}
     for i, w in enumerate(workers):
-        info = data.workers[w]
-        required = dict(data.roles.get(info["role"], {}))
-        for skill, level in data.roles.get(info["target_role"] or "", {}).items():
-            required[skill] = max(required.get(skill, 0), level)
-        gaps = find_gaps(required, held[w])
-        peers = np.delete(profiles, i, axis=0)
-        peer_done = np.delete(completions, i, axis=0)
-        collab = collaborative_scores(profiles[i], peers, peer_done, k=15)
-        recs = recommend(
-            data.courses,
-            gaps,
-            skill_texts=data.skill_texts,
-            completed=before[w],
-            collaborative=collab,
-            limit=k,
-        )
+        gaps = find_gaps(required[w], held[w])
+        recs = recommendations(index, ranked, i, gaps)
         lists["recommender"][w] = (gaps, [(r.slug, r) for r in recs])
         remaining = [c for c in slugs if c not in before[w]]
-        ranked = sorted(remaining, key=lambda c: (-popularity[c], c))[:k]
-        lists["popular"][w] = (gaps, [(c, None) for c in ranked])
+        ranked_popular = sorted(remaining, key=lambda c: (-popularity[c], c))[:k]
+        lists["popular"][w] = (gaps, [(c, None) for c in ranked_popular])
         shuffled = remaining[:]
         rng.shuffle(shuffled)
         lists["random"][w] = (gaps, [(c, None) for c in shuffled[:k]])

@@ -8,6 +8,9 @@ ranked courses back, each with the gaps it closes as its reason. Three signals a
 - content: TF-IDF similarity between the gap skills' descriptions and the course text, with
   character n-grams so Chinese needs no word segmentation;
 - collaborative: what workers with similar profiles completed (nearest neighbours).
+
+The maths lives in `lms.skills.engine` (one batch engine for one worker or 100,000); the
+functions here are the one-worker API on top of it.
 """
 
 from __future__ import annotations
@@ -16,13 +19,38 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics.pairwise import cosine_similarity
-from sklearn.neighbors import NearestNeighbors
+from scipy import sparse
 
+from lms.skills.engine import (
+    MAX_LEVEL,
+    WEIGHTS,
+    CourseIndex,
+    RankResult,
+    WorkerBatch,
+    build_index,
+    coverage_matrix,
+    level_ladder,
+    neighbour_scores,
+    peer_group,
+    rank_workers,
+    text_matrices,
+)
 from lms.skills.models import LEVEL_NAMES
 
-WEIGHTS = {"coverage": 0.6, "content": 0.25, "collaborative": 0.15}
+__all__ = [
+    "WEIGHTS",
+    "Course",
+    "Gap",
+    "Recommendation",
+    "collaborative_scores",
+    "content_scores",
+    "coverage_scores",
+    "find_gaps",
+    "learning_path",
+    "reason_text",
+    "recommend",
+    "recommendations",
+]
 
 
 @dataclass(frozen=True)
@@ -64,35 +92,49 @@ def find_gaps(required: Mapping[str, int], held: Mapping[str, int]) -> list[Gap]
     return sorted(gaps, key=lambda g: (-g.size, g.skill))
 
 
+def _gap_rows(gaps: Sequence[Gap], skill_index: Mapping[str, int]):
+    """1 × S required and held rows for the gap skills the index knows."""
+    n_skills = len(skill_index)
+    required = np.zeros((1, n_skills), np.float32)
+    held = np.zeros((1, n_skills), np.float32)
+    for g in gaps:
+        j = skill_index.get(g.skill)
+        if j is not None and g.required > g.held:
+            required[0, j] = min(g.required, MAX_LEVEL)
+            held[0, j] = max(g.held, 0)
+    return required, held
+
+
 def coverage_scores(courses: Sequence[Course], gaps: Sequence[Gap]) -> np.ndarray:
     """Share of the total gap (weighted by size) each course closes; partial credit when a
     course raises a skill but not to the required level."""
-    total = sum(g.size for g in gaps)
-    scores = np.zeros(len(courses))
-    if not total:
-        return scores
+    skill_index = {g.skill: j for j, g in enumerate(gaps)}
+    rows, cols, vals = [], [], []
     for i, course in enumerate(courses):
-        gained = 0.0
-        for g in gaps:
-            reaches = course.skills.get(g.skill, 0)
-            if reaches >= g.required:
-                gained += g.size
-            elif reaches > g.held:
-                gained += 0.5 * (reaches - g.held)  # helps, but the gap stays open
-        scores[i] = gained / total
-    return scores
+        for skill, level in course.skills.items():
+            if skill in skill_index and level > 0:
+                rows.append(i)
+                cols.append(skill_index[skill])
+                vals.append(min(int(level), MAX_LEVEL))
+    levels = sparse.csr_matrix(
+        (np.array(vals, np.int8), (np.array(rows, np.int64), np.array(cols, np.int64))),
+        shape=(len(courses), len(skill_index)),
+    )
+    required, held = _gap_rows(gaps, skill_index)
+    return coverage_matrix(level_ladder(levels), required, held).toarray()[0].astype(float)
 
 
 def content_scores(gap_texts: Sequence[str], course_texts: Sequence[str]) -> np.ndarray:
-    """Cosine similarity of the gap skills' text to each course's text (char 1–3-grams)."""
-    query = " ".join(gap_texts).strip()
-    if not query or not course_texts:
+    """Cosine similarity of the gap skills' text to each course's text (char 1–3-grams): the
+    query is the sum of the gap texts' unit TF-IDF vectors, as in the batch engine."""
+    texts = [t for t in gap_texts if t.strip()]
+    if not texts or not course_texts:
         return np.zeros(len(course_texts))
-    vectorizer = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(1, 3), lowercase=True, sublinear_tf=True
-    )
-    matrix = vectorizer.fit_transform([*course_texts, query])
-    return cosine_similarity(matrix[-1], matrix[:-1]).ravel()
+    sim, gram = text_matrices(texts, course_texts)
+    norm = float(np.sqrt(max(gram.sum(), 0.0)))
+    if not norm:
+        return np.zeros(len(course_texts))
+    return np.clip(sim.sum(axis=0) / norm, 0.0, 1.0).astype(float)
 
 
 def collaborative_scores(
@@ -106,13 +148,9 @@ def collaborative_scores(
     n_courses = peer_completions.shape[1] if peer_completions.ndim == 2 else 0
     if len(peer_profiles) == 0 or n_courses == 0 or not np.any(profile):
         return np.zeros(n_courses)
-    k = min(k, len(peer_profiles))
-    model = NearestNeighbors(n_neighbors=k, metric="cosine").fit(peer_profiles)
-    distances, indexes = model.kneighbors(profile.reshape(1, -1))
-    similarity = np.clip(1.0 - distances.ravel(), 0.0, None)
-    if not similarity.sum():
-        return np.zeros(n_courses)
-    return similarity @ peer_completions[indexes.ravel()] / similarity.sum()
+    pool = peer_group(np.arange(len(peer_profiles)), peer_profiles, peer_completions)
+    row = np.asarray(profile, np.float32).reshape(1, -1)
+    return neighbour_scores(row, pool, k).toarray()[0].astype(float)
 
 
 def recommend(
@@ -125,83 +163,82 @@ def recommend(
     collaborative: np.ndarray | None = None,
     limit: int = 5,
     weights: Mapping[str, float] = WEIGHTS,
+    index: CourseIndex | None = None,
 ) -> list[Recommendation]:
     """Courses ranked for one worker, each with the gaps it closes.
 
     Completed and in-progress courses are excluded. A course whose prerequisite is neither
     completed nor in progress is kept only if that prerequisite is recommended too, and then
-    right after it; otherwise it is dropped.
+    right after it; otherwise it is dropped. `collaborative` is one score per course (in
+    `courses` order). Pass a prebuilt `index` (`build_index` over the same `courses`) to skip
+    indexing the catalogue on every call; gap skills outside `index.skill_ids` are then ignored.
     """
-    done, busy = set(completed), set(in_progress)
-    candidates = [c for c in courses if c.slug not in done | busy]
-    if not candidates or not gaps:
+    if index is None:
+        skill_ids = sorted(
+            {*skill_texts, *(g.skill for g in gaps), *(s for c in courses for s in c.skills)}
+        )
+        index = build_index(courses, skill_texts, skill_ids)
+    elif len(courses) != len(index.slugs):
+        raise ValueError("the index was built over another catalogue")
+    if not gaps or not index.slugs or limit <= 0:
         return []
-    index = {c.slug: i for i, c in enumerate(courses)}
-    cover = coverage_scores(candidates, gaps)
-    content = content_scores(
-        [skill_texts.get(g.skill, g.skill) for g in gaps],
-        [f"{c.title} {c.text}" for c in candidates],
-    )
+    n_courses = len(index.slugs)
+    required, held = _gap_rows(gaps, index.skill_index)
+    done, busy = set(completed), set(in_progress)
+
+    def row(slugs: set[str]) -> sparse.csr_matrix:
+        cols = sorted(index.slug_index[s] for s in slugs if s in index.slug_index)
+        return sparse.csr_matrix(
+            (np.ones(len(cols), np.float32), cols, [0, len(cols)]), shape=(1, n_courses)
+        )
+
+    external = None
+    if index.external_prerequisites.any():  # prerequisites outside the catalogue, if done
+        ok = [
+            i
+            for i in np.flatnonzero(index.external_prerequisites)
+            if all(
+                p in index.slug_index or p in done | busy for p in index.courses[i].prerequisites
+            )
+        ]
+        external = row({index.slugs[i] for i in ok})
     collab = (
-        np.array([collaborative[index[c.slug]] for c in candidates])
-        if collaborative is not None
-        else np.zeros(len(candidates))
+        sparse.csr_matrix((1, n_courses), dtype=np.float32)
+        if collaborative is None
+        else np.asarray(collaborative, np.float32).reshape(1, n_courses)
     )
-    score = (
-        weights["coverage"] * cover
-        + weights["content"] * content
-        + weights["collaborative"] * collab
+    batch = WorkerBatch(
+        required=sparse.csr_matrix(required),
+        held=sparse.csr_matrix(held),
+        completed=row(done),
+        in_progress=row(busy),
+        external_satisfied=external,
     )
-    ranked = []
-    for i in np.argsort(-score, kind="stable"):
-        course = candidates[i]
-        if cover[i] <= 0:
-            continue  # every recommendation must name a gap it works on
-        closes = tuple(g for g in gaps if course.skills.get(g.skill, 0) >= g.required)
-        narrows = tuple(g for g in gaps if g.held < course.skills.get(g.skill, 0) < g.required)
-        ranked.append(
+    result = rank_workers(index, batch, k=limit, weights=weights, collaborative=collab)
+    return recommendations(index, result, 0, gaps)
+
+
+def recommendations(
+    index: CourseIndex, result: RankResult, row: int, gaps: Sequence[Gap]
+) -> list[Recommendation]:
+    """One worker's row of a RankResult as Recommendation objects (gaps: that worker's)."""
+    recs = []
+    for j, c in enumerate(result.courses[row]):
+        if c < 0:
+            break
+        course = index.courses[c]
+        after = result.after[row, j]
+        recs.append(
             Recommendation(
                 course.slug,
-                round(float(score[i]), 4),
-                closes,
-                narrows,
-                signals={
-                    "coverage": round(float(cover[i]), 4),
-                    "content": round(float(content[i]), 4),
-                    "collaborative": round(float(collab[i]), 4),
-                },
+                round(float(result.scores[row, j]), 4),
+                tuple(g for g in gaps if course.skills.get(g.skill, 0) >= g.required),
+                tuple(g for g in gaps if g.held < course.skills.get(g.skill, 0) < g.required),
+                index.slugs[after] if after >= 0 else None,
+                {name: round(float(v[row, j]), 4) for name, v in result.signals.items()},
             )
         )
-    return _respect_prerequisites(ranked, {c.slug: c for c in courses}, done | busy)[:limit]
-
-
-def _respect_prerequisites(ranked, by_slug, satisfied) -> list[Recommendation]:
-    order = [r.slug for r in ranked]
-    by_rec = {r.slug: r for r in ranked}
-    result: list[Recommendation] = []
-    placed: set[str] = set()
-
-    def place(slug: str, stack: tuple[str, ...] = ()) -> bool:
-        if slug in placed:
-            return True
-        if slug in stack:
-            return False
-        missing = [p for p in by_slug[slug].prerequisites if p not in satisfied]
-        for pre in missing:
-            if pre not in by_rec or not place(pre, (*stack, slug)):
-                return False
-        rec = by_rec[slug]
-        if missing:
-            rec = Recommendation(
-                rec.slug, rec.score, rec.closes, rec.narrows, missing[0], rec.signals
-            )
-        result.append(rec)
-        placed.add(slug)
-        return True
-
-    for slug in order:
-        place(slug)
-    return result
+    return recs
 
 
 def learning_path(
