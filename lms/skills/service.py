@@ -72,7 +72,14 @@ def _taxonomy_problems(data: dict) -> list[str]:
         if not isinstance(raw, dict) or not {"id", "name_zh", "name_en"} <= raw.keys():
             problems.append(f"category {raw!r}: needs id, name_zh and name_en")
     skill_ids = set(db.session.scalars(select(Skill.id)))
+    # The shared taxonomy never takes over a consortium's own skills or roles.
+    owned_skills = set(db.session.scalars(select(Skill.id).where(Skill.consortium_id.is_not(None))))
+    owned_roles = set(
+        db.session.scalars(select(JobRole.id).where(JobRole.consortium_id.is_not(None)))
+    )
     for raw in data["skills"]:
+        if isinstance(raw, dict) and raw.get("id") in owned_skills:
+            problems.append(f"skill {raw['id']}: the id belongs to a consortium's own skill")
         if not isinstance(raw, dict) or not {"id", "category", "name_zh", "name_en"} <= raw.keys():
             problems.append(f"skill {raw!r}: needs id, category, name_zh and name_en")
             continue
@@ -80,6 +87,8 @@ def _taxonomy_problems(data: dict) -> list[str]:
             problems.append(f"skill {raw['id']}: unknown category {raw['category']}")
         skill_ids.add(raw["id"])
     for raw in data.get("roles") or []:
+        if isinstance(raw, dict) and raw.get("id") in owned_roles:
+            problems.append(f"role {raw['id']}: the id belongs to a consortium's own role")
         if not isinstance(raw, dict) or not {"id", "name_zh", "name_en"} <= raw.keys():
             problems.append(f"role {raw!r}: needs id, name_zh, name_en and required_skills")
             continue
@@ -227,12 +236,16 @@ def record_rating(actor, user, firm, skill_id: str, level: int, note: str = "") 
     return evidence
 
 
+def role_usable(role_id: str, consortium_id: int, firm_id: int | None = None) -> bool:
+    """Whether an active job role may be given to people of that consortium (and firm)."""
+    query = roles_for(consortium_id, firm_id).where(JobRole.id == role_id)
+    return db.session.scalars(query).first() is not None
+
+
 def set_target_role(user, role_id: str | None, *, consortium_id: int, firm_id: int | None):
     """The worker's career goal: a role usable in their consortium and firm, or none."""
-    if role_id:
-        usable = select(roles_for(consortium_id, firm_id).subquery().c.id)
-        if role_id not in set(db.session.scalars(usable)):
-            raise TaxonomyError("unknown job role")
+    if role_id and not role_usable(role_id, consortium_id, firm_id):
+        raise TaxonomyError("unknown job role")
     user.target_role_id = role_id or None
     invalidate_recommendations(user.id)
     db.session.flush()
@@ -242,10 +255,8 @@ def set_job_role(actor, membership, role_id: str | None) -> None:
     """A firm admin sets the job role a person holds at the firm (audited)."""
     from lms.audit.service import record_action
 
-    if role_id:
-        usable = select(roles_for(membership.consortium_id, membership.firm_id).subquery().c.id)
-        if role_id not in set(db.session.scalars(usable)):
-            raise TaxonomyError("unknown job role")
+    if role_id and not role_usable(role_id, membership.consortium_id, membership.firm_id):
+        raise TaxonomyError("unknown job role")
     membership.job_role_id = role_id or None
     record_action(
         actor,

@@ -131,6 +131,11 @@ def add_membership(
     """Give `user` a role in a firm (or consortium); an existing current one is reused."""
     if firm is None and role not in CONSORTIUM_ROLES:
         raise TenancyError(_l("This role belongs to a firm."), field="role")
+    if job_role_id:
+        from lms.skills.service import role_usable
+
+        if not role_usable(job_role_id, consortium.id, firm.id if firm else None):
+            raise TenancyError(_l("Choose a job role from the list."), field="job_role")
     for m in user.memberships:
         same_place = m.consortium_id == consortium.id and m.firm_id == (firm.id if firm else None)
         if same_place and m.role == role and m.is_current():

@@ -284,3 +284,34 @@ def test_worker_cannot_invite_people(app, firm, create_user, login):
     assert response.status_code == 403
     with app.app_context():
         assert db.session.scalar(select(func.count(Invitation.id))) == 0
+
+
+def test_a_job_role_of_another_firm_or_an_inactive_one_cannot_be_given(
+    app, firm, create_firm, create_role, create_user
+):
+    from lms.skills.models import JobRole
+    from lms.tenancy.service import TenancyError, add_membership
+
+    with app.app_context():
+        consortium = db.session.get(type(firm), firm.id).consortium
+    other = create_firm(consortium=consortium)
+    create_role("their_role", firm=other)
+    create_role("old_role")
+    admin, person = create_user(role="firm_admin", firm=firm), create_user()
+    with app.test_request_context():
+        db.session.get(JobRole, "old_role").is_active = False
+        actor, someone = db.session.get(User, admin.id), db.session.get(User, person.id)
+        here = db.session.get(type(firm), firm.id)
+        for role_id in ("their_role", "old_role", "no_such_role"):
+            with pytest.raises(TenancyError) as caught:
+                add_membership(
+                    actor,
+                    someone,
+                    consortium=here.consortium,
+                    firm=here,
+                    role="worker",
+                    job_role_id=role_id,
+                )
+            assert caught.value.field == "job_role"
+        assert someone.memberships == []
+        db.session.rollback()

@@ -106,3 +106,24 @@ def test_the_seed_taxonomy_is_big_enough_and_imports_cleanly(app):
 def test_levels_are_shown_with_their_national_names():
     assert level_name(3, "zh_CN") == "3 · 三级/高级工"
     assert level_name(1, "en") == "1 · Level 5 – junior worker"
+
+
+def test_the_shared_import_never_takes_over_a_consortiums_own_skill_or_role(
+    app, tmp_path, create_consortium, create_role
+):
+    consortium = create_consortium()
+    create_role("electrician_l3", {"own_skill": 2}, consortium=consortium, name_zh="本联合体电工")
+    with app.app_context():
+        db.session.get(Skill, "own_skill").consortium_id = consortium.id
+        db.session.commit()
+    data = yaml.safe_load(yaml.safe_dump(SMALL))
+    data["skills"].append(
+        {"id": "own_skill", "category": "plc_control", "name_zh": "改名", "name_en": "Renamed"}
+    )
+    result = _import(app, tmp_path, data)
+    assert result.exit_code != 0
+    assert "skill own_skill: the id belongs to a consortium's own skill" in result.output
+    assert "role electrician_l3: the id belongs to a consortium's own role" in result.output
+    with app.app_context():
+        assert db.session.get(Skill, "own_skill").name_en == "own_skill"
+        assert db.session.get(JobRole, "electrician_l3").name_zh == "本联合体电工"
