@@ -20,11 +20,16 @@ def skills_cli():
 @with_appcontext
 def import_command(path: Path):
     """Load categories, skills and job roles from a taxonomy YAML file."""
+    from lms.courses.yamllines import YamlError, load
+
     try:
-        counts = import_taxonomy(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (TaxonomyError, yaml.YAMLError, KeyError) as exc:
+        data, lines = load(path.read_text(encoding="utf-8"))
+        counts = import_taxonomy(data, lines=lines, filename=str(path))
+    except YamlError as exc:
+        raise click.ClickException(f"{path}:{exc.line}: {exc.message}") from exc
+    except TaxonomyError as exc:
         db.session.rollback()
-        raise click.ClickException(f"{path}: {exc}") from exc
+        raise click.ClickException(str(exc)) from exc
     db.session.commit()
     click.echo(
         f"Imported {counts['categories']} categories, {counts['skills']} skills and "
@@ -59,7 +64,7 @@ def evaluate_command(dataset: Path, k: int, as_json: bool, dump: Path | None):
     metrics, lists = evaluate(data, k=k)
     if dump:
         names = {s: text.split(" ")[0] for s, text in data.skill_texts.items()}
-        dump_lists(dump, lists, names)
+        dump_lists(dump, lists, names, {c.slug: c for c in data.courses})
     if as_json:
         click.echo(json.dumps(metrics, ensure_ascii=False))
         return

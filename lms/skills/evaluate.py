@@ -21,7 +21,7 @@ import yaml
 from scipy import sparse
 
 from lms.skills.engine import WorkerBatch, build_index, rank_workers
-from lms.skills.recommend import Course, Gap, find_gaps, recommendations
+from lms.skills.recommend import Course, find_gaps, recommendations
 
 
 @dataclass
@@ -193,16 +193,23 @@ def _score(per_worker, after, before, by_slug, k) -> dict:
     }
 
 
-def dump_lists(path: Path, lists: dict[str, list], skill_names: dict[str, str]) -> None:
-    from lms.skills.recommend import reason_text
+def dump_lists(
+    path: Path, lists: dict[str, list], skill_names: dict[str, str], courses: dict[str, Course]
+) -> None:
+    from lms.skills.recommend import narrow_text, reason_text
 
     with open(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["worker_id", "rank", "course_slug", "reason"])
         for worker, (_gaps, ranked) in sorted(lists.items()):
             for rank, (slug, rec) in enumerate(ranked, start=1):
-                gap: Gap | None = (rec.closes or rec.narrows or (None,))[0] if rec else None
-                reason = (
-                    reason_text(gap, skill_names.get(gap.skill, gap.skill), "zh_CN") if gap else ""
-                )
+                reason = ""
+                if rec and rec.closes:
+                    gap = rec.closes[0]
+                    reason = reason_text(gap, skill_names.get(gap.skill, gap.skill), "zh_CN")
+                elif rec and rec.narrows:
+                    gap = rec.narrows[0]
+                    reaches = courses[slug].skills.get(gap.skill, 0)
+                    name = skill_names.get(gap.skill, gap.skill)
+                    reason = narrow_text(gap, name, reaches, "zh_CN")
                 writer.writerow([worker, rank, slug, reason])

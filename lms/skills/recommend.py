@@ -292,3 +292,18 @@ def reason_text(gap: Gap, skill_name: str, locale: str) -> str:
     if zh:
         return f"补齐岗位要求：{skill_name} {required}（当前 {held}）"
     return f"Closes a role requirement: {skill_name} at {required} (now {held})"
+
+
+def narrow_text(gap: Gap, skill_name: str, reaches: int, locale: str) -> str:
+    """'提升：PLC 编程 至 四级/中级工（岗位要求 三级/高级工，当前 五级/初级工）'."""
+    zh = not locale.startswith("en")
+    name = lambda level: LEVEL_NAMES[level][0 if zh else 1] if level else ("无" if zh else "none")  # noqa: E731
+    if zh:
+        return (
+            f"提升：{skill_name} 至 {name(reaches)}（岗位要求 {name(gap.required)}，"
+            f"当前 {name(gap.held)}）"
+        )
+    return (
+        f"Raises {skill_name} to {name(reaches)} (the role requires {name(gap.required)}; "
+        f"now {name(gap.held)})"
+    )

@@ -30,7 +30,7 @@ from lms.skills.models import (
     Skill,
     SkillEvidence,
 )
-from lms.skills.recommend import Course, Gap, learning_path, reason_text
+from lms.skills.recommend import Course, Gap, learning_path, narrow_text, reason_text
 from lms.tenancy.models import Membership
 from lms.tenancy.scope import current_membership_conditions
 
@@ -359,23 +359,6 @@ def _reason(item: dict, skill_name: str, locale: str) -> str:
     if item.get("reaches", item["required"]) >= item["required"]:
         return reason_text(gap, skill_name, locale)
     return narrow_text(gap, skill_name, item["reaches"], locale)
-
-
-def narrow_text(gap: Gap, skill_name: str, reaches: int, locale: str) -> str:
-    """'提升：PLC 编程 至 四级/中级工（岗位要求 三级/高级工，当前 五级/初级工）'."""
-    from lms.skills.models import LEVEL_NAMES
-
-    zh = not locale.startswith("en")
-    name = lambda level: LEVEL_NAMES[level][0 if zh else 1] if level else ("无" if zh else "none")  # noqa: E731
-    if zh:
-        return (
-            f"提升：{skill_name} 至 {name(reaches)}（岗位要求 {name(gap.required)}，"
-            f"当前 {name(gap.held)}）"
-        )
-    return (
-        f"Raises {skill_name} to {name(reaches)} (the role requires {name(gap.required)}; "
-        f"now {name(gap.held)})"
-    )
 
 
 # --- learning paths ------------------------------------------------------------------------

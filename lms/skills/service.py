@@ -17,16 +17,17 @@ class TaxonomyError(ValueError):
     pass
 
 
-def import_taxonomy(data: dict) -> dict:
+def import_taxonomy(data: dict, *, lines: dict | None = None, filename: str = "") -> dict:
     """Insert or update categories, skills and shared job roles; returns counts.
 
-    Everything is checked before anything is written: a TaxonomyError names the entry.
+    Everything is checked before anything is written: a TaxonomyError names every problem,
+    as `file:line: message` when `lines` (from lms.courses.yamllines.load) is given.
     """
     if not isinstance(data, dict) or not isinstance(data.get("skills"), list):
-        raise TaxonomyError("the file needs a 'skills' list (and 'categories')")
+        raise TaxonomyError(f"{filename}:1: the file needs a 'skills' list (and 'categories')")
     problems = _taxonomy_problems(data)
     if problems:
-        raise TaxonomyError("; ".join(problems))
+        raise TaxonomyError("\n".join(_located(p, m, lines, filename) for p, m in problems))
     categories = {c.id: c for c in db.session.scalars(select(SkillCategory))}
     for raw in data.get("categories") or []:
         cat = categories.get(raw["id"]) or SkillCategory(id=raw["id"])
@@ -64,45 +65,68 @@ def import_taxonomy(data: dict) -> dict:
     }
 
 
-def _taxonomy_problems(data: dict) -> list[str]:
+def _located(path: tuple, message: str, lines: dict | None, filename: str) -> str:
+    if lines is None:
+        return message
+    while path and path not in lines:
+        path = path[:-1]
+    return f"{filename}:{lines.get(path, 1)}: {message}"
+
+
+def _taxonomy_problems(data: dict) -> list[tuple[tuple, str]]:
+    """(path into the data, message) for every problem; paths give the line in the file."""
     known_categories = {c["id"] for c in data.get("categories") or [] if isinstance(c, dict)}
     known_categories |= set(db.session.scalars(select(SkillCategory.id)))
     problems = []
-    for raw in data.get("categories") or []:
+    for i, raw in enumerate(data.get("categories") or []):
         if not isinstance(raw, dict) or not {"id", "name_zh", "name_en"} <= raw.keys():
-            problems.append(f"category {raw!r}: needs id, name_zh and name_en")
+            problems.append((("categories", i), f"category {raw!r}: needs id, name_zh and name_en"))
     skill_ids = set(db.session.scalars(select(Skill.id)))
     # The shared taxonomy never takes over a consortium's own skills or roles.
     owned_skills = set(db.session.scalars(select(Skill.id).where(Skill.consortium_id.is_not(None))))
     owned_roles = set(
         db.session.scalars(select(JobRole.id).where(JobRole.consortium_id.is_not(None)))
     )
-    for raw in data["skills"]:
+    for i, raw in enumerate(data["skills"]):
         if isinstance(raw, dict) and raw.get("id") in owned_skills:
-            problems.append(f"skill {raw['id']}: the id belongs to a consortium's own skill")
+            problems.append(
+                (("skills", i), f"skill {raw['id']}: the id belongs to a consortium's own skill")
+            )
         if not isinstance(raw, dict) or not {"id", "category", "name_zh", "name_en"} <= raw.keys():
-            problems.append(f"skill {raw!r}: needs id, category, name_zh and name_en")
+            problems.append(
+                (("skills", i), f"skill {raw!r}: needs id, category, name_zh and name_en")
+            )
             continue
         if raw["category"] not in known_categories:
-            problems.append(f"skill {raw['id']}: unknown category {raw['category']}")
+            problems.append(
+                (("skills", i), f"skill {raw['id']}: unknown category {raw['category']}")
+            )
         skill_ids.add(raw["id"])
-    for raw in data.get("roles") or []:
+    for i, raw in enumerate(data.get("roles") or []):
         if isinstance(raw, dict) and raw.get("id") in owned_roles:
-            problems.append(f"role {raw['id']}: the id belongs to a consortium's own role")
+            problems.append(
+                (("roles", i), f"role {raw['id']}: the id belongs to a consortium's own role")
+            )
         if not isinstance(raw, dict) or not {"id", "name_zh", "name_en"} <= raw.keys():
-            problems.append(f"role {raw!r}: needs id, name_zh, name_en and required_skills")
+            problems.append(
+                (("roles", i), f"role {raw!r}: needs id, name_zh, name_en and required_skills")
+            )
             continue
         required = raw.get("required_skills")
         if not isinstance(required, list) or not required:
-            problems.append(f"role {raw['id']}: needs a list of required_skills")
+            problems.append((("roles", i), f"role {raw['id']}: needs a list of required_skills"))
             continue
-        for req in required:
+        where = ("roles", i, "required_skills")
+        for j, req in enumerate(required):
             if not isinstance(req, dict) or req.get("skill") not in skill_ids:
-                problems.append(f"role {raw['id']}: unknown skill {req!r}")
+                problems.append(((*where, j), f"role {raw['id']}: unknown skill {req!r}"))
             elif not (isinstance(req.get("level"), int) and 1 <= req["level"] <= 5):
                 problems.append(
-                    f"role {raw['id']}: skill {req['skill']} has bad level "
-                    f"{req.get('level')!r} (levels are 1–5)"
+                    (
+                        (*where, j),
+                        f"role {raw['id']}: skill {req['skill']} has bad level "
+                        f"{req.get('level')!r} (levels are 1–5)",
+                    )
                 )
     return problems
 
@@ -154,15 +178,16 @@ def role_options(consortium_id: int, firm_id: int | None = None) -> list[tuple[s
 # --- worker skill profiles -----------------------------------------------------------------------
 
 
-def record_course_evidence(enrollment) -> int:
-    """Evidence for each skill the completed course teaches, at its level (once per enrolment)."""
+def record_course_evidence(enrollment, source: str = "course", recorded_by=None) -> int:
+    """Evidence for each skill the completed course teaches, at its level (once per enrolment
+    and source: "course" on completion, "certificate" when its certificate is issued)."""
     from lms.courses.models import CourseSkill
 
     rows = db.session.scalars(
         select(CourseSkill).where(CourseSkill.version_id == enrollment.version_id)
     ).all()
     return _record_enrollment_evidence(
-        enrollment, "course", [(r.skill_id, r.level) for r in rows], recorded_by=None
+        enrollment, source, [(r.skill_id, r.level) for r in rows], recorded_by=recorded_by
     )
 
 

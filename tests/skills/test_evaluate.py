@@ -24,7 +24,7 @@ def test_recommender_beats_popular_and_random_with_no_prerequisite_violations(ap
     with open(dump, encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert rows and set(rows[0]) == {"worker_id", "rank", "course_slug", "reason"}
-    assert all(r["reason"].startswith("补齐岗位要求：") for r in rows)
+    assert all(r["reason"].startswith(("补齐岗位要求：", "提升：")) for r in rows)
 
 
 def test_a_missing_dataset_file_is_a_clear_error(app, tmp_path):

@@ -127,3 +127,30 @@ def test_the_shared_import_never_takes_over_a_consortiums_own_skill_or_role(
     with app.app_context():
         assert db.session.get(Skill, "own_skill").name_en == "own_skill"
         assert db.session.get(JobRole, "electrician_l3").name_zh == "本联合体电工"
+
+
+def test_import_errors_name_the_file_and_line(app, tmp_path):
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(
+        "categories:\n"
+        "- {id: plc_control, name_zh: 电气, name_en: PLC}\n"
+        "skills:\n"
+        "- {id: plc_programming, category: plc_control, name_zh: PLC编程, name_en: PLC}\n"
+        "- {id: hmi, category: nowhere, name_zh: 人机界面, name_en: HMI}\n"
+        "roles:\n"
+        "- id: electrician_l3\n"
+        "  name_zh: 电工\n"
+        "  name_en: Electrician\n"
+        "  required_skills:\n"
+        "  - {skill: plc_programming, level: 3}\n"
+        "  - {skill: welding, level: 2}\n",
+        encoding="utf-8",
+    )
+    result = app.test_cli_runner().invoke(args=["skills", "import", str(path)])
+    assert result.exit_code != 0
+    assert f"{path}:5: skill hmi: unknown category nowhere" in result.output
+    assert f"{path}:12: role electrician_l3: unknown skill" in result.output
+    assert _count(app, Skill) == 0
+    path.write_text("skills: [\n", encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["skills", "import", str(path)])
+    assert result.exit_code != 0 and f"{path}:2: not valid YAML" in result.output
