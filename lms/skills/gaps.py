@@ -125,22 +125,14 @@ class GapCell:
         return self.with_gap / self.workers if self.workers else 0.0
 
 
-def gap_cells(consortium_id: int, *, firm_id: int | None = None, by: str = "firm") -> list[GapCell]:
-    """Workers requiring each skill and those with a gap, grouped by firm or by job role.
-
-    One SQL aggregate over memberships × role requirements × held levels.
-    """
+def _requirements(consortium_id: int):
+    """(FROM/WHERE of current workers × the skills their job role requires × their held
+    level, held level expression). Callers add the columns and grouping they need."""
     held = _held_levels()
     held_level = func.coalesce(held.c.level, 0)
-    group = Membership.firm_id if by == "firm" else Membership.job_role_id
     query = (
-        select(
-            group,
-            RoleSkill.skill_id,
-            func.count(func.distinct(Membership.user_id)),
-            func.count(func.distinct(case((held_level < RoleSkill.level, Membership.user_id)))),
-            func.sum(case((held_level < RoleSkill.level, RoleSkill.level - held_level), else_=0)),
-        )
+        select()
+        .select_from(Membership)
         .join(RoleSkill, RoleSkill.role_id == Membership.job_role_id)
         .join(User, User.id == Membership.user_id)
         .outerjoin(
@@ -153,8 +145,25 @@ def gap_cells(consortium_id: int, *, firm_id: int | None = None, by: str = "firm
             User.is_active_account.is_(True),
             *current_membership_conditions(),
         )
-        .group_by(group, RoleSkill.skill_id)
     )
+    return query, held_level
+
+
+def gap_cells(consortium_id: int, *, firm_id: int | None = None, by: str = "firm") -> list[GapCell]:
+    """Workers requiring each skill and those with a gap, grouped by firm or by job role.
+
+    One SQL aggregate over memberships × role requirements × held levels.
+    """
+    base, held_level = _requirements(consortium_id)
+    group = Membership.firm_id if by == "firm" else Membership.job_role_id
+    gap = held_level < RoleSkill.level
+    query = base.add_columns(
+        group,
+        RoleSkill.skill_id,
+        func.count(func.distinct(Membership.user_id)),
+        func.count(func.distinct(case((gap, Membership.user_id)))),
+        func.sum(case((gap, RoleSkill.level - held_level), else_=0)),
+    ).group_by(group, RoleSkill.skill_id)
     if firm_id is not None:
         query = query.where(Membership.firm_id == firm_id)
     return [
@@ -189,28 +198,13 @@ def uncovered_gaps(consortium_id: int) -> list[UncoveredGap]:
     A worker's gap on a skill is uncovered when the required level is above every level a
     published course of the consortium teaches for that skill.
     """
-    held = _held_levels()
-    held_level = func.coalesce(held.c.level, 0)
     best = best_course_levels(consortium_id)
+    base, held_level = _requirements(consortium_id)
     query = (
-        select(
-            RoleSkill.skill_id,
-            RoleSkill.level,
-            func.count(func.distinct(Membership.user_id)),
+        base.add_columns(
+            RoleSkill.skill_id, RoleSkill.level, func.count(func.distinct(Membership.user_id))
         )
-        .join(RoleSkill, RoleSkill.role_id == Membership.job_role_id)
-        .join(User, User.id == Membership.user_id)
-        .outerjoin(
-            held,
-            and_(held.c.user_id == Membership.user_id, held.c.skill_id == RoleSkill.skill_id),
-        )
-        .where(
-            Membership.consortium_id == consortium_id,
-            Membership.role == "worker",
-            User.is_active_account.is_(True),
-            held_level < RoleSkill.level,
-            *current_membership_conditions(),
-        )
+        .where(held_level < RoleSkill.level)
         .group_by(RoleSkill.skill_id, RoleSkill.level)
     )
     found: dict[str, list[int]] = {}

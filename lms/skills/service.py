@@ -237,19 +237,7 @@ def record_rating(actor, user, firm, skill_id: str, level: int, note: str = "") 
 
     if skill_id not in known_skill_ids(firm.consortium_id):
         raise TaxonomyError("unknown skill")
-    if not 1 <= level <= 5:
-        raise TaxonomyError("levels are 1–5")
-    evidence = SkillEvidence(
-        user_id=user.id,
-        skill_id=skill_id,
-        level=level,
-        source="rating",
-        is_verified=True,
-        recorded_by_id=actor.id,
-        note=note.strip()[:500],
-    )
-    db.session.add(evidence)
-    db.session.flush()
+    evidence = _add_evidence(user, skill_id, level, "rating", recorded_by=actor, note=note)
     record_action(
         actor,
         "skill.rate",
@@ -305,16 +293,20 @@ def invalidate_recommendations(user_id: int) -> None:
 
 def record_self_assessment(user, skill_id: str, level: int, note: str = "") -> SkillEvidence:
     """A worker's own view of a skill: kept as unverified evidence."""
+    return _add_evidence(user, skill_id, level, "self", recorded_by=user, note=note)
+
+
+def _add_evidence(user, skill_id: str, level: int, source: str, *, recorded_by, note: str):
     if not 1 <= level <= 5:
         raise TaxonomyError("levels are 1–5")
     evidence = SkillEvidence(
         user_id=user.id,
         skill_id=skill_id,
         level=level,
-        source="self",
-        is_verified=False,
-        recorded_by_id=user.id,
-        note=note.strip(),
+        source=source,
+        is_verified=source != "self",
+        recorded_by_id=recorded_by.id,
+        note=(note or "").strip()[:500],
     )
     db.session.add(evidence)
     db.session.flush()

@@ -178,17 +178,26 @@ def my_path():
 # --- firm admins ---------------------------------------------------------------------------
 
 
-def _heatmap_spec(cells, x_ids, y_ids, x_names, y_names) -> dict:
+def _heatmap_spec(cells, group_names: dict, skills: dict) -> dict | None:
+    """Share of workers with a gap: the 20 most-gapped skills × the groups that have gaps."""
+    gapped = [c for c in cells if c.with_gap]
+    if not gapped:
+        return None
+    weight: dict[str, int] = {}
+    for c in gapped:
+        weight[c.skill_id] = weight.get(c.skill_id, 0) + c.with_gap
+    x_ids = sorted(weight, key=lambda s: (-weight[s], s))[:20]
+    y_ids = sorted({c.group for c in gapped}, key=lambda g: str(group_names.get(g, g)))
     x_pos = {x: i for i, x in enumerate(x_ids)}
     y_pos = {y: i for i, y in enumerate(y_ids)}
     return {
         "type": "heatmap",
-        "x": [x_names[x] for x in x_ids],
-        "y": [y_names[y] for y in y_ids],
+        "x": [skills.get(x, x) for x in x_ids],
+        "y": [group_names.get(y, y) for y in y_ids],
         "data": [
             [x_pos[c.skill_id], y_pos[c.group], round(c.share, 2)]
-            for c in cells
-            if c.skill_id in x_pos and c.group in y_pos
+            for c in gapped
+            if c.skill_id in x_pos
         ],
         "min": 0,
         "max": 1,
@@ -198,9 +207,36 @@ def _heatmap_spec(cells, x_ids, y_ids, x_names, y_names) -> dict:
     }
 
 
-def _gap_table(cells, group_name):
+def _gap_table(cells, group_names: dict):
     """Rows (group, skill, workers, with gap, share, total gap), biggest gaps first."""
-    return sorted(cells, key=lambda c: (-c.with_gap, -c.total_gap, str(group_name(c.group))))
+    return sorted(
+        cells, key=lambda c: (-c.with_gap, -c.total_gap, str(group_names.get(c.group, c.group)))
+    )
+
+
+def _gap_csv(filename: str, group_label, group_names: dict, skills: dict, rows):
+    return csv_response(
+        filename,
+        [
+            group_label,
+            _l("Skill"),
+            _l("Workers"),
+            _l("With a gap"),
+            _l("Share"),
+            _l("Levels missing"),
+        ],
+        (
+            [
+                group_names.get(c.group, c.group),
+                skills.get(c.skill_id, c.skill_id),
+                c.workers,
+                c.with_gap,
+                f"{c.share:.0%}",
+                c.total_gap,
+            ]
+            for c in rows
+        ),
+    )
 
 
 def _skill_names(ids, locale):
@@ -222,43 +258,16 @@ def firm_gaps(firm_id: int):
         )
     }
     skills = _skill_names((c.skill_id for c in cells), locale)
-    rows = _gap_table(cells, roles.get)
+    rows = _gap_table(cells, roles)
     if request.args.get("format") == "csv":
-        return csv_response(
-            f"skill-gaps-firm-{firm.id}.csv",
-            [
-                _l("Job role"),
-                _l("Skill"),
-                _l("Workers"),
-                _l("With a gap"),
-                _l("Share"),
-                _l("Levels missing"),
-            ],
-            (
-                [
-                    roles.get(c.group, c.group),
-                    skills.get(c.skill_id, c.skill_id),
-                    c.workers,
-                    c.with_gap,
-                    f"{c.share:.0%}",
-                    c.total_gap,
-                ]
-                for c in rows
-            ),
-        )
-    gapped = [c for c in cells if c.with_gap]
-    skill_ids = sorted(
-        {c.skill_id for c in gapped},
-        key=lambda s: -sum(c.with_gap for c in gapped if c.skill_id == s),
-    )[:20]
-    role_ids = sorted({c.group for c in gapped}, key=lambda r: roles.get(r, r))
+        return _gap_csv(f"skill-gaps-firm-{firm.id}.csv", _l("Job role"), roles, skills, rows)
     return render_template(
         "skills/firm_gaps.html",
         firm=firm,
         rows=rows,
         roles=roles,
         skills=skills,
-        spec=_heatmap_spec(gapped, skill_ids, role_ids, skills, roles) if gapped else None,
+        spec=_heatmap_spec(cells, roles, skills),
     )
 
 
@@ -388,36 +397,9 @@ def consortium_gaps(consortium_id: int):
                 for u in uncovered
             ),
         )
-    rows = _gap_table(cells, firms.get)
+    rows = _gap_table(cells, firms)
     if request.args.get("format") == "csv":
-        return csv_response(
-            f"skill-gaps-{consortium.code}.csv",
-            [
-                _l("Firm"),
-                _l("Skill"),
-                _l("Workers"),
-                _l("With a gap"),
-                _l("Share"),
-                _l("Levels missing"),
-            ],
-            (
-                [
-                    firms.get(c.group, c.group),
-                    skills.get(c.skill_id, c.skill_id),
-                    c.workers,
-                    c.with_gap,
-                    f"{c.share:.0%}",
-                    c.total_gap,
-                ]
-                for c in rows
-            ),
-        )
-    gapped = [c for c in cells if c.with_gap]
-    skill_ids = sorted(
-        {c.skill_id for c in gapped},
-        key=lambda s: -sum(c.with_gap for c in gapped if c.skill_id == s),
-    )[:20]
-    firm_ids = sorted({c.group for c in gapped}, key=lambda f: firms.get(f, ""))
+        return _gap_csv(f"skill-gaps-{consortium.code}.csv", _l("Firm"), firms, skills, rows)
     last_job = db.session.scalars(
         db.select(recommendations.RecommendationList.computed_at)
         .where(recommendations.RecommendationList.consortium_id == consortium.id)
@@ -432,7 +414,7 @@ def consortium_gaps(consortium_id: int):
         skills=skills,
         uncovered=uncovered,
         last_computed=last_job,
-        spec=_heatmap_spec(gapped, skill_ids, firm_ids, skills, firms) if gapped else None,
+        spec=_heatmap_spec(cells, firms, skills),
     )
 
 
