@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app.py
 
-.PHONY: run test lint format i18n-extract i18n-compile e2e-deps assets clean
+.PHONY: run test lint format i18n-extract i18n-compile e2e-deps assets pdf-deps pdf-test-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,32 @@ i18n-extract:
 	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l -k lazy_gettext -k _lp:1c,2 -k lazy_pgettext:1c,2 -o lms/translations/messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i lms/translations/messages.pot -d lms/translations
 
+# From Debian's registry: the libraries WeasyPrint loads, a CJK font for the certificate PDFs
+# (WenQuanYi Micro Hei: Latin and all basic Hanzi in one font; Droid Sans Fallback for rare
+# Hanzi of CJK Extension A) and, for the tests, poppler-utils (pdffonts, pdftotext, pdftoppm).
+# Installed only when missing and apt-get is usable as root; otherwise one warning.
+PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei fonts-droid-fallback
+PDF_TEST_PACKAGES := $(PDF_PACKAGES) poppler-utils
+
+define apt_install_missing
+	@missing=""; for pkg in $(1); do \
+		dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian packages:$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	else echo "Missing Debian packages:$$missing: certificate PDFs need them (install them as root with apt-get)."; fi
+endef
+
+pdf-deps:
+	$(call apt_install_missing,$(PDF_PACKAGES))
+
+pdf-test-deps:
+	$(call apt_install_missing,$(PDF_TEST_PACKAGES))
+
 run: $(VENV)/.installed i18n-compile
+	@$(MAKE) --no-print-directory pdf-deps || echo "Could not install the PDF fonts; certificate PDFs will not be rendered."
 	@$(MAKE) --no-print-directory assets || echo "Could not build the chart bundle; charts will not be drawn (tables still are)."
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo load --if-empty
@@ -49,6 +74,7 @@ static/build/charts.js: assets/charts.js node_modules/.installed
 assets: static/build/charts.js
 
 test: $(VENV)/.dev-installed i18n-compile
+	@$(MAKE) --no-print-directory pdf-test-deps || echo "Could not install the PDF fonts and poppler-utils; the PDF tests will be skipped."
 	@$(MAKE) --no-print-directory e2e-deps assets || echo "Could not install the npm packages; charts will not be drawn and browser tests will be skipped."
 	rm -rf .test-results
 	@echo "== SQLite =="

@@ -30,6 +30,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     web.init_app(app)
     connect_signals()
+    from lms.certificates.service import connect_signals as connect_certificates
+
+    connect_certificates()
     return app
 
 
@@ -55,6 +58,8 @@ def configure_blueprints(app: Flask) -> None:
     from lms.audit.views import bp as audit_bp
     from lms.auth.views import bp as auth_bp
     from lms.authoring.views import bp as authoring_bp
+    from lms.certificates.design_views import bp as certificate_designs_bp
+    from lms.certificates.views import bp as certificates_bp
     from lms.core.views import bp as core_bp
     from lms.courses.views import bp as courses_bp
     from lms.jobs.views import bp as jobs_bp
@@ -69,7 +74,12 @@ def configure_blueprints(app: Flask) -> None:
     app.register_blueprint(authoring_bp)
     app.register_blueprint(jobs_bp)
     app.register_blueprint(skills_bp)
+    app.register_blueprint(certificates_bp)
+    app.register_blueprint(certificate_designs_bp)
     app.register_blueprint(taxonomy_bp)
+    from lms.notifications.views import bp as notifications_bp
+
+    app.register_blueprint(notifications_bp)
 
 
 def configure_cli(app: Flask) -> None:
@@ -80,6 +90,9 @@ def configure_cli(app: Flask) -> None:
 
     for group in (accounts_cli, courses_cli, demo_cli, skills_cli, recommend_cli):
         app.cli.add_command(group)
+    from lms.certificates.cli import certificates_cli
+
+    app.cli.add_command(certificates_cli)
 
 
 def _configure_sqlite(engine) -> None:

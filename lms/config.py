@@ -66,5 +66,11 @@ def load_config(instance_path: Path) -> dict:
         "LMS_PAGE_SIZE": 25,
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "LMS_IMPORT_MAX_ROWS": 5000,
+        # The public address printed on certificates (QR codes); else the request's own host.
+        "LMS_BASE_URL": (os.environ.get("LMS_BASE_URL") or "").rstrip("/") or None,
         "LMS_STORAGE_DIR": os.environ.get("LMS_STORAGE_DIR") or str(instance_path / "storage"),
+        # E-mail of notifications: smtp://user:password@host:587 (STARTTLS) or smtps://…:465;
+        # unset, notifications are shown in the app only.
+        "LMS_SMTP_URL": os.environ.get("LMS_SMTP_URL") or None,
+        "LMS_MAIL_FROM": os.environ.get("LMS_MAIL_FROM") or "lms@localhost",
     }

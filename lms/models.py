@@ -2,9 +2,11 @@
 
 from lms.audit.models import AuditRecord
 from lms.auth.models import Invitation, User, UserSession
+from lms.certificates.models import Certificate, CertificateTemplate, SerialCounter
 from lms.courses.models import Course, CourseSkill, CourseVersion, Lesson, Module, Question
 from lms.jobs.models import Job
 from lms.learning.models import Enrollment, LessonProgress, PracticalSignoff, QuizAttempt
+from lms.notifications.models import Notification, NotificationPreference
 from lms.skills.models import (
     JobRole,
     RecommendationList,
@@ -16,6 +18,9 @@ from lms.skills.models import (
 from lms.tenancy.models import Consortium, Firm, ImportBatch, Membership
 
 __all__ = [
+    "Certificate",
+    "CertificateTemplate",
+    "SerialCounter",
     "Course",
     "CourseSkill",
     "CourseVersion",
@@ -24,6 +29,8 @@ __all__ = [
     "Lesson",
     "LessonProgress",
     "Module",
+    "Notification",
+    "NotificationPreference",
     "PracticalSignoff",
     "Question",
     "QuizAttempt",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from lms.tenancy.models import CONSORTIUM_ROLES, Consortium, Firm
 
+# Certificates: report.view on a firm lists and downloads its certificates (its firm admins,
+# and the consortium's admins on each firm); certificate.manage (consortium admins) revokes.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "worker": frozenset({"course.learn"}),
     "trainer": frozenset({"course.learn", "course.author"}),
@@ -32,6 +34,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "enrollment.assign",
             "taxonomy.manage",
             "role.manage",
+            "certificate.manage",
         }
     ),
     "auditor": frozenset({"audit.view"}),

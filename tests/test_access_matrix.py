@@ -345,6 +345,21 @@ def all_rows() -> dict:
     except ImportError:
         TAXONOMY_MATRIX = {}  # noqa: N806
     rows.update(TAXONOMY_MATRIX)
+    try:
+        from tests.certificates.test_access import CERTIFICATES_MATRIX
+    except ImportError:
+        CERTIFICATES_MATRIX = {}  # noqa: N806
+    rows.update(CERTIFICATES_MATRIX)
+    try:
+        from tests.certificates.test_designs_access import DESIGNS_MATRIX
+    except ImportError:
+        DESIGNS_MATRIX = {}  # noqa: N806
+    rows.update(DESIGNS_MATRIX)
+    try:
+        from tests.notifications.test_access import NOTIFICATIONS_MATRIX
+    except ImportError:
+        NOTIFICATIONS_MATRIX = {}  # noqa: N806
+    rows.update(NOTIFICATIONS_MATRIX)
     return rows
 
 

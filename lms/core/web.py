@@ -73,6 +73,15 @@ ERROR_TEXT = {
 }
 
 
+def _unread_notifications() -> int:
+    """The top bar's badge: one COUNT query, for signed-in users only."""
+    if not (current_user and current_user.is_authenticated):
+        return 0
+    from lms.notifications.service import unread_count
+
+    return unread_count(current_user)
+
+
 def init_app(app: Flask) -> None:
     @app.after_request
     def security_headers(response):
@@ -123,6 +132,7 @@ def init_app(app: Flask) -> None:
         FIRM_KIND_LABELS=FIRM_KIND_LABELS,
         REGION_LABELS=REGION_LABELS,
         SECTOR_LABELS=SECTOR_LABELS,
+        unread_notifications=_unread_notifications,
     )
     app.jinja_env.filters.update(
         mask_mobile=mask_mobile,

@@ -36,6 +36,8 @@ class Course(db.Model):
     consortium_id: Mapped[int] = mapped_column(ForeignKey("consortia.id"), index=True)
     firm_id: Mapped[int] = mapped_column(ForeignKey("firms.id"), index=True)
     slug: Mapped[str] = mapped_column(String(80))
+    # Certificates of this course expire after this many months (None: they don't).
+    certificate_months: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     firm = relationship("Firm")

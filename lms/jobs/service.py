@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 # kind → "module:function"; the one list of everything that runs in the background.
 JOB_KINDS = {
     "recommendations": "lms.skills.recommendations:recompute_job",
+    "certificates.lifecycle": "lms.certificates.lifecycle:lifecycle_job",
+    "certificates.bulk": "lms.certificates.bulk:bulk_job",
+    "notifications.email": "lms.notifications.service:email_job",
 }
 
 

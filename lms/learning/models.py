@@ -24,7 +24,8 @@ from lms.core.types import UTCDateTime, new_public_id, utcnow
 from lms.extensions import db
 
 ENROLLMENT_STATES = ("enrolled", "in_progress", "completed", "failed", "withdrawn")
-SOURCES = ("self", "firm", "consortium")
+# "recert": assigned again when the certificate of the course expired (certificates lifecycle).
+SOURCES = ("self", "firm", "consortium", "recert")
 
 
 class Enrollment(db.Model):

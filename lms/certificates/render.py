@@ -1,0 +1,298 @@
+"""Certificate HTML and PDF: a sandboxed Jinja template over plain data, WeasyPrint, a QR code.
+
+Nothing here touches the database. The template sees only the context dict built by the
+service (strings, numbers, lists); WeasyPrint may fetch only the assets handed to it (the CJK
+font, the logo and the seal) and the QR code the fetcher makes itself: every other URL —
+file://, http(s)://, data: — stops the render.
+
+Speed (measured with bench/certificates.py): most of a render is WeasyPrint's layout, but the
+font costs too. So, per process, the font is read once into one FontConfiguration and the
+stylesheets are parsed once; and, once per installation, the installed CJK font is cut down to
+the characters certificates normally use (Latin, punctuation, GB 2312's 6,763 Hanzi) and kept
+in a cache folder, because WeasyPrint's per-PDF HarfBuzz subsetting costs in proportion to the
+glyphs of the font it starts from (about 7 ms from the cut font, about 23 ms from the full one).
+A document with a character the cut font lacks (a rare Hanzi in a name) is rendered with the
+full font instead; characters no CJK font has fall back to the system's fonts (fontconfig).
+The QR code is a one-pixel-per-module PNG inside the SVG (see qr_svg). Renders in one process
+are serialised by a lock: they share one Pango font map.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import io
+import os
+import re
+import tempfile
+import threading
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import segno
+import yaml
+from jinja2 import FileSystemLoader
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+
+DEFAULT_DIR = Path(__file__).parent / "default"
+ASSET_SCHEME = "lms-asset:"
+QR_PREFIX = f"{ASSET_SCHEME}qr:"  # + the percent-encoded text: a QR code made by the fetcher
+QR_BORDER = 1
+# Where the set-up installs a CJK font (Debian packages), in order of preference. WenQuanYi Micro
+# Hei (fonts-wqy-microhei) has Latin, CJK punctuation and all 20,902 basic CJK ideographs in one
+# TrueType font, so a certificate embeds one font; Droid Sans Fallback has no Latin (the PDF
+# then also embeds DejaVu Sans) but has CJK Extension A, so the set-up installs it as well and
+# fontconfig falls back to it for rare characters.
+FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+)
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Bump when the cut font's character set or options change: the cache file name includes it.
+CUT_FONT_VERSION = "1"
+_COLOR = re.compile(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,30}|rgba?\([0-9.,%\s]{5,40}\)")
+_LOCK = threading.Lock()  # one FontConfiguration (Pango font map) per process: one render at once
+
+
+class RenderError(RuntimeError):
+    pass
+
+
+@functools.cache
+def default_design() -> dict:
+    return yaml.safe_load((DEFAULT_DIR / "template.yaml").read_text(encoding="utf-8"))
+
+
+def _environment() -> ImmutableSandboxedEnvironment:
+    return ImmutableSandboxedEnvironment(
+        loader=FileSystemLoader(DEFAULT_DIR), autoescape=True, auto_reload=False
+    )
+
+
+def render_html(context: dict, source: str | None = None) -> str:
+    """The certificate page; `source` replaces the default template (tests, previews)."""
+    env = _environment()
+    template = (
+        env.from_string(source) if source is not None else env.get_template("certificate.html")
+    )
+    return template.render(**context)
+
+
+def qr_svg(url: str) -> Markup:
+    """The verification URL as a QR code (error correction M): an inline SVG for the template.
+
+    The SVG holds one <image> of the code, one pixel per module, drawn without interpolation
+    (sharp edges at any size); render_pdf's fetcher makes that PNG with segno from the URL in
+    the image's address. As an SVG path of ~500 runs instead, WeasyPrint's Python path parser
+    cost ~14 ms of CPU per PDF (measured); the PNG costs well under 1 ms.
+    """
+    size = segno.make_qr(url, error="m").symbol_size(scale=1, border=QR_BORDER)[0]
+    href = QR_PREFIX + quote(url, safe="")
+    return Markup(  # noqa: S704 - numbers and a percent-encoded URL only
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
+        f'width="{size * 4}" height="{size * 4}" class="segno">'
+        f'<image href="{href}" width="{size}" height="{size}" image-rendering="pixelated"/>'
+        "</svg>"
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _qr_png(url: str) -> bytes:
+    buffer = io.BytesIO()
+    segno.make_qr(url, error="m").save(buffer, kind="png", border=QR_BORDER, scale=1)
+    return buffer.getvalue()
+
+
+def font_path() -> Path:
+    configured = os.environ.get("LMS_CJK_FONT")
+    for candidate in ([configured] if configured else []) + list(FONT_CANDIDATES):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    raise RenderError(
+        "No CJK font found: install the Debian package fonts-wqy-microhei (make run does) "
+        "or set LMS_CJK_FONT to a TTF/OTF/TTC file."
+    )
+
+
+def _cut_charset() -> set[int]:
+    """Latin, common symbols and punctuation, and GB 2312 (its 6,763 Hanzi and symbols)."""
+    chars = set(range(0x20, 0x7F)) | set(range(0xA0, 0x250))
+    for first, last in (
+        (0x2000, 0x206F),  # general punctuation
+        (0x2100, 0x218F),  # letterlike symbols, number forms (Ⅲ)
+        (0x2190, 0x21FF),
+        (0x2460, 0x24FF),  # enclosed numbers
+        (0x2500, 0x25FF),  # box drawing, geometric shapes
+        (0x3000, 0x303F),  # CJK symbols and punctuation
+        (0x3200, 0x33FF),  # enclosed CJK, CJK compatibility (㎡)
+        (0xFE30, 0xFE4F),
+        (0xFF00, 0xFFEF),  # full-width forms
+    ):
+        chars.update(range(first, last + 1))
+    for lead in range(0xA1, 0xF8):
+        for trail in range(0xA1, 0xFF):
+            with contextlib.suppress(UnicodeDecodeError):
+                chars.add(ord(bytes((lead, trail)).decode("gb2312")))
+    for texts in default_design()["texts"].values():
+        for text in texts.values():
+            chars.update(map(ord, text))
+    return chars
+
+
+def font_cache_dir() -> Path:
+    return Path(os.environ.get("LMS_FONT_CACHE") or PROJECT_ROOT / "instance" / "fonts")
+
+
+def cut_font(source: Path | None = None) -> Path:
+    """The cut font for `source` (default: font_path()), made once per installation (~6 s)."""
+    source = source or font_path()
+    stat = source.stat()
+    key = f"{CUT_FONT_VERSION}:{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    folder = font_cache_dir()
+    target = folder / f"cjk-{hashlib.sha256(key.encode()).hexdigest()[:16]}.ttf"
+    if target.is_file():
+        return target
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    options = subset.Options()
+    options.hinting = False  # WeasyPrint drops hinting from embedded fonts anyway
+    options.notdef_outline = True
+    options.name_IDs = ["*"]
+    options.drop_tables += ["FFTM", "vhea", "vmtx", "VORG"]
+    folder.mkdir(parents=True, exist_ok=True)
+    # Two processes may race here: each writes its own file and the last rename wins.
+    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    try:
+        with TTFont(source, fontNumber=0, lazy=False) as font, os.fdopen(handle, "wb") as out:
+            subsetter = subset.Subsetter(options)
+            subsetter.populate(unicodes=_cut_charset() & set(font.getBestCmap()))
+            subsetter.subset(font)
+            font.save(out)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return target
+
+
+def _fetcher_class():
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class AssetFetcher(URLFetcher):
+        """Serves the named assets only; anything else is refused and stops the render."""
+
+        def __init__(self, assets: dict[str, tuple[bytes, str]]):
+            super().__init__(allowed_protocols=(), allow_redirects=False, fail_on_errors=True)
+            self.assets = assets
+            # WeasyPrint swallows some fetch errors (an SVG's <image>): render_pdf checks this.
+            self.refused: list[str] = []
+
+        def fetch(self, url, headers=None):
+            if url in self.assets:
+                body, mime = self.assets[url]
+                return URLFetcherResponse(url, body, headers={"Content-Type": mime})
+            if url.startswith(QR_PREFIX):
+                png = _qr_png(unquote(url[len(QR_PREFIX) :]))
+                return URLFetcherResponse(url, png, headers={"Content-Type": "image/png"})
+            self.refused.append(url[:80])
+            raise ValueError(f"refused: {url[:80]}")
+
+    return AssetFetcher
+
+
+def _cmap(path: Path) -> frozenset[int]:
+    from fontTools.ttLib import TTFont
+
+    with TTFont(path, fontNumber=0, lazy=True) as font:
+        return frozenset(font.getBestCmap())
+
+
+class _FontSetup:
+    """A FontConfiguration with the font face `cjk`, and the stylesheets parsed with it."""
+
+    def __init__(self, font: Path):
+        from weasyprint import CSS
+        from weasyprint.text.fonts import FontConfiguration
+
+        self.config = FontConfiguration()
+        self.fetcher = _fetcher_class()({})
+        fetcher = _fetcher_class()({f"{ASSET_SCHEME}font": (font.read_bytes(), "font/ttf")})
+        self.font_css = CSS(
+            string=f'@font-face {{ font-family: cjk; src: url("{ASSET_SCHEME}font"); }}',
+            font_config=self.config,
+            url_fetcher=fetcher,
+        )
+        self.sheet = CSS(
+            string=(DEFAULT_DIR / "certificate.css").read_text(encoding="utf-8"),
+            font_config=self.config,
+            url_fetcher=self.fetcher,
+        )
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - a few setups per process, kept for its life
+    def variables(self, primary: str, accent: str):
+        from weasyprint import CSS
+
+        for color in (primary, accent):
+            if not _COLOR.fullmatch(color):
+                raise RenderError(f"not a colour: {color[:40]!r}")
+        return CSS(
+            string=f":root {{ --primary: {primary}; --accent: {accent}; }}",
+            font_config=self.config,
+            url_fetcher=self.fetcher,
+        )
+
+
+@functools.cache
+def _font_setups() -> tuple[_FontSetup, frozenset[int], frozenset[int]]:
+    """(cut-font setup, the cut font's characters, the full font's characters), per process."""
+    full = font_path()
+    try:
+        cut = cut_font(full)
+    except Exception:  # no writable cache folder, an unreadable font: use the full font
+        cut = full
+    cut_chars = _cmap(cut)
+    return _FontSetup(cut), cut_chars, (cut_chars if cut == full else _cmap(full))
+
+
+def _setup_for(html: str) -> _FontSetup:
+    cut_setup, cut_chars, full_chars = _font_setups()
+    missing = {ord(c) for c in set(html)} - cut_chars
+    if missing & full_chars:  # a character only the full font has: render with that
+        return _full_setup()
+    return cut_setup
+
+
+@functools.cache
+def _full_setup() -> _FontSetup:
+    return _FontSetup(font_path())
+
+
+def asset_url(name: str) -> str:
+    return f"{ASSET_SCHEME}{name}"
+
+
+def render_pdf(html: str, *, colors: dict, images: dict[str, tuple[bytes, str]]) -> bytes:
+    """A4 landscape PDF of `html`. `images` maps asset names (as in asset_url) to bytes+type."""
+    from weasyprint import HTML
+    from weasyprint.urls import FatalURLFetchingError
+
+    fetcher = _fetcher_class()({asset_url(k): v for k, v in images.items()})
+    with _LOCK:
+        setup = _setup_for(html)
+        variables = setup.variables(str(colors["primary"]), str(colors["accent"]))
+        try:
+            document = HTML(string=html, base_url=ASSET_SCHEME, url_fetcher=fetcher)
+            pdf = document.write_pdf(
+                stylesheets=[setup.font_css, variables, setup.sheet], font_config=setup.config
+            )
+        # A refused URL (FatalURLFetchingError is a BaseException) or a broken template.
+        except (Exception, FatalURLFetchingError) as exc:
+            raise RenderError(str(exc)) from exc
+    if fetcher.refused:
+        raise RenderError(f"refused: {', '.join(fetcher.refused)}")
+    return pdf

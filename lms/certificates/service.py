@@ -1,0 +1,318 @@
+"""Issuing, rendering, verifying and revoking certificates (the only place that changes them)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import date
+
+from flask import url_for
+from flask_babel import force_locale, format_date
+from flask_babel import gettext as _
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from lms.audit.service import record_action
+from lms.certificates import render
+from lms.certificates.models import Certificate, CertificateTemplate, SerialCounter
+from lms.certificates.serials import make_serial
+from lms.core.storage import storage
+from lms.core.types import utcnow
+from lms.extensions import db
+from lms.skills.models import LEVEL_NAMES, Skill
+
+log = logging.getLogger(__name__)
+
+
+class CertificateError(ValueError):
+    def __init__(self, message, field: str | None = None):
+        super().__init__(str(message))
+        self.message, self.field = message, field
+
+
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return day.replace(year=year, month=month, day=min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def next_serial(consortium, year: int) -> str:
+    """The consortium's next serial of `year`; the counter row is updated in this transaction,
+    so concurrent issuers wait for each other instead of sharing a number."""
+    try:
+        with db.session.begin_nested():
+            db.session.execute(
+                insert(SerialCounter).values(consortium_id=consortium.id, year=year, value=0)
+            )
+    except IntegrityError:
+        pass  # the year's counter exists
+    value = db.session.execute(
+        update(SerialCounter)
+        .where(SerialCounter.consortium_id == consortium.id, SerialCounter.year == year)
+        .values(value=SerialCounter.value + 1)
+        .returning(SerialCounter.value)
+    ).scalar_one()
+    return make_serial(consortium.code, year, value)
+
+
+def certificate_for(user_id: int, version_id: int) -> Certificate | None:
+    """The worker's latest certificate of a course version (recertified ones come later)."""
+    return db.session.scalars(
+        select(Certificate)
+        .where(Certificate.user_id == user_id, Certificate.version_id == version_id)
+        .order_by(Certificate.id.desc())
+    ).first()
+
+
+def certificate_of(enrollment) -> Certificate | None:
+    """The certificate of one completion (an enrolment)."""
+    return db.session.scalars(
+        select(Certificate).where(Certificate.enrollment_id == enrollment.id)
+    ).first()
+
+
+def issue(enrollment, *, source: str = "completion", actor=None) -> Certificate:
+    """The certificate of a completed enrolment: issued once, whatever the number of calls.
+
+    Two racing calls both try to insert; the unique enrolment constraint lets one win
+    and the other returns the winner's certificate.
+    """
+    existing = certificate_of(enrollment)
+    if existing is not None:
+        return existing
+    if enrollment.status != "completed" and source == "completion":
+        raise CertificateError(_("The course is not completed."))
+    version = enrollment.version
+    course = version.course
+    consortium = course.consortium
+    completed = (enrollment.completed_at or utcnow()).date()
+    cert = Certificate(
+        serial=next_serial(consortium, completed.year),
+        verification_code=secrets.token_urlsafe(24),  # 192 bits
+        consortium_id=consortium.id,
+        firm_id=enrollment.firm_id,
+        user_id=enrollment.user_id,
+        course_id=course.id,
+        version_id=version.id,
+        enrollment_id=enrollment.id,
+        source=source,
+        issued_by_id=actor.id if actor is not None else None,
+        completed_on=completed,
+        expires_on=(
+            _add_months(completed, course.certificate_months) if course.certificate_months else None
+        ),
+    )
+    cert.data = snapshot(cert, enrollment)
+    try:
+        with db.session.begin_nested():
+            db.session.add(cert)
+            db.session.flush()
+    except IntegrityError:
+        winner = certificate_of(enrollment)
+        if winner is None:
+            raise
+        return winner
+    if source != "completion":
+        # Issued by a trainer (practical assessment) or in bulk: the certificate is the
+        # evidence. On completion the course evidence already says the same.
+        from lms.skills.service import record_course_evidence
+
+        record_course_evidence(enrollment, "certificate", recorded_by=actor)
+    try:
+        store_pdf(cert)
+    except render.RenderError:
+        # The certificate stands; its PDF is rendered again when first downloaded.
+        log.exception("certificate %s: the PDF could not be rendered", cert.serial)
+    record_action(
+        actor,
+        "certificate.issue",
+        cert,
+        consortium_id=consortium.id,
+        details={"serial": cert.serial, "source": source, "course": course.slug},
+    )
+    from lms.certificates.lifecycle import notify_issued
+
+    notify_issued(cert)
+    return cert
+
+
+def snapshot(cert: Certificate, enrollment) -> dict:
+    """Everything the certificate prints, as plain data, fixed at issue time."""
+    version = enrollment.version
+    user = enrollment.user
+    firm = (
+        db.session.get(type(version.course.firm), enrollment.firm_id)
+        if enrollment.firm_id
+        else None
+    )
+    skills = {s.id: s for s in db.session.scalars(select(Skill))}
+    return {
+        "name": user.name,
+        "locale": user.locale or "zh_CN",
+        "course": version.title,
+        "course_slug": version.course.slug,
+        "version": version.version,
+        "hours": float(version.hours or 0),
+        "skills": [
+            {
+                "id": s.skill_id,
+                "zh": skills[s.skill_id].name_zh if s.skill_id in skills else s.skill_id,
+                "en": skills[s.skill_id].name_en if s.skill_id in skills else s.skill_id,
+                "level": s.level,
+            }
+            for s in version.skill_levels
+        ],
+        "consortium": version.course.consortium.name,
+        "firm": firm.name if firm else None,
+        "completed_on": cert.completed_on.isoformat(),
+        "expires_on": cert.expires_on.isoformat() if cert.expires_on else None,
+    }
+
+
+def template_for(cert: Certificate) -> CertificateTemplate | None:
+    """The course's own design, else the consortium's, else None (the default files)."""
+    rows = db.session.scalars(
+        select(CertificateTemplate).where(
+            CertificateTemplate.consortium_id == cert.consortium_id,
+            (CertificateTemplate.course_id == cert.course_id)
+            | CertificateTemplate.course_id.is_(None),
+        )
+    ).all()
+    return next((t for t in rows if t.course_id), None) or next(iter(rows), None)
+
+
+def verify_url(cert: Certificate) -> str:
+    """The public verification address (LMS_BASE_URL when set: jobs have no request)."""
+    from flask import current_app, has_request_context
+
+    base = current_app.config.get("LMS_BASE_URL")
+    if base or not has_request_context():
+        with current_app.test_request_context(base_url=base or "http://localhost"):
+            return url_for("certificates.verify", serial=cert.serial, _external=True)
+    return url_for("certificates.verify", serial=cert.serial, _external=True)
+
+
+def context(cert: Certificate, design: CertificateTemplate | None, images: dict) -> dict:
+    """The template's context, in the recipient's language, from the stored snapshot."""
+    data = cert.data
+    locale = "en" if str(data.get("locale", "")).startswith("en") else "zh_CN"
+    lang = "en" if locale == "en" else "zh"
+    texts = dict(render.default_design()["texts"])
+    if design is not None:
+        texts.update({k: v for k, v in (design.texts or {}).items() if v})
+    url = verify_url(cert)
+    with force_locale(locale):
+        completed = format_date(date.fromisoformat(data["completed_on"]), "long")
+        expires = (
+            format_date(date.fromisoformat(data["expires_on"]), "long")
+            if data.get("expires_on")
+            else None
+        )
+        return {
+            "lang": "en" if lang == "en" else "zh-CN",
+            "t": {k: (v.get(lang) or v.get("zh") or "") for k, v in texts.items()},
+            "name": data["name"],
+            "course": data["course"],
+            "consortium": data["consortium"],
+            "firm": data.get("firm"),
+            "hours_label": _("%(hours)s hours", hours=f"{data['hours']:g}"),
+            "completed_label": _("Completed on %(date)s", date=completed),
+            "expires_label": _("Valid until %(date)s", date=expires) if expires else None,
+            "skills": [
+                {
+                    "name": s[lang],
+                    "level": LEVEL_NAMES[s["level"]][0 if lang == "zh" else 1],
+                }
+                for s in data.get("skills", [])
+            ],
+            "serial": cert.serial,
+            "serial_label": _("Certificate no. %(serial)s", serial=cert.serial),
+            "verify_url": url,
+            "qr_svg": render.qr_svg(url),
+            "logo": render.asset_url("logo") if "logo" in images else None,
+            "seal": render.asset_url("seal") if "seal" in images else None,
+        }
+
+
+def design_assets(design: CertificateTemplate | None) -> tuple[dict, dict]:
+    """(colours, images) of a design; images are read from storage."""
+    default = render.default_design()
+    colors = {
+        "primary": design.primary_color if design else default["primary_color"],
+        "accent": design.accent_color if design else default["accent_color"],
+    }
+    images = {}
+    for name in ("logo", "seal"):
+        key = getattr(design, f"{name}_path", None) if design else None
+        if key and storage().exists(key):
+            images[name] = (
+                storage().read(key),
+                "image/png" if key.endswith(".png") else "image/jpeg",
+            )
+    return colors, images
+
+
+def pdf_bytes(cert: Certificate) -> bytes:
+    design = template_for(cert)
+    colors, images = design_assets(design)
+    html = render.render_html(context(cert, design, images))
+    return render.render_pdf(html, colors=colors, images=images)
+
+
+def store_pdf(cert: Certificate) -> None:
+    pdf = pdf_bytes(cert)
+    key = f"certificates/{cert.consortium_id}/{cert.serial}.pdf"
+    storage().save(key, pdf)
+    cert.pdf_path, cert.pdf_sha256 = key, hashlib.sha256(pdf).hexdigest()
+
+
+def revoke(actor, cert: Certificate, reason: str) -> None:
+    reason = (reason or "").strip()
+    if not reason:
+        raise CertificateError(_("Give the reason for revoking."), field="reason")
+    if cert.revoked_at is not None:
+        return  # a double submit revokes once
+    cert.revoked_at, cert.revoked_by_id, cert.revoke_reason = utcnow(), actor.id, reason[:500]
+    record_action(
+        actor,
+        "certificate.revoke",
+        cert,
+        consortium_id=cert.consortium_id,
+        details={"serial": cert.serial},
+    )
+    db.session.flush()
+
+
+def find_by_serial(serial: str) -> Certificate | None:
+    from lms.certificates.serials import is_valid, normalize
+
+    serial = normalize(serial)
+    if not is_valid(serial):
+        return None
+    return db.session.scalars(select(Certificate).where(Certificate.serial == serial)).first()
+
+
+def mask_name(name: str) -> str:
+    """张三丰 → 张*丰, 张三 → 张*, Li Na → L***a: enough to match, not to identify."""
+    name = (name or "").strip()
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def connect_signals() -> None:
+    from lms.learning.service import course_completed
+
+    course_completed.connect(_on_course_completed, weak=False)
+
+
+def _on_course_completed(enrollment, **_kw) -> None:
+    issue(enrollment)

@@ -1,0 +1,596 @@
+"""Certificates: public verification (page, JSON, Open Badges 2.0), a worker's own
+certificates and their PDFs, a firm's and a consortium's certificates, revocation."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import date
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
+from flask_login import current_user, login_required
+from sqlalchemy import or_, select
+
+from lms.auth.models import User
+from lms.certificates import service
+from lms.certificates.forms import RevokeForm
+from lms.certificates.models import Certificate
+from lms.core.exports import csv_response
+from lms.core.storage import storage
+from lms.courses.models import Course, CourseVersion
+from lms.extensions import db, limiter
+from lms.permissions import has_permission
+from lms.tenancy.codes import mask_mobile
+from lms.tenancy.models import Consortium, Firm
+from lms.tenancy.scope import current_scope
+
+bp = Blueprint("certificates", __name__)
+
+# Every public look-up (page, JSON, badges) shares one budget per address, so switching
+# endpoints doesn't multiply the guesses an address can make.
+PUBLIC_LIMIT = "30 per minute"
+public_limit = limiter.shared_limit(PUBLIC_LIMIT, scope="certificates-public")
+STATUSES = ("valid", "expired", "revoked")
+OB_CONTEXT = "https://w3id.org/openbadges/v2"
+
+
+def _require(permission: str, target) -> None:
+    if not has_permission(current_user, permission, target):
+        abort(403)
+
+
+def _page() -> int:
+    return max(1, request.args.get("page", 1, type=int) or 1)
+
+
+# --- public verification ---------------------------------------------------------------------
+
+
+@bp.get("/verify/<serial>")
+@public_limit
+def verify(serial: str):
+    """Valid / expired / revoked, with the name masked; every unknown serial looks the same."""
+    cert = service.find_by_serial(serial)
+    if cert is None:
+        # Nothing of the request is echoed (not even the path in the language switcher), so
+        # random, malformed and wrong-check-character serials give byte-identical pages.
+        return render_template("certificates/verify.html", cert=None, request_path="/"), 404
+    return render_template(
+        "certificates/verify.html", cert=cert, masked=service.mask_name(cert.data["name"])
+    )
+
+
+def _not_found_json():
+    return jsonify({"status": "not_found"}), 404
+
+
+def _iso(value) -> str | None:
+    if value is None:
+        return None
+    return (value.date() if hasattr(value, "date") else value).isoformat()
+
+
+@bp.get("/verify/<serial>.json")
+@public_limit
+def verify_json(serial: str):
+    """The verification page as data: nothing personal beyond the masked name."""
+    cert = service.find_by_serial(serial)
+    if cert is None:
+        return _not_found_json()
+    issuer = cert.data.get("consortium")
+    if cert.data.get("firm"):
+        issuer = f"{issuer} · {cert.data['firm']}"
+    return jsonify(
+        {
+            "serial": cert.serial,
+            "status": cert.status(),
+            "holder": service.mask_name(cert.data["name"]),
+            "course": cert.data.get("course"),
+            "completed_on": _iso(cert.completed_on),
+            "expires_on": _iso(cert.expires_on),
+            "revoked_on": _iso(cert.revoked_at),
+            "issuer": issuer,
+        }
+    )
+
+
+# --- Open Badges 2.0 (hosted verification) ----------------------------------------------------
+
+
+def _ld(doc: dict):
+    response = jsonify(doc)
+    response.mimetype = "application/ld+json"
+    return response
+
+
+def _recipient(cert: Certificate, user: User) -> dict | None:
+    """A hashed IdentityObject: the e-mail, else the mobile as a telephone number, else none.
+
+    The salt is derived from the certificate's secret code, so the assertion is stable and
+    the identity can't be looked up by hashing a list of addresses without it.
+    """
+    if user.email:
+        kind, identity = "email", user.email.strip().lower()
+    elif user.mobile:
+        mobile = user.mobile.strip()
+        kind, identity = "telephone", mobile if mobile.startswith("+") else f"+86{mobile}"
+    else:
+        return None
+    key = current_app.config["SECRET_KEY"]
+    key = key.encode() if isinstance(key, str) else key
+    salt = hmac.new(key, cert.verification_code.encode(), hashlib.sha256).hexdigest()[:16]
+    digest = hashlib.sha256((identity + salt).encode()).hexdigest()
+    return {"type": kind, "hashed": True, "salt": salt, "identity": f"sha256${digest}"}
+
+
+def _course_of(cert: Certificate) -> Course:
+    return db.session.get(Course, cert.course_id)
+
+
+@bp.get("/badges/assertions/<code>")
+@public_limit
+def badge_assertion(code: str):
+    cert = db.session.scalars(
+        select(Certificate).where(Certificate.verification_code == code)
+    ).first()
+    if cert is None:
+        return _not_found_json()
+    course = _course_of(cert)
+    consortium = db.session.get(Consortium, cert.consortium_id)
+    doc = {
+        "@context": OB_CONTEXT,
+        "type": "Assertion",
+        "id": url_for("certificates.badge_assertion", code=code, _external=True),
+        "badge": url_for(
+            "certificates.badge_class", code=consortium.code, slug=course.slug, _external=True
+        ),
+        "verification": {"type": "HostedBadge"},
+        "issuedOn": cert.issued_at.isoformat(),
+        "evidence": url_for("certificates.verify", serial=cert.serial, _external=True),
+    }
+    recipient = _recipient(cert, db.session.get(User, cert.user_id))
+    if recipient is not None:
+        doc["recipient"] = recipient
+    if cert.expires_on is not None:
+        doc["expires"] = f"{cert.expires_on.isoformat()}T23:59:59+08:00"
+    if cert.revoked_at is not None:
+        doc["revoked"] = True
+        doc["revocationReason"] = cert.revoke_reason or ""
+    return _ld(doc)
+
+
+@bp.get("/badges/classes/<code>/<slug>")
+@public_limit
+def badge_class(code: str, slug: str):
+    """A course's BadgeClass, once the course has issued a certificate (drafts stay private)."""
+    course = db.session.scalars(
+        select(Course)
+        .join(Consortium, Consortium.id == Course.consortium_id)
+        .where(Consortium.code == code, Course.slug == slug)
+    ).first()
+    cert = (
+        db.session.scalars(
+            select(Certificate)
+            .where(Certificate.course_id == course.id)
+            .order_by(Certificate.issued_at.desc())
+        ).first()
+        if course is not None
+        else None
+    )
+    if cert is None:
+        return _not_found_json()
+    version = db.session.get(CourseVersion, cert.version_id)
+    data = cert.data
+    narrative = str(
+        _l(
+            "Completed every lesson and passed the assessments of the course “%(course)s” "
+            "(%(hours)s hours).",
+            course=version.title,
+            hours=f"{data.get('hours', 0):g}",
+        )
+    )
+    return _ld(
+        {
+            "@context": OB_CONTEXT,
+            "type": "BadgeClass",
+            "id": url_for("certificates.badge_class", code=code, slug=slug, _external=True),
+            "name": version.title,
+            "description": version.summary or version.title,
+            "image": url_for("certificates.badge_image", code=code, slug=slug, _external=True),
+            "criteria": {"narrative": narrative},
+            "issuer": url_for(
+                "certificates.badge_issuer", consortium_id=course.consortium_id, _external=True
+            ),
+            "tags": [s["zh"] for s in data.get("skills", [])]
+            + [s["en"] for s in data.get("skills", []) if s.get("en") and s["en"] != s["zh"]],
+        }
+    )
+
+
+@bp.get("/badges/classes/<code>/<slug>/image.svg")
+@public_limit
+def badge_image(code: str, slug: str):
+    """The badge's picture: the course title on a seal, drawn from a template."""
+    course = db.session.scalars(
+        select(Course)
+        .join(Consortium, Consortium.id == Course.consortium_id)
+        .where(Consortium.code == code, Course.slug == slug)
+    ).first()
+    version = (
+        db.session.scalars(
+            select(CourseVersion)
+            .join(Certificate, Certificate.version_id == CourseVersion.id)
+            .where(Certificate.course_id == course.id)
+            .order_by(Certificate.issued_at.desc())
+        ).first()
+        if course is not None
+        else None
+    )
+    if version is None:
+        abort(404)
+    svg = render_template("certificates/badge.svg", title=version.title, code=code)
+    return current_app.response_class(svg, mimetype="image/svg+xml")
+
+
+@bp.get("/badges/issuers/<int:consortium_id>")
+@public_limit
+def badge_issuer(consortium_id: int):
+    consortium = db.session.get(Consortium, consortium_id)
+    issued = (
+        consortium is not None
+        and db.session.scalars(
+            select(Certificate.id).where(Certificate.consortium_id == consortium.id).limit(1)
+        ).first()
+    )
+    if not issued:
+        return _not_found_json()
+    return _ld(
+        {
+            "@context": OB_CONTEXT,
+            "type": "Issuer",
+            "id": url_for("certificates.badge_issuer", consortium_id=consortium.id, _external=True),
+            "name": consortium.name,
+            "url": current_app.config.get("LMS_BASE_URL") or url_for("core.index", _external=True),
+        }
+    )
+
+
+# --- a worker's own ------------------------------------------------------------------------
+
+
+@bp.get("/certificates")
+@login_required
+def my_certificates():
+    certs = db.session.scalars(
+        select(Certificate)
+        .where(Certificate.user_id == current_user.id)
+        .order_by(Certificate.issued_at.desc())
+    ).all()
+    return render_template("certificates/mine.html", certs=certs)
+
+
+def _may_download(cert: Certificate) -> bool:
+    """The holder, report.view on the certificate's firm (its firm admins and the
+    consortium's admins), or report.view on the consortium."""
+    if cert.user_id == current_user.id:
+        return True
+    if cert.firm_id is not None:
+        firm = db.session.get(Firm, cert.firm_id)
+        if firm is not None and has_permission(current_user, "report.view", firm):
+            return True
+    consortium = db.session.get(Consortium, cert.consortium_id)
+    return consortium is not None and has_permission(current_user, "report.view", consortium)
+
+
+@bp.get("/certificates/<public_id>.pdf")
+@login_required
+def download(public_id: str):
+    cert = db.session.scalars(select(Certificate).where(Certificate.public_id == public_id)).first()
+    if cert is None or not _may_download(cert):
+        abort(404)
+    if not cert.pdf_path or not storage().exists(cert.pdf_path):
+        service.store_pdf(cert)
+        db.session.commit()
+    return send_file(
+        storage().local_path(cert.pdf_path),
+        mimetype="application/pdf",
+        download_name=f"{cert.serial}.pdf",
+        as_attachment=True,
+    )
+
+
+# --- firm and consortium lists ------------------------------------------------------------
+
+
+def _filtered(query, *, search: str, status: str, today: date):
+    if search:
+        like = f"%{search.strip()}%"
+        query = query.where(
+            or_(
+                Certificate.serial.ilike(like),
+                CourseVersion.title.ilike(like),
+                Course.slug.ilike(like),
+                User.name.ilike(like),
+            )
+        )
+    if status == "revoked":
+        query = query.where(Certificate.revoked_at.is_not(None))
+    elif status == "expired":
+        query = query.where(
+            Certificate.revoked_at.is_(None),
+            Certificate.expires_on.is_not(None),
+            Certificate.expires_on < today,
+        )
+    elif status == "valid":
+        query = query.where(
+            Certificate.revoked_at.is_(None),
+            or_(Certificate.expires_on.is_(None), Certificate.expires_on >= today),
+        )
+    return query
+
+
+def _listing(*, consortium_id: int, firm_id: int | None):
+    search = request.args.get("q", "").strip()[:100]
+    status = request.args.get("status", "")
+    status = status if status in STATUSES else ""
+    query = (
+        select(Certificate)
+        .join(User, User.id == Certificate.user_id)
+        .join(CourseVersion, CourseVersion.id == Certificate.version_id)
+        .join(Course, Course.id == Certificate.course_id)
+        .where(Certificate.consortium_id == consortium_id)
+        .order_by(Certificate.issued_at.desc(), Certificate.id.desc())
+    )
+    if firm_id is not None:
+        query = query.where(Certificate.firm_id == firm_id)
+    query = _filtered(query, search=search, status=status, today=date.today())
+    return query, {"q": search, "status": status}
+
+
+def _status_label(status: str) -> str:
+    return {
+        "valid": pgettext("certificate", "Valid"),
+        "expired": pgettext("certificate", "Expired"),
+        "revoked": pgettext("certificate", "Revoked"),
+    }[status]
+
+
+@bp.get("/firms/<int:firm_id>/certificates")
+@login_required
+def firm_certificates(firm_id: int):
+    firm = current_scope().get_firm(firm_id)
+    _require("report.view", firm)
+    query, filters = _listing(consortium_id=firm.consortium_id, firm_id=firm.id)
+    page = db.paginate(
+        query, page=_page(), per_page=current_app.config["LMS_PAGE_SIZE"], error_out=False
+    )
+    return render_template(
+        "certificates/firm_list.html",
+        firm=firm,
+        page=page,
+        filters=filters,
+        statuses=STATUSES,
+        status_label=_status_label,
+    )
+
+
+@bp.get("/consortia/<int:consortium_id>/certificates")
+@login_required
+def consortium_certificates(consortium_id: int):
+    consortium = current_scope().get_consortium(consortium_id)
+    _require("report.view", consortium)
+    firm_id = request.args.get("firm", type=int)
+    firms = db.session.scalars(
+        select(Firm).where(Firm.consortium_id == consortium.id).order_by(Firm.name)
+    ).all()
+    if firm_id not in {f.id for f in firms}:
+        firm_id = None
+    query, filters = _listing(consortium_id=consortium.id, firm_id=firm_id)
+    if request.args.get("format") == "csv":
+        names = {f.id: f.name for f in firms}
+        return csv_response(
+            f"certificates-{consortium.code}.csv",
+            [
+                _l("Certificate no."),
+                pgettext("person", "Name"),
+                _l("Mobile"),
+                _l("Firm"),
+                _l("Course"),
+                _l("Completed on"),
+                _l("Valid until"),
+                _l("Status"),
+                _l("Revoked on"),
+                _l("Reason for revoking"),
+            ],
+            (
+                [
+                    c.serial,
+                    c.user.name,
+                    mask_mobile(c.user.mobile),
+                    names.get(c.firm_id, ""),
+                    c.data.get("course", ""),
+                    c.completed_on.isoformat(),
+                    c.expires_on.isoformat() if c.expires_on else "",
+                    _status_label(c.status()),
+                    _iso(c.revoked_at) or "",
+                    c.revoke_reason or "",
+                ]
+                for c in db.session.scalars(query)
+            ),
+        )
+    page = db.paginate(
+        query, page=_page(), per_page=current_app.config["LMS_PAGE_SIZE"], error_out=False
+    )
+    return render_template(
+        "certificates/consortium_list.html",
+        consortium=consortium,
+        firms=firms,
+        firm_names={f.id: f.name for f in firms},
+        page=page,
+        filters={**filters, "firm": firm_id or ""},
+        statuses=STATUSES,
+        status_label=_status_label,
+    )
+
+
+@bp.route("/consortia/<int:consortium_id>/certificates/<public_id>/revoke", methods=["GET", "POST"])
+@login_required
+def revoke(consortium_id: int, public_id: str):
+    consortium = current_scope().get_consortium(consortium_id)
+    _require("certificate.manage", consortium)
+    cert = db.session.scalars(
+        select(Certificate).where(
+            Certificate.public_id == public_id, Certificate.consortium_id == consortium.id
+        )
+    ).first()
+    if cert is None:
+        abort(404)
+    back = url_for("certificates.consortium_certificates", consortium_id=consortium.id)
+    form = RevokeForm()
+    if cert.revoked_at is None and form.validate_on_submit():
+        try:
+            service.revoke(current_user, cert, form.reason.data)
+        except service.CertificateError as error:
+            db.session.rollback()
+            form.reason.errors.append(error.message)
+        else:
+            db.session.commit()
+            flash(_l("Certificate %(serial)s is revoked.", serial=cert.serial), "success")
+            return redirect(back)
+    elif cert.revoked_at is not None and request.method == "POST":
+        # A second submit of the same form: already done, nothing changes.
+        flash(_l("Certificate %(serial)s is revoked.", serial=cert.serial), "success")
+        return redirect(back)
+    return render_template(
+        "certificates/revoke.html",
+        consortium=consortium,
+        cert=cert,
+        form=form,
+        back=back,
+        masked_mobile=mask_mobile(cert.user.mobile),
+    )
+
+
+# --- bulk issuing (a background job ending with a ZIP) -------------------------------------
+
+
+@bp.route("/consortia/<int:consortium_id>/certificates/bulk", methods=["GET", "POST"])
+@login_required
+def bulk(consortium_id: int):
+    """Issue the missing certificates of a course's completers (all, or one firm's)."""
+    from lms.certificates.bulk import KIND
+    from lms.certificates.forms import BulkIssueForm
+    from lms.core.forms import choices
+    from lms.courses.service import published_versions
+    from lms.jobs.service import start_job
+    from lms.tenancy.scope import list_firms
+
+    consortium = current_scope().get_consortium(consortium_id)
+    _require("certificate.manage", consortium)
+    versions = published_versions(consortium)
+    firms = db.session.scalars(list_firms(consortium, include_inactive=True)).all()
+    form = BulkIssueForm()
+    form.course.choices = choices(
+        [("", _l("Choose a course"))] + [(str(v.course_id), v.title) for v in versions]
+    )
+    form.firm.choices = choices([("", _l("Choose a firm"))] + [(str(f.id), f.name) for f in firms])
+    if form.validate_on_submit():
+        firm = None
+        if form.target.data == "firm":
+            firm = next((f for f in firms if str(f.id) == form.firm.data), None)
+            if firm is None:
+                form.firm.errors.append(_l("Choose a firm."))
+        if not form.firm.errors:
+            job = start_job(
+                KIND,
+                actor=current_user,
+                consortium=consortium,
+                firm=firm,
+                params={"course": int(form.course.data), "firm": firm.id if firm else None},
+            )
+            return redirect(url_for("jobs.job_page", public_id=job.public_id))
+    return render_template("certificates/bulk.html", consortium=consortium, form=form)
+
+
+@bp.get("/jobs/<public_id>/certificates.zip")
+@login_required
+def bulk_zip(public_id: str):
+    """The ZIP of a bulk job: only for the job's starter, for a limited time."""
+    from lms.certificates.bulk import KIND, ZIP_HOURS, zip_expired
+    from lms.jobs.service import get_job_for
+
+    job = get_job_for(current_user, public_id)
+    if job is None or job.kind != KIND or job.state != "done" or not job.result.get("zip"):
+        abort(404)
+    if zip_expired(job) or not storage().exists(job.result["zip"]):
+        text = _l(
+            "This download link has expired (links are valid for %(hours)d hours). "
+            "Start the bulk issue again to get a new one: nothing is issued twice.",
+            hours=ZIP_HOURS,
+        )
+        return render_template(
+            "errors/error.html", code=410, title=_l("Link expired"), text=text
+        ), 410
+    return send_file(
+        storage().local_path(job.result["zip"]),
+        mimetype="application/zip",
+        download_name=f"certificates-{job.public_id}.zip",
+        as_attachment=True,
+    )
+
+
+# --- a trainer, after a practical assessment -----------------------------------------------
+
+
+@bp.post("/courses/<slug>/learners/<enrollment_id>/certificate")
+@login_required
+def trainer_issue(slug: str, enrollment_id: str):
+    """A trainer of the course's firm issues the certificate of a completed enrolment."""
+    from lms.learning.models import Enrollment
+
+    course = current_scope().get_course(slug)
+    if not has_permission(current_user, "course.author", course.firm):
+        abort(403)  # as sign-off: the trainers' call
+    enrollment = db.session.scalars(
+        select(Enrollment).where(
+            Enrollment.public_id == enrollment_id,
+            Enrollment.course_id == course.id,
+            Enrollment.withdrawn_at.is_(None),
+        )
+    ).first()
+    if enrollment is None:
+        abort(404)
+    back = url_for("assignments.course_learners", slug=slug)
+    name = enrollment.user.name
+    existing = service.certificate_of(enrollment)
+    if existing is not None:
+        flash(
+            _l("%(name)s already has certificate %(serial)s.", name=name, serial=existing.serial),
+            "info",
+        )
+    elif enrollment.status != "completed":
+        flash(
+            _l("%(name)s has not completed the course yet: no certificate issued.", name=name),
+            "error",
+        )
+    else:
+        cert = service.issue(enrollment, source="trainer", actor=current_user)
+        db.session.commit()
+        flash(
+            _l("Certificate %(serial)s issued to %(name)s.", serial=cert.serial, name=name),
+            "success",
+        )
+    return redirect(back)

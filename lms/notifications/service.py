@@ -1,0 +1,358 @@
+"""Notifications: sent once per event, shown in the viewer's language, e-mailed when SMTP is set.
+
+Other domains call `notify(user, kind, key, url, **params)`:
+
+- `kind` names a message in KINDS (add yours there: a label for the preferences page and one or
+  more lazy-gettext templates);
+- `key` names the event *and* its recipient (e.g. "certificate.expiring:<cert id>:30:<user id>");
+  the unique constraint on it means a second call for the same event adds nothing, whatever
+  the number of runs or races — `notify` then returns None;
+- `params` are plain JSON values the templates format when the message is shown (so a
+  message reads in the language of whoever views it). A param whose name ends in "_on" holds
+  an ISO date and is shown as a date of the viewer's locale.
+
+E-mail: with LMS_SMTP_URL set, `send_pending_emails` (the "notifications.email" job, also run
+at the end of the certificates lifecycle job) sends each recent notification once, unless its
+recipient turned e-mail off for that kind on the notifications page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import date, timedelta
+from email.message import EmailMessage
+from urllib.parse import unquote, urlsplit
+
+from flask import current_app, has_request_context, url_for
+from flask_babel import force_locale, format_date
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from lms.auth.models import User
+from lms.core.types import utcnow
+from lms.extensions import db
+from lms.notifications.models import Notification, NotificationPreference
+
+log = logging.getLogger(__name__)
+
+# Only notifications this recent are e-mailed: switching SMTP on later doesn't flood inboxes
+# with old news, and a skipped message (opted out, no address) stops being looked at.
+EMAIL_WINDOW = timedelta(days=3)
+EMAIL_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of notification: its label (preferences page) and its message templates.
+
+    `messages` is a list of (params that must be present, template); the first whose params
+    are all present is used — e.g. a variant for a firm admin when "name" (the worker) is set.
+    """
+
+    label: object
+    messages: tuple[tuple[tuple[str, ...], object], ...]
+
+
+KINDS: dict[str, Kind] = {
+    "certificate.issued": Kind(
+        _l("Certificate issued"),
+        (((), _l("Your certificate for “%(course)s” has been issued (no. %(serial)s).")),),
+    ),
+    "certificate.expiring": Kind(
+        _l("Certificate about to expire"),
+        (
+            (
+                ("name",),
+                _l("The certificate of %(name)s for “%(course)s” expires on %(expires_on)s."),
+            ),
+            (
+                (),
+                _l(
+                    "Your certificate for “%(course)s” expires on %(expires_on)s. "
+                    "Take the course again in time to renew it."
+                ),
+            ),
+        ),
+    ),
+    "certificate.expired": Kind(
+        _l("Certificate expired"),
+        (
+            (
+                ("name", "due_on"),
+                _l(
+                    "The certificate of %(name)s for “%(course)s” expired on %(expires_on)s; "
+                    "the course is assigned again for recertification, due %(due_on)s."
+                ),
+            ),
+            (
+                ("name",),
+                _l("The certificate of %(name)s for “%(course)s” expired on %(expires_on)s."),
+            ),
+            (
+                ("due_on",),
+                _l(
+                    "Your certificate for “%(course)s” expired on %(expires_on)s. The course "
+                    "is assigned to you again for recertification, due %(due_on)s."
+                ),
+            ),
+            ((), _l("Your certificate for “%(course)s” expired on %(expires_on)s.")),
+        ),
+    ),
+}
+
+
+class _Params(dict):
+    def __missing__(self, key):  # a template never fails on a missing value
+        return ""
+
+
+def _display_params(params: dict) -> _Params:
+    shown = _Params()
+    for name, value in (params or {}).items():
+        if name.endswith("_on") and isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = format_date(date.fromisoformat(value), "medium")
+        shown[name] = value
+    return shown
+
+
+def message(n: Notification) -> str:
+    """The notification's text in the current locale."""
+    kind = KINDS.get(n.kind)
+    if kind is None:
+        return n.kind
+    params = n.params or {}
+    template = kind.messages[-1][1]
+    for needed, candidate in kind.messages:
+        if all(params.get(p) not in (None, "") for p in needed):
+            template = candidate
+            break
+    return str(template) % _display_params(params)
+
+
+def path_for(endpoint: str, **values) -> str:
+    """A site-relative URL, also outside a request (jobs, CLI)."""
+    if has_request_context():
+        return url_for(endpoint, **values)
+    with current_app.test_request_context():
+        return url_for(endpoint, **values)
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+def notify(user, kind: str, key: str, url: str | None = None, **params) -> Notification | None:
+    """Add a notification for `user` (a User or its id), once per `key`; None if it exists."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    user_id = user if isinstance(user, int) else user.id
+    if db.session.scalar(select(Notification.id).where(Notification.key == key)) is not None:
+        return None
+    n = Notification(user_id=user_id, kind=kind, key=key[:200], url=url, params=params)
+    try:
+        with db.session.begin_nested():
+            db.session.add(n)
+    except IntegrityError:
+        return None  # a concurrent run sent it first
+    return n
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def for_user(user: User):
+    """The user's notifications, newest first (a query for pagination)."""
+    return (
+        select(Notification)
+        .where(Notification.user_id == user.id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+    )
+
+
+def unread_count(user: User) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    )
+
+
+def get_for(user: User, public_id: str) -> Notification | None:
+    """The user's own notification; anyone else's is None (a 404)."""
+    return db.session.scalars(
+        select(Notification).where(
+            Notification.public_id == public_id, Notification.user_id == user.id
+        )
+    ).first()
+
+
+def mark_read(n: Notification) -> None:
+    if n.read_at is None:
+        n.read_at = utcnow()
+        db.session.flush()
+
+
+def mark_all_read(user: User, *, upto: int | None = None) -> int:
+    """Mark the user's unread notifications read (only those up to id `upto` when given, so
+    one that arrived after the page was shown stays unread)."""
+    query = update(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)
+    )
+    if upto is not None:
+        query = query.where(Notification.id <= upto)
+    result = db.session.execute(
+        query.values(read_at=utcnow()).execution_options(synchronize_session=False)
+    )
+    db.session.expire_all()
+    return result.rowcount or 0
+
+
+# --- preferences ---------------------------------------------------------------------------
+
+
+def email_opt_outs(user_id: int) -> set[str]:
+    pref = db.session.get(NotificationPreference, user_id)
+    return set(pref.email_off or []) if pref else set()
+
+
+def set_email_kinds(user: User, wanted: set[str]) -> None:
+    """E-mail the kinds in `wanted`, none of the others (unknown kinds are ignored)."""
+    off = sorted(set(KINDS) - set(wanted))
+    pref = db.session.get(NotificationPreference, user.id)
+    if pref is None:
+        pref = NotificationPreference(user_id=user.id, email_off=off)
+        try:
+            with db.session.begin_nested():
+                db.session.add(pref)
+            return
+        except IntegrityError:  # a double submit created it meanwhile
+            pref = db.session.get(NotificationPreference, user.id)
+    pref.email_off = off
+    db.session.flush()
+
+
+# --- e-mail --------------------------------------------------------------------------------
+
+
+def email_enabled() -> bool:
+    return bool(current_app.config.get("LMS_SMTP_URL"))
+
+
+def _connect() -> smtplib.SMTP:
+    """An SMTP connection from LMS_SMTP_URL: smtp://user:pass@host:587 (STARTTLS when the
+    server offers it) or smtps://user:pass@host:465."""
+    url = urlsplit(current_app.config["LMS_SMTP_URL"])
+    secure = url.scheme == "smtps"
+    if url.scheme not in ("smtp", "smtps") or not url.hostname:
+        raise ValueError("LMS_SMTP_URL must look like smtp://user:password@host:587")
+    port = url.port or (465 if secure else 25)
+    if secure:
+        smtp = smtplib.SMTP_SSL(url.hostname, port, timeout=30)
+    else:
+        smtp = smtplib.SMTP(url.hostname, port, timeout=30)
+        smtp.ehlo()
+        if smtp.has_extn("starttls"):
+            smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo()
+    if url.username:
+        smtp.login(unquote(url.username), unquote(url.password or ""))
+    return smtp
+
+
+def email_message(n: Notification, user: User) -> EmailMessage:
+    """The e-mail of a notification, in the recipient's language."""
+    base = (current_app.config.get("LMS_BASE_URL") or "").rstrip("/")
+    with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        text = message(n)
+        label = str(KINDS[n.kind].label) if n.kind in KINDS else n.kind
+        lines = [text, ""]
+        if base:
+            link = base + path_for("notifications.open", public_id=n.public_id)
+            lines += [_("Open: %(url)s", url=link), ""]
+        lines.append(_("You can turn these e-mails off on your notifications page in the LMS."))
+        subject = f"{_('Consortium LMS')}: {label}"
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = current_app.config.get("LMS_MAIL_FROM") or "lms@localhost"
+    msg["To"] = user.email
+    msg.set_content("\n".join(lines))
+    return msg
+
+
+def send_pending_emails(report=None) -> int:
+    """E-mail recent notifications not e-mailed yet; each at most once. Returns the count sent.
+
+    Each message is claimed (emailed_at set, committed) before it is sent, so two runs never
+    send the same one; a failed send releases the claim for the next run.
+    """
+    if not email_enabled():
+        return 0
+    since = utcnow() - EMAIL_WINDOW
+    rows = db.session.execute(
+        select(Notification, User)
+        .join(User, User.id == Notification.user_id)
+        .where(Notification.emailed_at.is_(None), Notification.created_at >= since)
+        .order_by(Notification.id)
+        .limit(EMAIL_BATCH)
+    ).all()
+    todo = [
+        (n, user)
+        for n, user in rows
+        if user.email and user.is_active_account and n.kind not in email_opt_outs(user.id)
+    ]
+    if not todo:
+        return 0
+    sent = 0
+    smtp = _connect()
+    try:
+        for done, (n, user) in enumerate(todo, 1):
+            claimed = db.session.execute(
+                update(Notification)
+                .where(Notification.id == n.id, Notification.emailed_at.is_(None))
+                .values(emailed_at=utcnow())
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            db.session.commit()
+            if not claimed:
+                continue
+            try:
+                smtp.send_message(email_message(n, user))
+            except (smtplib.SMTPException, OSError):
+                log.exception("notification %s: the e-mail could not be sent", n.id)
+                db.session.execute(
+                    update(Notification)
+                    .where(Notification.id == n.id)
+                    .values(emailed_at=None)
+                    .execution_options(synchronize_session=False)
+                )
+                db.session.commit()
+                if isinstance(smtp, smtplib.SMTP) and not _alive(smtp):
+                    break
+                continue
+            sent += 1
+            if report is not None:
+                report(done, len(todo))
+    finally:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.quit()
+    return sent
+
+
+def _alive(smtp) -> bool:
+    try:
+        return smtp.noop()[0] == 250
+    except (smtplib.SMTPException, OSError):
+        return False
+
+
+def email_job(job, report) -> dict:
+    """The "notifications.email" background job."""
+    sent = send_pending_emails(report)
+    db.session.commit()
+    return {"emailed": sent}

@@ -1,0 +1,85 @@
+"""Every notifications route, for every kind of caller (as tests/test_access_matrix.py): a
+notification is its recipient's only — anyone else gets a 404."""
+
+from __future__ import annotations
+
+import pytest
+
+from lms.extensions import db
+from lms.notifications import service
+
+PERSONAS = (
+    "guest",
+    "other_firm_worker",
+    "member_without",
+    "member_with",
+    "consortium_admin",
+    "foreign_admin",
+)
+LOGIN = 302  # a guest is sent to the sign-in page
+SIGNED_IN = (LOGIN, 200, 200, 200, 200, 200)
+POSTED = (LOGIN, 302, 302, 302, 302, 302)
+
+# endpoint: (method, url, who is "member with the permission", expected statuses in the
+# order of PERSONAS); "member_with" is the notification's recipient.
+NOTIFICATIONS_MATRIX = {
+    "notifications.index": ("GET", "/notifications", "recipient", SIGNED_IN),
+    "notifications.mark_all_read": ("POST", "/notifications/read", "recipient", POSTED),
+    "notifications.preferences": ("POST", "/notifications/preferences", "recipient", POSTED),
+    "notifications.open": (
+        "GET",
+        "/notifications/{notification}/open",
+        "recipient",
+        (LOGIN, 404, 404, 302, 404, 404),
+    ),
+}
+
+
+def test_every_notifications_route_has_a_row(app):
+    endpoints = {
+        r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith("notifications.")
+    }
+    assert endpoints == NOTIFICATIONS_MATRIX.keys()
+
+
+@pytest.fixture
+def matrix_world(app, create_consortium, create_firm, create_user):
+    consortium = create_consortium()
+    firm_a, firm_b = create_firm(consortium), create_firm(consortium)
+    firm_z = create_firm(create_consortium())
+    people = {
+        "recipient": create_user(role="worker", firm=firm_a),
+        "other_firm_worker": create_user(role="worker", firm=firm_b),
+        "member_without": create_user(role="worker", firm=firm_a),
+        "consortium_admin": create_user(role="consortium_admin", consortium=consortium),
+        "foreign_admin": create_user(role="firm_admin", firm=firm_z),
+    }
+    with app.test_request_context():
+        n = service.notify(
+            people["recipient"].id,
+            "certificate.issued",
+            "matrix:1",
+            "/certificates",
+            course="安全生产",
+            serial="X",
+        )
+        db.session.commit()
+        ids = {"notification": n.public_id}
+    return people, ids
+
+
+@pytest.mark.parametrize("endpoint", sorted(NOTIFICATIONS_MATRIX))
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_access(endpoint, persona, matrix_world, client, login):
+    people, ids = matrix_world
+    method, url, holder, expected = NOTIFICATIONS_MATRIX[endpoint]
+    user = {"member_with": people[holder]}.get(persona, people.get(persona))
+    if user is not None:
+        login(user)
+    response = client.open(url.format(**ids), method=method)
+    response.get_data()
+    response.close()
+    want = expected[PERSONAS.index(persona)]
+    assert response.status_code == want, (endpoint, persona, response.status_code)
+    if persona == "guest" and want == LOGIN:
+        assert "/login" in response.headers["Location"]
