@@ -297,3 +297,33 @@ def test_parallel_issuing_makes_one_certificate(race_app):
         assert is_valid(rows[0].serial)
         assert _count(AuditRecord, AuditRecord.action == "certificate.issue") == 1
         db.session.remove()
+
+
+def test_re_rendering_from_the_stored_data_gives_the_same_content(
+    app, create_consortium, create_firm, create_user, certify, tmp_path
+):
+    import shutil
+    import subprocess
+
+    from lms.certificates.models import Certificate
+    from lms.core.storage import storage
+    from lms.extensions import db
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext not found: install poppler-utils (make test does)")
+    firm = create_firm(create_consortium())
+    issued = certify(create_user(role="worker", firm=firm, name="欧阳娜娜"), firm)
+
+    def text(pdf: bytes, name: str) -> str:
+        path = tmp_path / name
+        path.write_bytes(pdf)
+        return subprocess.run(
+            ["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True, text=True
+        ).stdout
+
+    with app.test_request_context():
+        cert = db.session.get(Certificate, issued.id)
+        stored = storage().read(cert.pdf_path)
+        again = service.pdf_bytes(cert)
+    assert "欧阳娜娜" in text(stored, "stored.pdf")
+    assert text(stored, "stored.pdf") == text(again, "again.pdf")
