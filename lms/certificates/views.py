@@ -282,25 +282,10 @@ def my_certificates():
     return render_template("certificates/mine.html", certs=certs)
 
 
-def _may_download(cert: Certificate) -> bool:
-    """The holder, report.view on the certificate's firm (its firm admins and the
-    consortium's admins), or report.view on the consortium."""
-    if cert.user_id == current_user.id:
-        return True
-    if cert.firm_id is not None:
-        firm = db.session.get(Firm, cert.firm_id)
-        if firm is not None and has_permission(current_user, "report.view", firm):
-            return True
-    consortium = db.session.get(Consortium, cert.consortium_id)
-    return consortium is not None and has_permission(current_user, "report.view", consortium)
-
-
 @bp.get("/certificates/<public_id>.pdf")
 @login_required
 def download(public_id: str):
-    cert = db.session.scalars(select(Certificate).where(Certificate.public_id == public_id)).first()
-    if cert is None or not _may_download(cert):
-        abort(404)
+    cert = current_scope().get_certificate(public_id)
     if not cert.pdf_path or not storage().exists(cert.pdf_path):
         service.store_pdf(cert)
         db.session.commit()
@@ -451,13 +436,7 @@ def consortium_certificates(consortium_id: int):
 def revoke(consortium_id: int, public_id: str):
     consortium = current_scope().get_consortium(consortium_id)
     _require("certificate.manage", consortium)
-    cert = db.session.scalars(
-        select(Certificate).where(
-            Certificate.public_id == public_id, Certificate.consortium_id == consortium.id
-        )
-    ).first()
-    if cert is None:
-        abort(404)
+    cert = current_scope().get_certificate(public_id, within=consortium)
     back = url_for("certificates.consortium_certificates", consortium_id=consortium.id)
     form = RevokeForm()
     if cert.revoked_at is None and form.validate_on_submit():

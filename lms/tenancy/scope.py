@@ -234,6 +234,30 @@ class Scope:
             return role
         abort(404)
 
+    def get_certificate(self, public_id: str, *, within: Consortium | None = None):
+        """A certificate the user may open, else 404: their own (even after leaving the
+        firm), or one of a firm or consortium whose reports they see. `within` restricts it
+        to one consortium."""
+        from lms.certificates.models import Certificate
+        from lms.permissions import has_permission
+
+        query = select(Certificate).where(Certificate.public_id == public_id)
+        if within is not None:
+            query = query.where(Certificate.consortium_id == within.id)
+        cert = db.session.scalars(query).first()
+        if cert is None:
+            abort(404)
+        if cert.user_id == self.user.id:
+            return cert
+        if cert.consortium_id in self.consortium_ids:
+            firm = db.session.get(Firm, cert.firm_id) if cert.firm_id else None
+            consortium = db.session.get(Consortium, cert.consortium_id)
+            if (firm and has_permission(self.user, "report.view", firm)) or has_permission(
+                self.user, "report.view", consortium
+            ):
+                return cert
+        abort(404)
+
 
 def current_scope() -> Scope:
     if "scope" not in g:

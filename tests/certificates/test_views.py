@@ -331,3 +331,23 @@ def test_revoke_of_another_consortiums_certificate_is_404(
     assert client.get(url).status_code == 404
     assert client.get(f"/consortia/{consortium.id}/certificates").status_code == 404
     assert _get(client, f"/certificates/{certs['a1'].public_id}.pdf").status_code == 404
+
+
+def test_a_holder_who_left_the_firm_still_downloads_but_its_admin_no_longer_can(
+    app, client, login, two_firms
+):
+    from lms.tenancy.models import Membership
+
+    _c, _a, _b, people, certs = two_firms
+    with app.app_context():
+        for m in db.session.scalars(
+            db.select(Membership).where(Membership.user_id == people["a1"].id)
+        ):
+            m.ends_on = date.today()  # left the firm (and the consortium) today
+        db.session.commit()
+    login(people["a1"])
+    response = _get(client, f"/certificates/{certs['a1'].public_id}.pdf")
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    other = app.test_client()
+    login(people["firm_admin_b"], c=other)  # an admin of another firm of the consortium
+    assert _get(other, f"/certificates/{certs['a1'].public_id}.pdf").status_code == 404
