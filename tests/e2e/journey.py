@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import yaml
 from playwright.sync_api import expect
 
 from lms import PROJECT_ROOT
@@ -67,3 +69,57 @@ def sign_in(page: Page, tr: Callable[[str], str], login: str, password: str) -> 
     page.get_by_label(tr("E-mail or mobile number")).fill(login)
     page.get_by_label(tr("Password"), exact=True).fill(password)
     follow(page, page.locator("main").get_by_role("button", name=tr("Sign in")))
+
+
+# --- learning ------------------------------------------------------------------------------
+
+
+def quiz_answers(package: Path) -> dict[str, tuple[str, object]]:
+    """Prompt → (type, answer) for every quiz question of a course package."""
+    answers = {}
+    for quiz in (package / "quizzes").glob("*.yaml"):
+        for q in yaml.safe_load(quiz.read_text(encoding="utf-8"))["questions"]:
+            answers[q["prompt"].strip()] = (q["type"], q["answer"])
+    return answers
+
+
+def answer_quiz(page: Page, answers: dict) -> None:
+    """Tick or type the right answer to every question of the quiz on the page."""
+    for item in page.locator("ol.questions > li").all():
+        legend = item.locator("legend").inner_text()
+        prompt = next(p for p in answers if legend.strip().startswith(p))
+        qtype, answer = answers[prompt]
+        if qtype == "single":
+            item.locator(f'input[type=radio][value="{answer}"]').check()
+        elif qtype == "multiple":
+            for choice in answer:
+                item.locator(f'input[type=checkbox][value="{choice}"]').check()
+        elif qtype == "true_false":
+            item.locator(f'input[type=radio][value="{"true" if answer else "false"}"]').check()
+        else:
+            item.locator("input[type=text]").fill(answer[0] if isinstance(answer, list) else answer)
+
+
+def work_through_course(page: Page, tr: Callable[[str], str], package: Path) -> None:
+    """From the first lesson of an enrolled course to its end: every lesson marked done and
+    every quiz passed with the answers of the course package."""
+    answers = quiz_answers(package)
+    for _step in range(40):
+        start = page.get_by_role("button", name=tr("Start the quiz"))
+        if start.count():
+            follow(page, start)
+            answer_quiz(page, answers)
+            follow(page, page.get_by_role("button", name=tr("Submit answers")))
+            expect(page.locator(".status.ok").first).to_contain_text(tr("Passed"))
+            follow(page, page.get_by_role("link", name=tr("Back to the lesson")))
+            following = page.get_by_role("link", name=tr("Next lesson"))
+            if not following.count():
+                return
+            follow(page, following)
+            continue
+        done = page.locator(".lesson-actions button")
+        label = done.inner_text()
+        follow(page, done)
+        if label in (tr("Mark as done"), tr("Done")) or "/courses/" in page.url:
+            return
+    pytest.fail("the course did not end within 40 steps")
