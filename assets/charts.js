@@ -7,6 +7,7 @@
 //   {"type": "bar", "categories": [...], "series": [{"name": ..., "data": [...]}, ...],
 //    "horizontal": true, "max": 5, "levelLabels": {"1": "五级/初级工", ...},
 //    "levelShort": {"1": "五级", ...}}                      (all but categories/series optional)
+//    Without levelLabels/max the value axis is a count scale; "percent": true makes it 0–100 %.
 //   {"type": "heatmap", "x": [...], "y": [...], "data": [[xi, yi, value], ...],
 //    "min": 0, "max": 1, "valueLabel": "...", "percent": true, "tone": "warning"}  (optional)
 // To add a type, add one function to BUILDERS: (spec, ctx) -> ECharts option; it is called
@@ -146,23 +147,39 @@ function barOption(spec, ctx) {
     return short ? short : levelName(v).split("/")[0];
   };
   var categoryWidth = Math.round(Math.min(160, ctx.width * (narrow ? 0.28 : 0.22)));
-  var valueAxis = {
-    type: "value",
-    min: 0,
-    max: max,
-    interval: 1,
-    minInterval: 1,
-    splitLine: { lineStyle: { color: ctx.theme.line } },
-    axisLabel: {
-      color: ctx.theme.muted,
-      formatter: tickName,
-      // Level names wrap rather than overlap.
-      width: Math.max(28, Math.floor(((horizontal ? ctx.width - categoryWidth : ctx.width) - 40) / slots)),
-      overflow: "break",
-      interval: 0,
-      lineHeight: 14,
-    },
+  // Levels (levelLabels or max given): one tick per level. Counts and percentages: a scale.
+  var levels = spec.levelLabels != null || (spec.max != null && !spec.percent);
+  var valueText = function (v) {
+    if (levels) return levelName(v);
+    return spec.percent ? v + "%" : Number(v).toLocaleString(document.documentElement.lang || undefined);
   };
+  var valueAxis = levels
+    ? {
+        type: "value",
+        min: 0,
+        max: max,
+        interval: 1,
+        minInterval: 1,
+        splitLine: { lineStyle: { color: ctx.theme.line } },
+        axisLabel: {
+          color: ctx.theme.muted,
+          formatter: tickName,
+          // Level names wrap rather than overlap.
+          width: Math.max(28, Math.floor(((horizontal ? ctx.width - categoryWidth : ctx.width) - 40) / slots)),
+          overflow: "break",
+          interval: 0,
+          lineHeight: 14,
+        },
+      }
+    : {
+        type: "value",
+        min: 0,
+        max: spec.percent ? 100 : undefined,
+        minInterval: 1,
+        splitNumber: narrow ? 3 : 5,
+        splitLine: { lineStyle: { color: ctx.theme.line } },
+        axisLabel: { color: ctx.theme.muted, formatter: valueText, hideOverlap: true },
+      };
   var categoryAxis = {
     type: "category",
     data: spec.categories,
@@ -171,7 +188,7 @@ function barOption(spec, ctx) {
     axisLine: { lineStyle: { color: ctx.theme.line } },
     axisLabel: {
       color: ctx.theme.text,
-      interval: 0,
+      interval: horizontal ? 0 : "auto",
       width: horizontal ? categoryWidth : Math.max(40, Math.floor((ctx.width - 60) / Math.max(1, spec.categories.length))),
       overflow: "break",
       lineHeight: 16,
@@ -189,7 +206,7 @@ function barOption(spec, ctx) {
       formatter: function (items) {
         if (!items.length) return "";
         return tooltip(items[0].name, items.map(function (item) {
-          return { color: item.color, text: item.seriesName + COLON + levelName(item.value) };
+          return { color: item.color, text: item.seriesName + COLON + valueText(item.value) };
         }));
       },
     }),

@@ -33,6 +33,9 @@ def create_app(config: dict | None = None) -> Flask:
     from lms.certificates.service import connect_signals as connect_certificates
 
     connect_certificates()
+    from lms.transcripts.service import connect_signals as connect_transcripts
+
+    connect_transcripts()
     return app
 
 
@@ -80,6 +83,18 @@ def configure_blueprints(app: Flask) -> None:
     from lms.notifications.views import bp as notifications_bp
 
     app.register_blueprint(notifications_bp)
+    from lms.reports.views import bp as reports_bp
+
+    app.register_blueprint(reports_bp)
+    from lms.reports.monthly_views import bp as monthly_reports_bp
+
+    app.register_blueprint(monthly_reports_bp)
+    from lms.transcripts.views import bp as transcripts_bp
+
+    app.register_blueprint(transcripts_bp)
+    from lms.reports.course_views import bp as course_reports_bp
+
+    app.register_blueprint(course_reports_bp)
 
 
 def configure_cli(app: Flask) -> None:
@@ -93,6 +108,12 @@ def configure_cli(app: Flask) -> None:
     from lms.certificates.cli import certificates_cli
 
     app.cli.add_command(certificates_cli)
+    from lms.notifications.cli import notifications_cli
+
+    app.cli.add_command(notifications_cli)
+    from lms.reports.cli import reports_cli
+
+    app.cli.add_command(reports_cli)
 
 
 def _configure_sqlite(engine) -> None:

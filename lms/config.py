@@ -66,9 +66,13 @@ def load_config(instance_path: Path) -> dict:
         "LMS_PAGE_SIZE": 25,
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "LMS_IMPORT_MAX_ROWS": 5000,
+        # Exports with more rows than this run as a background job with an expiring link.
+        "LMS_EXPORT_INLINE_ROWS": int(os.environ.get("LMS_EXPORT_INLINE_ROWS", "5000")),
         # The public address printed on certificates (QR codes); else the request's own host.
         "LMS_BASE_URL": (os.environ.get("LMS_BASE_URL") or "").rstrip("/") or None,
         "LMS_STORAGE_DIR": os.environ.get("LMS_STORAGE_DIR") or str(instance_path / "storage"),
+        # The consortia's certificate-signing keys (one PEM file each, made on first use).
+        "LMS_SIGNING_KEY_DIR": os.environ.get("LMS_SIGNING_KEY_DIR") or str(instance_path / "keys"),
         # E-mail of notifications: smtp://user:password@host:587 (STARTTLS) or smtps://…:465;
         # unset, notifications are shown in the app only.
         "LMS_SMTP_URL": os.environ.get("LMS_SMTP_URL") or None,

@@ -7,6 +7,7 @@ from lms.courses.models import Course, CourseSkill, CourseVersion, Lesson, Modul
 from lms.jobs.models import Job
 from lms.learning.models import Enrollment, LessonProgress, PracticalSignoff, QuizAttempt
 from lms.notifications.models import Notification, NotificationPreference
+from lms.reports.models import ReportCube, ReportState, ReportWorker
 from lms.skills.models import (
     JobRole,
     RecommendationList,
@@ -16,6 +17,7 @@ from lms.skills.models import (
     SkillEvidence,
 )
 from lms.tenancy.models import Consortium, Firm, ImportBatch, Membership
+from lms.transcripts.models import TrainingHours
 
 __all__ = [
     "Certificate",
@@ -35,10 +37,14 @@ __all__ = [
     "Question",
     "QuizAttempt",
     "RecommendationList",
+    "ReportCube",
+    "ReportState",
+    "ReportWorker",
     "RoleSkill",
     "Skill",
     "SkillCategory",
     "SkillEvidence",
+    "TrainingHours",
     "AuditRecord",
     "Consortium",
     "Firm",

@@ -388,3 +388,50 @@ def create_course(app, tmp_path, create_firm):
             return course
 
     return make
+
+
+class FakeSMTP:
+    """Stands in for smtplib.SMTP and SMTP_SSL: records what would have been sent.
+
+    `FakeSMTP.sent` has every message of the test, `instances` every connection."""
+
+    instances: list = []
+    sent: list = []
+
+    def __init__(self, host, port, timeout=None, **_kw):
+        self.host, self.port, self.messages, self.logged_in = host, port, [], None
+        FakeSMTP.instances.append(self)
+
+    def ehlo(self):
+        return (250, b"ok")
+
+    def has_extn(self, name):
+        return False
+
+    def starttls(self, **_kw):
+        return (220, b"ok")
+
+    def login(self, user, password):
+        self.logged_in = (user, password)
+
+    def send_message(self, msg):
+        self.messages.append(msg)
+        FakeSMTP.sent.append(msg)
+
+    def noop(self):
+        return (250, b"ok")
+
+    def quit(self):
+        pass
+
+
+@pytest.fixture
+def fake_smtp(app, monkeypatch):
+    """E-mail on (LMS_SMTP_URL set), sent to a FakeSMTP."""
+    import smtplib
+
+    FakeSMTP.instances, FakeSMTP.sent = [], []
+    monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
+    monkeypatch.setattr(smtplib, "SMTP_SSL", FakeSMTP)
+    monkeypatch.setitem(app.config, "LMS_SMTP_URL", "smtp://mail.example")
+    return FakeSMTP

@@ -9,6 +9,7 @@ import pytest
 
 from lms.auth.models import Invitation
 from lms.auth.service import _digest
+from lms.core.storage import storage
 from lms.core.types import utcnow
 from lms.extensions import db
 from lms.jobs.models import Job
@@ -328,8 +329,93 @@ MATRIX.update(
             "consortium_admin",
             (LOGIN, 404, 404, 200, 200, 404),
         ),
+        "jobs.download": (
+            "GET",
+            "/jobs/{export_job}/download",
+            "consortium_admin",
+            (LOGIN, 404, 404, 200, 200, 404),
+        ),
+        # Dashboards: report.view on the consortium or the firm.
+        "reports.consortium_dashboard": (
+            "GET",
+            "/consortia/{consortium}/reports",
+            "consortium_admin",
+            (LOGIN, 403, 403, 200, 200, 404),
+        ),
+        "reports.consortium_people": (
+            "GET",
+            "/consortia/{consortium}/reports/people?metric=enrolled",
+            "consortium_admin",
+            (LOGIN, 403, 403, 200, 200, 404),
+        ),
+        "reports.firm_dashboard": (
+            "GET",
+            "/firms/{firm}/reports",
+            "firm_admin",
+            (LOGIN, 403, 403, 200, 200, 404),
+        ),
+        "reports.firm_people": (
+            "GET",
+            "/firms/{firm}/reports/people?metric=overdue_all",
+            "firm_admin",
+            (LOGIN, 403, 403, 200, 200, 404),
+        ),
     }
 )
+
+# Trainer analytics of a course: as its learners page (trainers of the authoring firm and
+# consortium admins); exports are the same route with ?format=.
+COURSE_REPORTS = {
+    "course_reports.course_analytics": (
+        "GET",
+        "/courses/{course}/analytics",
+        "trainer",
+        (LOGIN, 403, 403, 200, 200, 404),
+    ),
+}
+MATRIX.update(COURSE_REPORTS)
+
+# Transcripts: everyone signed in has their own (an empty one too); a worker's through their
+# firm and the training-hours pages need report.view (firm admins, consortium admins).
+TRANSCRIPTS = {
+    "transcripts.my_transcript": (
+        "GET",
+        "/transcript",
+        "member_without",
+        (LOGIN, 200, 200, 200, 200, 200),
+    ),
+    "transcripts.my_transcript_pdf": (
+        "GET",
+        "/transcript.pdf",
+        "member_without",
+        (LOGIN, 200, 200, 200, 200, 200),
+    ),
+    "transcripts.person_transcript": (
+        "GET",
+        "/firms/{firm}/people/{person}/transcript",
+        "firm_admin",
+        (LOGIN, 403, 403, 200, 200, 404),
+    ),
+    "transcripts.person_transcript_pdf": (
+        "GET",
+        "/firms/{firm}/people/{person}/transcript.pdf",
+        "firm_admin",
+        (LOGIN, 403, 403, 200, 200, 404),
+    ),
+    "transcripts.firm_hours": (
+        "GET",
+        "/firms/{firm}/hours",
+        "firm_admin",
+        (LOGIN, 403, 403, 200, 200, 404),
+    ),
+    "transcripts.consortium_hours": (
+        "GET",
+        "/consortia/{consortium}/hours",
+        "consortium_admin",
+        (LOGIN, 403, 403, 200, 200, 404),
+    ),
+}
+MATRIX.update(TRANSCRIPTS)
 
 
 def all_rows() -> dict:
@@ -360,6 +446,11 @@ def all_rows() -> dict:
     except ImportError:
         NOTIFICATIONS_MATRIX = {}  # noqa: N806
     rows.update(NOTIFICATIONS_MATRIX)
+    try:
+        from tests.reports.test_monthly import MONTHLY_MATRIX
+    except ImportError:
+        MONTHLY_MATRIX = {}  # noqa: N806
+    rows.update(MONTHLY_MATRIX)
     return rows
 
 
@@ -413,7 +504,21 @@ def world(app, create_consortium, create_firm, create_user, create_course):
             created_by_id=people["consortium_admin"].id,
             state="done",
         )
-        db.session.add_all([invitation, batch, job])
+        export_job = Job(
+            kind="exports",
+            consortium_id=consortium.id,
+            created_by_id=people["consortium_admin"].id,
+            state="done",
+            result={
+                "file": "exports/matrix.csv",
+                "filename": "matrix.csv",
+                "mimetype": "text/csv",
+                "rows": 1,
+                "expires_at": (utcnow() + timedelta(hours=1)).isoformat(),
+            },
+        )
+        storage().save("exports/matrix.csv", b"a,b\n")
+        db.session.add_all([invitation, batch, job, export_job])
         ensure_skills(["matrix_skill"])
         db.session.commit()
         ids = {
@@ -424,6 +529,7 @@ def world(app, create_consortium, create_firm, create_user, create_course):
             "batch": batch.public_id,
             "token": token,
             "job": job.public_id,
+            "export_job": export_job.public_id,
             "skill": "matrix_skill",
         }
     course = create_course(firm_a, practical=True)

@@ -42,6 +42,7 @@ from lms.courses.service import (
     search_text_for,
 )
 from lms.extensions import db
+from lms.notifications import events as notification_events
 from lms.skills.models import Skill
 from lms.tenancy.models import SECTORS, Consortium, Firm
 
@@ -923,6 +924,7 @@ def approve_version(actor: User, version: CourseVersion) -> bool:
     skills = {s.id: s for s in db.session.scalars(select(Skill))}
     version.search_text = search_text_for(version, skills)
     publish_version(actor, version)  # archives the old version, moves learners, audits
+    notification_events.course_reviewed(version, actor, approved=True)
     return True
 
 
@@ -943,6 +945,7 @@ def return_version(actor: User, version: CourseVersion, *, comment: str) -> bool
     db.session.refresh(version)
     if claimed:
         _audit(actor, "course.return", version)
+        notification_events.course_reviewed(version, actor, approved=False)
     return bool(claimed)
 
 

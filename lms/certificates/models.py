@@ -9,6 +9,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -98,6 +99,9 @@ class Certificate(db.Model):
         # races; recertification is a new enrolment, so it earns a new certificate.
         UniqueConstraint("enrollment_id", name="uq_certificates_enrollment"),
         CheckConstraint(f"source IN {SOURCES!r}", name="source"),
+        # Dashboards: certificates issued in a period.
+        Index("ix_certificates_consortium_issued", "consortium_id", "issued_at"),
+        Index("ix_certificates_firm_issued", "firm_id", "issued_at"),
     )
 
     def status(self, today: date | None = None) -> str:

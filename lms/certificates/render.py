@@ -13,8 +13,9 @@ in a cache folder, because WeasyPrint's per-PDF HarfBuzz subsetting costs in pro
 glyphs of the font it starts from (about 7 ms from the cut font, about 23 ms from the full one).
 A document with a character the cut font lacks (a rare Hanzi in a name) is rendered with the
 full font instead; characters no CJK font has fall back to the system's fonts (fontconfig).
-The QR code is a one-pixel-per-module PNG inside the SVG (see qr_svg). Renders in one process
-are serialised by a lock: they share one Pango font map.
+The QR code is a one-pixel-per-module PNG (see qr_image). The compiled template is kept per
+process, and the default template is kept lean (see certificate.css: layout is most of a
+render). Renders in one process are serialised by a lock: they share one Pango font map.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import io
 import os
 import re
+import struct
 import tempfile
 import threading
+import zlib
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -34,12 +36,12 @@ import segno
 import yaml
 from jinja2 import FileSystemLoader
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from markupsafe import Markup
 
 DEFAULT_DIR = Path(__file__).parent / "default"
 ASSET_SCHEME = "lms-asset:"
 QR_PREFIX = f"{ASSET_SCHEME}qr:"  # + the percent-encoded text: a QR code made by the fetcher
 QR_BORDER = 1
+_QR_GREYS = bytes.maketrans(b"\x00\x01", b"\xff\x00")  # module → grey: light white, dark black
 # Where the set-up installs a CJK font (Debian packages), in order of preference. WenQuanYi Micro
 # Hei (fonts-wqy-microhei) has Latin, CJK punctuation and all 20,902 basic CJK ideographs in one
 # TrueType font, so a certificate embeds one font; Droid Sans Fallback has no Latin (the PDF
@@ -66,9 +68,23 @@ def default_design() -> dict:
     return yaml.safe_load((DEFAULT_DIR / "template.yaml").read_text(encoding="utf-8"))
 
 
+class _CompactLoader(FileSystemLoader):
+    """The template files without the line breaks (and indentation) between tags: each would
+    become a text node WeasyPrint parses, styles and lays out (~1 ms of CPU per PDF). Spaces
+    inside a line are kept."""
+
+    _BREAKS = re.compile(r"(>|%})[ \t]*\n\s*(?=<|{%)")
+
+    def get_source(self, environment, template):
+        source, filename, uptodate = super().get_source(environment, template)
+        return self._BREAKS.sub(r"\1", source), filename, uptodate
+
+
+@functools.cache
 def _environment() -> ImmutableSandboxedEnvironment:
+    # One per process: it keeps the compiled default template (compiling it took ~4 ms a PDF).
     return ImmutableSandboxedEnvironment(
-        loader=FileSystemLoader(DEFAULT_DIR), autoescape=True, auto_reload=False
+        loader=_CompactLoader(DEFAULT_DIR), autoescape=True, auto_reload=False
     )
 
 
@@ -81,29 +97,40 @@ def render_html(context: dict, source: str | None = None) -> str:
     return template.render(**context)
 
 
-def qr_svg(url: str) -> Markup:
-    """The verification URL as a QR code (error correction M): an inline SVG for the template.
+def qr_image(url: str) -> str:
+    """The address of the verification URL's QR code, for an <img> of the template.
 
-    The SVG holds one <image> of the code, one pixel per module, drawn without interpolation
-    (sharp edges at any size); render_pdf's fetcher makes that PNG with segno from the URL in
-    the image's address. As an SVG path of ~500 runs instead, WeasyPrint's Python path parser
-    cost ~14 ms of CPU per PDF (measured); the PNG costs well under 1 ms.
+    render_pdf's fetcher draws the code (segno, error correction M) when WeasyPrint asks for
+    it, once per PDF: one pixel per module, scaled by the stylesheet without interpolation
+    (`image-rendering: pixelated`), so the edges stay sharp at any size. Drawn as an SVG path
+    instead, WeasyPrint's Python path parser cost ~14 ms of CPU per PDF (measured); an SVG
+    holding the PNG cost ~2 ms more than the plain image.
     """
-    size = segno.make_qr(url, error="m").symbol_size(scale=1, border=QR_BORDER)[0]
-    href = QR_PREFIX + quote(url, safe="")
-    return Markup(  # noqa: S704 - numbers and a percent-encoded URL only
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
-        f'width="{size * 4}" height="{size * 4}" class="segno">'
-        f'<image href="{href}" width="{size}" height="{size}" image-rendering="pixelated"/>'
-        "</svg>"
+    return QR_PREFIX + quote(url, safe="")
+
+
+@functools.lru_cache(maxsize=64)
+def _qr_png(url: str) -> bytes:
+    """The QR code as an 8-bit greyscale PNG with a light border of QR_BORDER modules
+    (WeasyPrint converts 1-bit PNGs to RGB first)."""
+    matrix = segno.make_qr(url, error="m").matrix  # rows of 1 (dark) and 0 (light)
+    width = len(matrix[0]) + 2 * QR_BORDER
+    light = b"\x00" + b"\xff" * width  # each PNG row starts with its filter type, 0
+    edge = b"\xff" * QR_BORDER
+    rows = b"".join(
+        [light] * QR_BORDER
+        + [b"\x00" + edge + bytes(row).translate(_QR_GREYS) + edge for row in matrix]
+        + [light] * QR_BORDER
+    )
+    header = struct.pack(">IIBBBBB", width, len(matrix) + 2 * QR_BORDER, 8, 0, 0, 0, 0)
+    return b"".join(
+        (b"\x89PNG\r\n\x1a\n", _png_chunk(b"IHDR", header))
+        + (_png_chunk(b"IDAT", zlib.compress(rows)), _png_chunk(b"IEND", b""))
     )
 
 
-@functools.lru_cache(maxsize=256)
-def _qr_png(url: str) -> bytes:
-    buffer = io.BytesIO()
-    segno.make_qr(url, error="m").save(buffer, kind="png", border=QR_BORDER, scale=1)
-    return buffer.getvalue()
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def font_path() -> Path:
@@ -291,6 +318,32 @@ def render_pdf(html: str, *, colors: dict, images: dict[str, tuple[bytes, str]])
                 stylesheets=[setup.font_css, variables, setup.sheet], font_config=setup.config
             )
         # A refused URL (FatalURLFetchingError is a BaseException) or a broken template.
+        except (Exception, FatalURLFetchingError) as exc:
+            raise RenderError(str(exc)) from exc
+    if fetcher.refused:
+        raise RenderError(f"refused: {', '.join(fetcher.refused)}")
+    return pdf
+
+
+def render_document(folder: Path, template: str, context: dict, *, stylesheet: str) -> bytes:
+    """A PDF of another document (a transcript, a report) made as certificates are: the
+    sandboxed `template` from `folder` over plain data, the same fetcher (no assets: every URL
+    is refused) and CJK fonts; `stylesheet` (a CSS file in `folder`) sets its own @page."""
+    from weasyprint import CSS, HTML
+    from weasyprint.urls import FatalURLFetchingError
+
+    env = ImmutableSandboxedEnvironment(
+        loader=FileSystemLoader(folder), autoescape=True, auto_reload=False
+    )
+    html = env.get_template(template).render(**context)
+    css = (folder / stylesheet).read_text(encoding="utf-8")
+    fetcher = _fetcher_class()({})
+    with _LOCK:
+        setup = _setup_for(html)
+        try:
+            sheet = CSS(string=css, font_config=setup.config, url_fetcher=fetcher)
+            document = HTML(string=html, base_url=ASSET_SCHEME, url_fetcher=fetcher)
+            pdf = document.write_pdf(stylesheets=[setup.font_css, sheet], font_config=setup.config)
         except (Exception, FatalURLFetchingError) as exc:
             raise RenderError(str(exc)) from exc
     if fetcher.refused:

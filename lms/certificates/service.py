@@ -14,13 +14,14 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lms.audit.service import record_action
-from lms.certificates import render
+from lms.certificates import render, signing
 from lms.certificates.models import Certificate, CertificateTemplate, SerialCounter
 from lms.certificates.serials import make_serial
 from lms.core.storage import storage
 from lms.core.types import utcnow
 from lms.extensions import db
 from lms.skills.models import LEVEL_NAMES, Skill
+from lms.tenancy.models import Consortium
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +235,7 @@ def context(cert: Certificate, design: CertificateTemplate | None, images: dict)
             "serial": cert.serial,
             "serial_label": _("Certificate no. %(serial)s", serial=cert.serial),
             "verify_url": url,
-            "qr_svg": render.qr_svg(url),
+            "qr": render.qr_image(url),
             "logo": render.asset_url("logo") if "logo" in images else None,
             "seal": render.asset_url("seal") if "seal" in images else None,
         }
@@ -259,10 +260,12 @@ def design_assets(design: CertificateTemplate | None) -> tuple[dict, dict]:
 
 
 def pdf_bytes(cert: Certificate) -> bytes:
+    """The certificate's PDF from its stored data, signed by its consortium (PAdES)."""
     design = template_for(cert)
     colors, images = design_assets(design)
     html = render.render_html(context(cert, design, images))
-    return render.render_pdf(html, colors=colors, images=images)
+    pdf = render.render_pdf(html, colors=colors, images=images)
+    return signing.sign_pdf(pdf, db.session.get(Consortium, cert.consortium_id))
 
 
 def store_pdf(cert: Certificate) -> None:

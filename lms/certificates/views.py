@@ -25,7 +25,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 
 from lms.auth.models import User
-from lms.certificates import service
+from lms.certificates import service, signing
 from lms.certificates.forms import RevokeForm
 from lms.certificates.models import Certificate
 from lms.core.exports import csv_response
@@ -69,7 +69,11 @@ def verify(serial: str):
         # random, malformed and wrong-check-character serials give byte-identical pages.
         return render_template("certificates/verify.html", cert=None, request_path="/"), 404
     return render_template(
-        "certificates/verify.html", cert=cert, masked=service.mask_name(cert.data["name"])
+        "certificates/verify.html",
+        cert=cert,
+        masked=service.mask_name(cert.data["name"]),
+        # Readers compare it with the signature details their PDF reader shows.
+        fingerprint=signing.fingerprint(cert.consortium_id),
     )
 
 

@@ -226,6 +226,7 @@ def load_demo() -> dict:
     db.session.flush()
     courses = _load_courses(consortium, firms)
     _skill_history(rng, consortium, now)
+    _learning_activity(random.Random(20261129), consortium, now)
     return {
         "firms": len(firms),
         "workers": count + 2,
@@ -255,26 +256,14 @@ def _load_courses(consortium: Consortium, firms: dict[str, Firm]) -> int:
 def _skill_history(rng: random.Random, consortium: Consortium, now) -> None:
     """Where demo workers stand: career goals, firm-admin ratings of their role's skills, a few
     self-assessments, and some completed courses (which record their skills as evidence)."""
-    from lms.courses.models import Course
     from lms.learning.models import Enrollment
     from lms.skills.models import JobRole, SkillEvidence
-    from lms.skills.service import record_course_evidence
+    from lms.skills.service import mark_level_rises, record_course_evidence
+    from lms.transcripts.service import credit_course_hours
 
     roles = {r.id: r for r in db.session.scalars(select(JobRole))}
-    published = {
-        c.slug: next(v for v in reversed(c.versions) if v.status == "published")
-        for c in db.session.scalars(
-            select(Course).where(Course.consortium_id == consortium.id).order_by(Course.slug)
-        )
-    }
-    raters = {
-        m.firm_id: m.user_id
-        for m in db.session.scalars(
-            select(Membership).where(
-                Membership.consortium_id == consortium.id, Membership.role == "firm_admin"
-            )
-        )
-    }
+    published = _published_versions(consortium)
+    raters = _firm_admins(consortium)
     workers = db.session.scalars(
         select(Membership)
         .where(Membership.consortium_id == consortium.id, Membership.role == "worker")
@@ -335,6 +324,108 @@ def _skill_history(rng: random.Random, consortium: Consortium, now) -> None:
             db.session.add(enrollment)
             db.session.flush()
             record_course_evidence(enrollment)
+            credit_course_hours(enrollment)
+    mark_level_rises([m.user_id for m in workers])
+
+
+def _firm_admins(consortium: Consortium) -> dict[int, int]:
+    """Firm id → the user id of a firm admin of it."""
+    return {
+        m.firm_id: m.user_id
+        for m in db.session.scalars(
+            select(Membership).where(
+                Membership.consortium_id == consortium.id, Membership.role == "firm_admin"
+            )
+        )
+    }
+
+
+def _published_versions(consortium: Consortium) -> dict:
+    """Course slug → its published version, in slug order."""
+    from lms.courses.models import Course
+
+    return {
+        c.slug: next(v for v in reversed(c.versions) if v.status == "published")
+        for c in db.session.scalars(
+            select(Course).where(Course.consortium_id == consortium.id).order_by(Course.slug)
+        )
+    }
+
+
+def _learning_activity(rng: random.Random, consortium: Consortium, now) -> None:
+    """Learning under way, for the dashboards: generated workers (never the named demo accounts)
+    part-way through a course, and each firm's mandatory assignments, some of them overdue."""
+    from lms.learning.models import Enrollment, LessonProgress
+
+    versions = list(_published_versions(consortium).values())
+    taken = {
+        (e.user_id, e.course_id)
+        for e in db.session.scalars(
+            select(Enrollment).where(Enrollment.consortium_id == consortium.id)
+        )
+    }
+    admins = _firm_admins(consortium)
+    workers = db.session.scalars(
+        select(Membership)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.consortium_id == consortium.id,
+            Membership.role == "worker",
+            Membership.ends_on.is_(None),
+            User.email.is_(None),
+        )
+        .order_by(Membership.id)
+    ).all()
+    today = now.date()
+    for m in workers:
+        roll = rng.random()
+        if roll < 0.45:
+            kind = "started"
+        elif roll < 0.65 and m.firm_id in admins:
+            kind = "assigned"
+        else:
+            continue
+        choices = [v for v in versions if (m.user_id, v.course_id) not in taken]
+        if not choices:
+            continue
+        version = rng.choice(choices)
+        taken.add((m.user_id, version.course_id))
+        enrolled = now - timedelta(days=rng.randrange(3, 75))
+        enrollment = Enrollment(
+            consortium_id=consortium.id,
+            firm_id=m.firm_id,
+            user_id=m.user_id,
+            course_id=version.course_id,
+            version_id=version.id,
+            enrolled_at=enrolled,
+        )
+        if kind == "assigned":
+            enrollment.source = "firm"
+            enrollment.assigned_by_id = admins[m.firm_id]
+            enrollment.is_mandatory = rng.random() < 0.7
+            enrollment.due_on = today + timedelta(days=rng.choice([-20, -9, -3, 2, 10, 30]))
+        lessons = version.lessons[: rng.randrange(1, max(2, len(version.lessons)))]
+        if kind == "started" or rng.random() < 0.5:
+            active = min(now, enrolled + timedelta(days=rng.randrange(0, 60)))
+            enrollment.status = "in_progress"
+            enrollment.started_at = enrolled + timedelta(hours=2)
+            enrollment.last_active_at = active
+            enrollment.last_lesson_key = lessons[-1].key
+            db.session.add(enrollment)
+            db.session.flush()
+            for lesson in lessons:
+                db.session.add(
+                    LessonProgress(
+                        enrollment_id=enrollment.id,
+                        lesson_key=lesson.key,
+                        percent=100,
+                        completed_at=active,
+                        updated_at=active,
+                    )
+                )
+        else:
+            db.session.add(enrollment)
+    db.session.flush()
 
 
 def _mobile(rng: random.Random, used: set[str]) -> str:

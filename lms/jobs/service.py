@@ -27,6 +27,10 @@ JOB_KINDS = {
     "certificates.lifecycle": "lms.certificates.lifecycle:lifecycle_job",
     "certificates.bulk": "lms.certificates.bulk:bulk_job",
     "notifications.email": "lms.notifications.service:email_job",
+    "notifications.reminders": "lms.notifications.reminders:reminders_job",
+    "exports": "lms.core.exports:export_job",
+    "reports.refresh": "lms.reports.summary:refresh_job",
+    "reports.monthly": "lms.reports.monthly:monthly_job",
 }
 
 

@@ -1,8 +1,11 @@
 """A job's progress page (works without JavaScript) and its JSON status for polling."""
 
-from flask import Blueprint, abort, render_template, url_for
+from flask import Blueprint, abort, render_template, send_file, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from lms.core.exports import LINK_HOURS, result_file
+from lms.core.storage import storage
 from lms.jobs.service import get_job_for
 
 bp = Blueprint("jobs", __name__)
@@ -33,3 +36,26 @@ def job_status(public_id: str):
         "finished": job.is_finished,
         "url": url_for("jobs.job_page", public_id=job.public_id),
     }
+
+
+@bp.get("/jobs/<public_id>/download")
+@login_required
+def download(public_id: str):
+    """The file a job wrote (an export): only for its starter, for LINK_HOURS."""
+    job = _job(public_id)
+    if job.state != "done" or not job.result.get("file"):
+        abort(404)
+    found = result_file(job)
+    if found is None or not storage().exists(found[0]):
+        text = _l(
+            "This download link has expired (links are valid for %(hours)d hours). "
+            "Export the table again to get a new one.",
+            hours=LINK_HOURS,
+        )
+        return render_template(
+            "errors/error.html", code=410, title=_l("Link expired"), text=text
+        ), 410
+    key, filename, mimetype = found
+    return send_file(
+        storage().local_path(key), mimetype=mimetype, download_name=filename, as_attachment=True
+    )

@@ -14,6 +14,7 @@ from lms.extensions import db
 from lms.learning import service
 from lms.learning.forms import AssignForm, ConsortiumAssignForm, SignOffForm
 from lms.learning.models import Enrollment
+from lms.notifications import reminders
 from lms.permissions import has_permission
 from lms.tenancy.importer import ImportFileError
 from lms.tenancy.scope import current_scope, list_firms
@@ -160,10 +161,11 @@ def firm_enrollments(firm_id: int):
         status=status,
         overdue=overdue,
         progress_percent=service.progress_percent,
+        reminded=reminders.reminded_today(page.items),
     )
 
 
-def _course_for_trainer(slug: str):
+def course_for_trainer(slug: str):
     course = current_scope().get_course(slug)
     if not (
         has_permission(current_user, "course.author", course.firm)
@@ -177,7 +179,7 @@ def _course_for_trainer(slug: str):
 @login_required
 def course_learners(slug: str):
     """Trainers of the authoring firm follow their learners and sign off practical tasks."""
-    course = _course_for_trainer(slug)
+    course = course_for_trainer(slug)
     page = db.paginate(
         service.list_enrollments(course=course),
         page=max(1, request.args.get("page", 1, type=int) or 1),
@@ -198,7 +200,7 @@ def course_learners(slug: str):
 @bp.post("/courses/<slug>/learners/<enrollment_id>/signoff/<int:lesson_id>")
 @login_required
 def sign_off(slug: str, enrollment_id: str, lesson_id: int):
-    course = _course_for_trainer(slug)
+    course = course_for_trainer(slug)
     if not has_permission(current_user, "course.author", course.firm):
         abort(403)  # sign-off is the trainers' call
     enrollment = db.session.scalars(

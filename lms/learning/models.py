@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -24,8 +25,16 @@ from lms.core.types import UTCDateTime, new_public_id, utcnow
 from lms.extensions import db
 
 ENROLLMENT_STATES = ("enrolled", "in_progress", "completed", "failed", "withdrawn")
+STATUS_LABELS = {
+    "enrolled": _l("Not started"),
+    "in_progress": _l("In progress"),
+    "completed": _l("Completed"),
+    "failed": _l("Failed"),
+    "withdrawn": _l("Withdrawn"),
+}
 # "recert": assigned again when the certificate of the course expired (certificates lifecycle).
 SOURCES = ("self", "firm", "consortium", "recert")
+OPEN_DUE = "completed_at IS NULL AND withdrawn_at IS NULL AND due_on IS NOT NULL"
 
 
 class Enrollment(db.Model):
@@ -49,6 +58,8 @@ class Enrollment(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last time the learner saved progress ("active in the last 30 days" on dashboards).
+    last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user = relationship("User", foreign_keys=[user_id])
     course = relationship("Course")
@@ -69,6 +80,41 @@ class Enrollment(db.Model):
             postgresql_where=text("withdrawn_at IS NULL"),
         ),
         Index("ix_enrollments_firm_status", "firm_id", "status"),
+        # Dashboards: events of a period, consortium-wide or for one firm.
+        Index("ix_enrollments_consortium_enrolled", "consortium_id", "enrolled_at"),
+        Index("ix_enrollments_consortium_completed", "consortium_id", "completed_at"),
+        Index("ix_enrollments_firm_enrolled", "firm_id", "enrolled_at"),
+        Index("ix_enrollments_firm_completed", "firm_id", "completed_at"),
+        Index("ix_enrollments_consortium_active", "consortium_id", "last_active_at", "user_id"),
+        Index("ix_enrollments_firm_active", "firm_id", "last_active_at", "user_id"),
+        # Open assignments with a due date: the overdue figures and lists (consortium-wide,
+        # one firm's, and the mandatory ones counted per firm from the index alone).
+        Index(
+            "ix_enrollments_firm_open_due",
+            "firm_id",
+            "due_on",
+            sqlite_where=text(OPEN_DUE),
+            postgresql_where=text(OPEN_DUE),
+        ),
+        Index(
+            "ix_enrollments_mandatory_open_due",
+            "consortium_id",
+            "due_on",
+            "firm_id",
+            sqlite_where=text(f"is_mandatory IS true AND {OPEN_DUE}"),
+            postgresql_where=text(f"is_mandatory IS true AND {OPEN_DUE}"),
+        ),
+        Index(
+            "ix_enrollments_open_due",
+            "consortium_id",
+            "due_on",
+            sqlite_where=text(
+                "completed_at IS NULL AND withdrawn_at IS NULL AND due_on IS NOT NULL"
+            ),
+            postgresql_where=text(
+                "completed_at IS NULL AND withdrawn_at IS NULL AND due_on IS NOT NULL"
+            ),
+        ),
     )
 
     @property

@@ -18,6 +18,7 @@ from lms.courses.models import Course, CourseVersion, Lesson
 from lms.courses.question_types import QUESTION_TYPES
 from lms.extensions import db
 from lms.learning.models import Enrollment, LessonProgress, PracticalSignoff, QuizAttempt
+from lms.notifications import events as notification_events
 from lms.tenancy.models import Firm
 
 signals = Namespace()
@@ -124,6 +125,7 @@ def enroll(
                 db.session.flush()
         except IntegrityError:
             return active_enrollment(user, course), False
+        notification_events.assignment_given(withdrawn, actor, again=True)
         return withdrawn, True
     enrollment = Enrollment(
         consortium_id=course.consortium_id,
@@ -149,6 +151,7 @@ def enroll(
             consortium_id=course.consortium_id,
             details={"course": course.id, "due_on": str(due_on) if due_on else None},
         )
+        notification_events.assignment_given(enrollment, actor)
     return enrollment, True
 
 
@@ -244,6 +247,7 @@ def record_progress(
             last_lesson_key=lesson.key,
             status=case((Enrollment.status == "enrolled", "in_progress"), else_=Enrollment.status),
             started_at=func.coalesce(Enrollment.started_at, now),
+            last_active_at=now,
         )
         .execution_options(synchronize_session=False)
     )
@@ -472,6 +476,7 @@ def assign_course(
         if created:
             counts["assigned"] += 1
         elif enrollment.status != "completed":
+            notification_events.due_date_changed(enrollment, actor, due_on)
             enrollment.due_on = due_on or enrollment.due_on
             enrollment.is_mandatory = enrollment.is_mandatory or is_mandatory
             counts["updated"] += 1

@@ -45,10 +45,15 @@ class Notification(db.Model):
 
 
 class NotificationPreference(db.Model):
-    """A user's e-mail opt-outs: the kinds they want in the app only."""
+    """A user's opt-outs per kind: `email_off` (shown in the app only) and `app_off` (not
+    notified at all; kinds that must always arrive ignore it)."""
 
     __tablename__ = "notification_preferences"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     email_off: Mapped[list] = mapped_column(JSON, default=list)
+    app_off: Mapped[list] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<NotificationPreference {self.user_id}>"

@@ -11,9 +11,14 @@ Other domains call `notify(user, kind, key, url, **params)`:
   message reads in the language of whoever views it). A param whose name ends in "_on" holds
   an ISO date and is shown as a date of the viewer's locale.
 
+Preferences: on the notifications page a user turns each kind off in the app (`notify` then
+adds nothing for them) and/or by e-mail. Kinds marked `always` — certificates and a firm admin's
+reminder — are delivered in the app whatever the preference: they are records the worker needs
+(and the certificates lifecycle relies on the expired notice existing to recertify once).
+
 E-mail: with LMS_SMTP_URL set, `send_pending_emails` (the "notifications.email" job, also run
-at the end of the certificates lifecycle job) sends each recent notification once, unless its
-recipient turned e-mail off for that kind on the notifications page.
+at the end of the certificates lifecycle and the reminders jobs) sends each recent notification
+once, unless its recipient turned e-mail off for that kind on the notifications page.
 """
 
 from __future__ import annotations
@@ -57,12 +62,95 @@ class Kind:
 
     label: object
     messages: tuple[tuple[tuple[str, ...], object], ...]
+    # Delivered in the app even to a user who turned the kind off there.
+    always: bool = False
+    # "module:function" of `(notification, user) -> [(filename, mimetype, bytes)]`: files
+    # attached to its e-mail (called in the recipient's language), e.g. a report's PDF.
+    attachments: str | None = None
 
 
 KINDS: dict[str, Kind] = {
+    "assignment.given": Kind(
+        _l("Course assigned"),
+        (
+            (
+                ("due_on",),
+                _l("You have been assigned the course “%(course)s”. Complete it by %(due_on)s."),
+            ),
+            ((), _l("You have been assigned the course “%(course)s”.")),
+        ),
+    ),
+    "assignment.due_soon": Kind(
+        _l("Course due soon"),
+        (
+            (
+                (),
+                _l(
+                    "The course “%(course)s” is due on %(due_on)s and is not completed yet. "
+                    "Finish it in time."
+                ),
+            ),
+        ),
+    ),
+    "assignment.overdue": Kind(
+        _l("Course overdue"),
+        (
+            (
+                ("name",),
+                _l("%(name)s has not completed “%(course)s”, which was due on %(due_on)s."),
+            ),
+            (
+                (),
+                _l(
+                    "The course “%(course)s” was due on %(due_on)s and is not completed yet. "
+                    "Please finish it as soon as you can."
+                ),
+            ),
+        ),
+    ),
+    "assignment.reminder": Kind(
+        _l("Reminder about an overdue course"),
+        (
+            (
+                ("by",),
+                _l(
+                    "%(by)s reminds you to complete the course “%(course)s”, "
+                    "which was due on %(due_on)s."
+                ),
+            ),
+            ((), _l("Reminder: complete the course “%(course)s”, which was due on %(due_on)s.")),
+        ),
+        always=True,
+    ),
+    "course.approved": Kind(
+        _l("Course approved"),
+        (
+            (
+                (),
+                _l(
+                    "Version %(version)s of your course “%(course)s” was approved and is now "
+                    "in the catalogue."
+                ),
+            ),
+        ),
+    ),
+    "course.returned": Kind(
+        _l("Course sent back for changes"),
+        (
+            (
+                ("comment",),
+                _l(
+                    "Version %(version)s of your course “%(course)s” was sent back for "
+                    "changes. The reviewer wrote: %(comment)s"
+                ),
+            ),
+            ((), _l("Version %(version)s of your course “%(course)s” was sent back for changes.")),
+        ),
+    ),
     "certificate.issued": Kind(
         _l("Certificate issued"),
         (((), _l("Your certificate for “%(course)s” has been issued (no. %(serial)s).")),),
+        always=True,
     ),
     "certificate.expiring": Kind(
         _l("Certificate about to expire"),
@@ -79,6 +167,7 @@ KINDS: dict[str, Kind] = {
                 ),
             ),
         ),
+        always=True,
     ),
     "certificate.expired": Kind(
         _l("Certificate expired"),
@@ -103,6 +192,20 @@ KINDS: dict[str, Kind] = {
             ),
             ((), _l("Your certificate for “%(course)s” expired on %(expires_on)s.")),
         ),
+        always=True,
+    ),
+    "report.monthly": Kind(
+        _l("Monthly pilot report"),
+        (
+            (
+                (),
+                _l(
+                    "The monthly pilot report of %(consortium)s for %(month)s is ready: "
+                    "open it to download the PDF."
+                ),
+            ),
+        ),
+        attachments="lms.reports.monthly:email_attachments",
     ),
 }
 
@@ -148,12 +251,20 @@ def path_for(endpoint: str, **values) -> str:
 
 
 def notify(user, kind: str, key: str, url: str | None = None, **params) -> Notification | None:
-    """Add a notification for `user` (a User or its id), once per `key`; None if it exists."""
+    """Add a notification for `user` (a User or its id), once per `key`; None if it exists
+    or the user turned this kind off in the app."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     user_id = user if isinstance(user, int) else user.id
+    if not KINDS[kind].always and kind in app_opt_outs(user_id):
+        return None
+    key = key[:200]
     if db.session.scalar(select(Notification.id).where(Notification.key == key)) is not None:
         return None
+    return _insert(user_id, kind, key, url, params)
+
+
+def _insert(user_id: int, kind: str, key: str, url: str | None, params: dict):
     n = Notification(user_id=user_id, kind=kind, key=key[:200], url=url, params=params)
     try:
         with db.session.begin_nested():
@@ -161,6 +272,49 @@ def notify(user, kind: str, key: str, url: str | None = None, **params) -> Notif
     except IntegrityError:
         return None  # a concurrent run sent it first
     return n
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One notification for `notify_many`."""
+
+    user_id: int
+    kind: str
+    key: str
+    url: str | None
+    params: dict
+
+
+def notify_many(items: list[Pending]) -> list[Notification]:
+    """`notify` for a batch (a job's scan): two queries find the keys already sent and the
+    recipients' opt-outs, then only the new ones are added. Returns those added."""
+    for item in items:
+        if item.kind not in KINDS:
+            raise ValueError(f"unknown notification kind {item.kind!r}")
+    if not items:
+        return []
+    keys = {item.key[:200] for item in items}
+    sent = set(db.session.scalars(select(Notification.key).where(Notification.key.in_(keys))))
+    off = {
+        pref.user_id: set(pref.app_off or [])
+        for pref in db.session.scalars(
+            select(NotificationPreference).where(
+                NotificationPreference.user_id.in_({item.user_id for item in items})
+            )
+        )
+    }
+    added = []
+    for item in items:
+        key = item.key[:200]
+        if key in sent:
+            continue
+        if not KINDS[item.kind].always and item.kind in off.get(item.user_id, ()):
+            continue
+        sent.add(key)
+        n = _insert(item.user_id, item.kind, key, item.url, item.params)
+        if n is not None:
+            added.append(n)
+    return added
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -221,20 +375,40 @@ def email_opt_outs(user_id: int) -> set[str]:
     return set(pref.email_off or []) if pref else set()
 
 
-def set_email_kinds(user: User, wanted: set[str]) -> None:
-    """E-mail the kinds in `wanted`, none of the others (unknown kinds are ignored)."""
-    off = sorted(set(KINDS) - set(wanted))
+def app_opt_outs(user_id: int) -> set[str]:
+    """The kinds the user turned off in the app (kinds marked `always` come anyway)."""
+    pref = db.session.get(NotificationPreference, user_id)
+    return set(pref.app_off or []) if pref else set()
+
+
+def optional_kinds() -> list[str]:
+    """The kinds a user may turn off in the app."""
+    return [name for name, kind in KINDS.items() if not kind.always]
+
+
+def set_preferences(
+    user: User, *, email: set[str] | None = None, app: set[str] | None = None
+) -> None:
+    """Keep the kinds in `email` / `app` on, turn the others off (None: leave that channel as
+    it is; unknown kinds are ignored). Saving the same choices twice changes nothing."""
     pref = db.session.get(NotificationPreference, user.id)
     if pref is None:
-        pref = NotificationPreference(user_id=user.id, email_off=off)
+        pref = NotificationPreference(user_id=user.id, email_off=[], app_off=[])
         try:
             with db.session.begin_nested():
                 db.session.add(pref)
-            return
         except IntegrityError:  # a double submit created it meanwhile
             pref = db.session.get(NotificationPreference, user.id)
-    pref.email_off = off
+    if email is not None:
+        pref.email_off = sorted(set(KINDS) - set(email))
+    if app is not None:
+        pref.app_off = sorted(set(optional_kinds()) - set(app))
     db.session.flush()
+
+
+def set_email_kinds(user: User, wanted: set[str]) -> None:
+    """E-mail the kinds in `wanted`, none of the others (unknown kinds are ignored)."""
+    set_preferences(user, email=wanted)
 
 
 # --- e-mail --------------------------------------------------------------------------------
@@ -277,12 +451,26 @@ def email_message(n: Notification, user: User) -> EmailMessage:
             lines += [_("Open: %(url)s", url=link), ""]
         lines.append(_("You can turn these e-mails off on your notifications page in the LMS."))
         subject = f"{_('Consortium LMS')}: {label}"
+        files = _attachments(n, user)
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = current_app.config.get("LMS_MAIL_FROM") or "lms@localhost"
     msg["To"] = user.email
     msg.set_content("\n".join(lines))
+    for filename, mimetype, data in files:
+        maintype, _slash, subtype = mimetype.partition("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return msg
+
+
+def _attachments(n: Notification, user: User) -> list[tuple[str, str, bytes]]:
+    hook = KINDS[n.kind].attachments if n.kind in KINDS else None
+    if not hook:
+        return []
+    import importlib
+
+    module, _colon, name = hook.partition(":")
+    return list(getattr(importlib.import_module(module), name)(n, user) or [])
 
 
 def send_pending_emails(report=None) -> int:

@@ -1,22 +1,33 @@
-"""The signed-in user's notifications: list, open (marks read), mark all read, e-mail choices."""
+"""The signed-in user's notifications: list, open (marks read), mark all read, choices per kind
+(in the app, by e-mail); a firm admin's one-click reminder to overdue workers."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from lms.extensions import db
-from lms.notifications import service
+from lms.notifications import reminders, service
+from lms.permissions import has_permission
+from lms.tenancy.scope import current_scope
 
 bp = Blueprint("notifications", __name__)
 
 
 def _safe_local(url: str | None) -> str | None:
     """Only site-relative addresses are followed (no open redirect)."""
-    if url and url.startswith("/") and not url.startswith("//") and "\\" not in url:
-        return url
-    return None
+    if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
+        return None
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        return None  # browsers drop tabs and newlines: "/\t/evil.example" is "//evil.example"
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc:
+        return None
+    return url
 
 
 @bp.get("/notifications")
@@ -35,6 +46,7 @@ def index():
         message=service.message,
         kinds=service.KINDS,
         email_off=service.email_opt_outs(current_user.id),
+        app_off=service.app_opt_outs(current_user.id),
         email_enabled=service.email_enabled(),
         upto=max((n.id for n in page.items), default=None),
     )
@@ -51,9 +63,15 @@ def mark_all_read():
 @bp.post("/notifications/preferences")
 @login_required
 def preferences():
-    service.set_email_kinds(current_user, set(request.form.getlist("email")))
+    # Unticked boxes are not posted: a channel's list is read only when its form part was shown.
+    form = request.form
+    service.set_preferences(
+        current_user,
+        email=set(form.getlist("email")),
+        app=set(form.getlist("app")) if form.get("app_choices") else None,
+    )
     db.session.commit()
-    flash(_l("Your e-mail choices are saved."), "success")
+    flash(_l("Your notification choices are saved."), "success")
     return redirect(url_for("notifications.index"))
 
 
@@ -66,3 +84,30 @@ def open_notification(public_id: str):
     service.mark_read(n)
     db.session.commit()
     return redirect(_safe_local(n.url) or url_for("notifications.index"))
+
+
+@bp.post("/firms/<int:firm_id>/overdue/remind", endpoint="remind_overdue")
+@login_required
+def remind_overdue(firm_id: int):
+    """Remind the workers of the posted overdue enrolments (or, with all=1, of every overdue
+    enrolment of the firm); once a day each."""
+    firm = current_scope().get_firm(firm_id)
+    if not has_permission(current_user, "enrollment.assign", firm):
+        abort(403)
+    if request.form.get("all"):
+        sent, overdue = reminders.remind_all_overdue(current_user, firm)
+    else:
+        chosen = reminders.firm_enrollments(firm, request.form.getlist("enrollment"))
+        if chosen is None:
+            abort(404)
+        overdue = sum(reminders.is_overdue(e) for e in chosen)
+        sent = reminders.remind_overdue(current_user, firm, chosen)
+    db.session.commit()
+    if sent:
+        flash(ngettext("%(num)d reminder sent.", "%(num)d reminders sent.", sent), "success")
+    elif overdue:
+        flash(_l("Already reminded today: no reminder sent."), "info")
+    else:
+        flash(_l("Nothing to remind: none of these courses is overdue."), "info")
+    back = _safe_local(request.form.get("next"))
+    return redirect(back or url_for("assignments.firm_enrollments", firm_id=firm.id, overdue=1))

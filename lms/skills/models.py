@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.core.types import UTCDateTime, utcnow
@@ -126,6 +136,9 @@ class SkillEvidence(db.Model):
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str] = mapped_column(Text, default="")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Verified evidence above every verified level the worker held before in this skill
+    # (set when recorded): "workers whose skill level rose" on dashboards.
+    raises_level: Mapped[bool] = mapped_column(Boolean, default=False)
 
     skill: Mapped[Skill] = relationship()
 
@@ -139,6 +152,14 @@ class SkillEvidence(db.Model):
             "skill_id",
             "source",
             unique=True,
+        ),
+        Index("ix_skill_evidence_user_skill", "user_id", "skill_id"),
+        Index(
+            "ix_skill_evidence_raised",
+            "recorded_at",
+            # The same words as the queries' condition, so PostgreSQL matches the index to them.
+            sqlite_where=text("raises_level IS true"),
+            postgresql_where=text("raises_level IS true"),
         ),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lms.extensions import db
 from lms.skills.models import JobRole, RoleSkill, Skill, SkillCategory, SkillEvidence
@@ -218,6 +218,7 @@ def _record_enrollment_evidence(enrollment, source, levels, *, recorded_by, note
                         level=level,
                         source=source,
                         is_verified=True,
+                        raises_level=_raises_level(enrollment.user_id, skill_id, level),
                         enrollment_id=enrollment.id,
                         recorded_by_id=recorded_by.id if recorded_by else None,
                         note=note,
@@ -305,12 +306,40 @@ def _add_evidence(user, skill_id: str, level: int, source: str, *, recorded_by, 
         level=level,
         source=source,
         is_verified=source != "self",
+        raises_level=source != "self" and _raises_level(user.id, skill_id, level),
         recorded_by_id=recorded_by.id,
         note=(note or "").strip()[:500],
     )
     db.session.add(evidence)
     db.session.flush()
     return evidence
+
+
+def _raises_level(user_id: int, skill_id: str, level: int) -> bool:
+    """Whether verified evidence at `level` would be above every verified level held before."""
+    held = db.session.scalar(
+        select(func.max(SkillEvidence.level)).where(
+            SkillEvidence.user_id == user_id,
+            SkillEvidence.skill_id == skill_id,
+            SkillEvidence.is_verified.is_(True),
+        )
+    )
+    return level > (held or 0)
+
+
+def mark_level_rises(user_ids) -> None:
+    """Set `raises_level` on these workers' evidence from its history, oldest first (for
+    evidence written directly rather than through the functions above, e.g. demo data)."""
+    held: dict[tuple[int, str], int] = {}
+    for evidence in db.session.scalars(
+        select(SkillEvidence)
+        .where(SkillEvidence.user_id.in_(set(user_ids)))
+        .order_by(SkillEvidence.recorded_at, SkillEvidence.id)
+    ):
+        key = (evidence.user_id, evidence.skill_id)
+        evidence.raises_level = evidence.is_verified and evidence.level > held.get(key, 0)
+        if evidence.is_verified:
+            held[key] = max(held.get(key, 0), evidence.level)
 
 
 def skill_profile(user_id: int) -> dict[str, dict]:

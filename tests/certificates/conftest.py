@@ -25,6 +25,13 @@ def _fresh_rate_limits(app):
         limiter.reset()
 
 
+@pytest.fixture(autouse=True)
+def _signing_keys(app, monkeypatch, tmp_path_factory):
+    """Each test signs with keys of its own folder (consortium ids repeat across rolled-back
+    tests), never with the instance folder's."""
+    monkeypatch.setitem(app.config, "LMS_SIGNING_KEY_DIR", str(tmp_path_factory.mktemp("keys")))
+
+
 @dataclass
 class Issued:
     id: int

@@ -4,7 +4,6 @@ expiry notices and recertification — each exactly once — and the `certificat
 from __future__ import annotations
 
 import json
-import smtplib
 from datetime import date, timedelta
 
 import pytest
@@ -193,28 +192,9 @@ def test_cli_remind_with_today(app, world, monkeypatch):
         assert db.session.scalar(select(func.count()).select_from(Notification)) == 3
 
 
-def test_lifecycle_emails_when_smtp_is_configured(app, world, monkeypatch):
+def test_lifecycle_emails_when_smtp_is_configured(app, world, fake_smtp):
     people, issued = world
-    sent = []
-
-    class FakeSMTP:
-        def __init__(self, *a, **k):
-            pass
-
-        def ehlo(self):
-            return (250, b"")
-
-        def has_extn(self, name):
-            return False
-
-        def send_message(self, msg):
-            sent.append(msg)
-
-        def quit(self):
-            pass
-
-    monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
-    monkeypatch.setitem(app.config, "LMS_SMTP_URL", "smtp://mail.example:25")
+    sent = fake_smtp.sent
     with app.test_request_context():
         set_dates(issued.id, expires_on=EXPIRES)
         # Only recent notifications are e-mailed: the "issued" one is recent too.

@@ -58,7 +58,7 @@ def context(name: str = "张三丰", url: str = URL) -> dict:
         "skills": [{"name": "PLC编程(IEC 61131-3)", "level": "三级/高级工"}],
         "serial_label": "证书编号 TS-2026-000123A",
         "verify_url": url,
-        "qr_svg": render.qr_svg(url),
+        "qr": render.qr_image(url),
         "logo": None,
         "seal": None,
     }

@@ -186,5 +186,13 @@ def phone_page(browser, live_url):
 
 
 @pytest.fixture
+def phone_375(browser, live_url):
+    """A 375 px phone: the narrowest screen the pages are designed for."""
+    yield from _page(
+        browser, live_url, viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True
+    )
+
+
+@pytest.fixture
 def desktop_page(browser, live_url):
     yield from _page(browser, live_url, viewport={"width": 1366, "height": 900})

@@ -24,27 +24,6 @@ NEW_SKILL_ID = "e2e_weld_inspection"
 NEW_SKILL = ("焊缝外观检验", "Weld visual inspection")
 NEW_ROLE_ID = "e2e_weld_inspector"
 NEW_ROLE = ("焊缝检验员", "Weld inspector")
-TIMEOUT_MS = 10_000  # as the other journeys' pages (conftest.TIMEOUT_MS)
-
-
-@pytest.fixture
-def phone_375(browser, live_url):
-    """A 375 px phone (the narrowest the worker pages are designed for)."""
-    context = browser.new_context(
-        base_url=live_url,
-        bypass_csp=True,
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-        viewport={"width": 375, "height": 812},
-        is_mobile=True,
-        has_touch=True,
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    context.set_default_navigation_timeout(TIMEOUT_MS)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def _pattern(message: str) -> re.Pattern[str]:

@@ -32,6 +32,14 @@ NOTIFICATIONS_MATRIX = {
         "recipient",
         (LOGIN, 404, 404, 302, 404, 404),
     ),
+    # A firm admin's one-click reminder: enrollment.assign on the firm (its admins and the
+    # consortium's); another consortium's admin doesn't see the firm (404).
+    "notifications.remind_overdue": (
+        "POST",
+        "/firms/{firm}/overdue/remind",
+        "firm_admin",
+        (LOGIN, 403, 403, 302, 302, 404),
+    ),
 }
 
 
@@ -53,6 +61,7 @@ def matrix_world(app, create_consortium, create_firm, create_user):
         "member_without": create_user(role="worker", firm=firm_a),
         "consortium_admin": create_user(role="consortium_admin", consortium=consortium),
         "foreign_admin": create_user(role="firm_admin", firm=firm_z),
+        "firm_admin": create_user(role="firm_admin", firm=firm_a),
     }
     with app.test_request_context():
         n = service.notify(
@@ -64,7 +73,7 @@ def matrix_world(app, create_consortium, create_firm, create_user):
             serial="X",
         )
         db.session.commit()
-        ids = {"notification": n.public_id}
+        ids = {"notification": n.public_id, "firm": firm_a.id}
     return people, ids
 
 

@@ -138,46 +138,6 @@ def test_email_preferences_page(app, client, login, worker):
 # --- e-mail ----------------------------------------------------------------------------------
 
 
-class FakeSMTP:
-    """Stands in for smtplib.SMTP: records what would have been sent."""
-
-    instances: list[FakeSMTP] = []
-
-    def __init__(self, host, port, timeout=None):
-        self.host, self.port, self.sent, self.logged_in = host, port, [], None
-        FakeSMTP.instances.append(self)
-
-    def ehlo(self):
-        return (250, b"ok")
-
-    def has_extn(self, name):
-        return False
-
-    def login(self, user, password):
-        self.logged_in = (user, password)
-
-    def send_message(self, msg):
-        self.sent.append(msg)
-
-    def noop(self):
-        return (250, b"ok")
-
-    def quit(self):
-        pass
-
-
-@pytest.fixture
-def fake_smtp(monkeypatch):
-    FakeSMTP.instances = []
-    monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
-    monkeypatch.setattr(smtplib, "SMTP_SSL", FakeSMTP)
-    return FakeSMTP
-
-
-def _sent(fake) -> list:
-    return [m for s in fake.instances for m in s.sent]
-
-
 def test_email_sent_once_when_smtp_is_configured(app, ctx, fake_smtp, monkeypatch, create_user):
     monkeypatch.setitem(app.config, "LMS_SMTP_URL", "smtp://lms%40x.cn:s3cret@mail.example:587")
     monkeypatch.setitem(app.config, "LMS_BASE_URL", "https://lms.example")
@@ -192,7 +152,7 @@ def test_email_sent_once_when_smtp_is_configured(app, ctx, fake_smtp, monkeypatc
     db.session.commit()
 
     assert service.send_pending_emails() == 1
-    sent = _sent(fake_smtp)
+    sent = fake_smtp.sent
     assert len(sent) == 1 and sent[0]["To"] == wants.email
     assert "Certificate issued" in sent[0]["Subject"]  # the recipient's language (en)
     body = sent[0].get_content()
@@ -201,7 +161,7 @@ def test_email_sent_once_when_smtp_is_configured(app, ctx, fake_smtp, monkeypatc
     assert fake_smtp.instances[0].port == 587
 
     assert service.send_pending_emails() == 0  # never twice
-    assert len(_sent(fake_smtp)) == 1
+    assert len(fake_smtp.sent) == 1
     assert _count(user_id=wants.id) == 1
 
 
@@ -223,11 +183,9 @@ def test_a_failed_send_is_retried_next_time(app, ctx, fake_smtp, monkeypatch, wo
     def refuse(self, msg):
         raise smtplib.SMTPRecipientsRefused({})
 
-    monkeypatch.setattr(FakeSMTP, "send_message", refuse)
-    assert service.send_pending_emails() == 0
-    monkeypatch.undo()
-    monkeypatch.setitem(app.config, "LMS_SMTP_URL", "smtp://mail.example")
-    monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
+    with monkeypatch.context() as m:
+        m.setattr(fake_smtp, "send_message", refuse)
+        assert service.send_pending_emails() == 0
     assert service.send_pending_emails() == 1
 
 

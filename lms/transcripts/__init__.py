@@ -1,0 +1,1 @@
+"""Worker transcripts and training hours (学时)."""
