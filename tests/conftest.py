@@ -51,6 +51,7 @@ TEST_CONFIG = {
     "LMS_LOGIN_RATE_LIMIT": "10000 per minute",
     "RATELIMIT_STORAGE_URI": "memory://",
     "LMS_STORAGE_DIR": str(_TMP / "storage"),
+    "LMS_SIGNING_KEY_DIR": str(_TMP / "keys"),
 }
 
 

@@ -25,7 +25,9 @@ _signer_class): ~45 ms a signature with pyHanko's defaults, ~5 ms so.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import concurrent.futures
 import contextlib
 import functools
 import hashlib
@@ -216,14 +218,30 @@ class _ConsortiumSigner:
         from pyhanko.sign import signers
 
         output = io.BytesIO()
-        signers.sign_pdf(
-            IncrementalPdfFileWriter(io.BytesIO(pdf)),
-            self.metadata,
-            signer=self.signer,
-            bytes_reserved=self.reserved,
-            output=output,
-        )
+
+        def signing():
+            return signers.async_sign_pdf(
+                IncrementalPdfFileWriter(io.BytesIO(pdf)),
+                self.metadata,
+                signer=self.signer,
+                bytes_reserved=self.reserved,
+                output=output,
+            )
+
+        _run_async(signing)
         return output.getvalue()
+
+
+def _run_async(make_coroutine):
+    """Run pyHanko's coroutine to the end. asyncio.run() refuses to start inside a running
+    event loop (an async server, or the browser of the test suite in the same thread): then
+    the coroutine runs on its own loop in a short-lived thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make_coroutine())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make_coroutine())).result()
 
 
 # The signed attributes of a PAdES B-B signature: all but the message digest depend only on

@@ -195,3 +195,19 @@ def test_an_unwritable_key_folder_leaves_the_certificate_without_a_pdf(
         assert cert.pdf_path is None  # never stored unsigned; rendered again on download
         with pytest.raises(signing.SigningError):
             service.pdf_bytes(cert)
+
+
+def test_signing_works_inside_a_running_event_loop(app, issued_two):
+    """An async server, or the test suite's browser, may run an event loop in this thread:
+    pyHanko's coroutine then runs on its own loop (asyncio.run() would refuse)."""
+    import asyncio
+
+    from lms.certificates import service
+
+    async def sign_from_a_running_loop():
+        with app.test_request_context():
+            cert = db.session.get(Certificate, issued_two[0].id)
+            return service.pdf_bytes(cert), cert.consortium_id
+
+    pdf, consortium_id = asyncio.run(sign_from_a_running_loop())
+    assert_signed_by(app, pdf, consortium_id)
