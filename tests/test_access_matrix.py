@@ -14,17 +14,8 @@ from lms.core.types import utcnow
 from lms.extensions import db
 from lms.jobs.models import Job
 from lms.tenancy.models import ImportBatch
+from tests.access import LOGIN, PERSONAS, check_access
 from tests.conftest import ensure_skills
-
-PERSONAS = (
-    "guest",
-    "other_firm_worker",
-    "member_without",
-    "member_with",
-    "consortium_admin",
-    "foreign_admin",
-)
-LOGIN = 302  # a guest is sent to the sign-in page
 
 # endpoint: (method, url, who counts as "member with the permission", expected statuses in the
 # order of PERSONAS). "{firm}", "{consortium}", "{person}", "{invitation}", "{batch}", "{token}"
@@ -558,14 +549,4 @@ def world(app, create_consortium, create_firm, create_user, create_course):
 @pytest.mark.parametrize("endpoint", sorted(MATRIX))
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_access(endpoint, persona, world, client, login):
-    people, ids = world
-    method, url, holder, expected = MATRIX[endpoint]
-    user = {"member_with": people[holder]}.get(persona, people.get(persona))
-    if user is not None:
-        login(user)
-    response = client.open(url.format(**ids), method=method)
-    response.close()
-    want = expected[PERSONAS.index(persona)]
-    assert response.status_code == want, (endpoint, persona, response.status_code)
-    if persona == "guest" and want == LOGIN and method == "GET":
-        assert "/login" in response.headers["Location"]
+    check_access(MATRIX[endpoint], persona, *world, client, login, any_method=False)

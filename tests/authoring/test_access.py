@@ -10,19 +10,11 @@ from lms.auth.models import User
 from lms.authoring import service
 from lms.extensions import db
 from lms.tenancy.models import Firm
+from tests.access import LOGIN, PERSONAS, assert_every_route_has_a_row, check_access
 
 from . import steps
 from .conftest import version_of
 
-PERSONAS = (
-    "guest",
-    "other_firm_worker",
-    "member_without",
-    "member_with",
-    "consortium_admin",
-    "foreign_admin",
-)
-LOGIN = 302  # a guest is sent to the sign-in page
 AUTHOR = (LOGIN, 403, 403, 200, 403, 404)  # course.author on the firm: its trainers only
 AUTHOR_302 = (LOGIN, 403, 403, 302, 403, 404)
 REVIEW = (LOGIN, 403, 403, 200, 200, 404)  # course.approve on the consortium
@@ -99,10 +91,7 @@ AUTHORING_MATRIX = {
 
 
 def test_every_authoring_route_has_a_row(app):
-    endpoints = {
-        r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith("authoring.")
-    }
-    assert endpoints == AUTHORING_MATRIX.keys()
+    assert_every_route_has_a_row(app, "authoring.", AUTHORING_MATRIX)
 
 
 @pytest.fixture
@@ -158,17 +147,7 @@ def matrix_world(app, create_consortium, create_firm, create_user, skills):
 @pytest.mark.parametrize("endpoint", sorted(AUTHORING_MATRIX))
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_access(endpoint, persona, matrix_world, client, login):
-    people, ids = matrix_world
-    method, url, holder, expected = AUTHORING_MATRIX[endpoint]
-    user = {"member_with": people[holder]}.get(persona, people.get(persona))
-    if user is not None:
-        login(user)
-    response = client.open(url.format(**ids), method=method)
-    response.close()
-    want = expected[PERSONAS.index(persona)]
-    assert response.status_code == want, (endpoint, persona, response.status_code)
-    if persona == "guest" and want == LOGIN:
-        assert "/login" in response.headers["Location"]
+    check_access(AUTHORING_MATRIX[endpoint], persona, *matrix_world, client, login)
 
 
 # --- the same boundaries, named -------------------------------------------------------------

@@ -7,15 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-PERSONAS = (
-    "guest",
-    "other_firm_worker",
-    "member_without",
-    "member_with",
-    "consortium_admin",
-    "foreign_admin",
-)
-LOGIN = 302  # a guest is sent to the sign-in page
+from tests.access import LOGIN, PERSONAS, assert_every_route_has_a_row, check_access
+
 PUBLIC = (200,) * 6
 ADMIN = (LOGIN, 403, 403, 200, 200, 404)
 
@@ -86,10 +79,7 @@ CERTIFICATES_MATRIX = {
 
 
 def test_every_certificates_route_has_a_row(app):
-    endpoints = {
-        r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith("certificates.")
-    }
-    assert endpoints == CERTIFICATES_MATRIX.keys()
+    assert_every_route_has_a_row(app, "certificates.", CERTIFICATES_MATRIX)
 
 
 @pytest.fixture
@@ -147,15 +137,4 @@ def _bulk_ids(app, issued, admin, consortium) -> dict:
 @pytest.mark.parametrize("endpoint", sorted(CERTIFICATES_MATRIX))
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_access(endpoint, persona, matrix_world, client, login):
-    people, ids = matrix_world
-    method, url, holder, expected = CERTIFICATES_MATRIX[endpoint]
-    user = {"member_with": people[holder]}.get(persona, people.get(persona))
-    if user is not None:
-        login(user)
-    response = client.open(url.format(**ids), method=method)
-    response.get_data()
-    response.close()
-    want = expected[PERSONAS.index(persona)]
-    assert response.status_code == want, (endpoint, persona, response.status_code)
-    if persona == "guest" and want == LOGIN:
-        assert "/login" in response.headers["Location"]
+    check_access(CERTIFICATES_MATRIX[endpoint], persona, *matrix_world, client, login)

@@ -10,16 +10,8 @@ import pytest
 from lms.certificates import designs
 from lms.extensions import db
 from lms.tenancy.models import Consortium
+from tests.access import LOGIN, PERSONAS, assert_every_route_has_a_row, check_access
 
-PERSONAS = (
-    "guest",
-    "other_firm_worker",
-    "member_without",
-    "member_with",
-    "consortium_admin",
-    "foreign_admin",
-)
-LOGIN = 302  # a guest is sent to the sign-in page
 MANAGE = (LOGIN, 403, 403, 200, 200, 404)  # certificate.manage on the consortium
 
 C = "/consortia/{consortium}/certificate-designs"
@@ -53,12 +45,7 @@ DESIGNS_MATRIX = {
 
 
 def test_every_design_route_has_a_row(app):
-    endpoints = {
-        r.endpoint
-        for r in app.url_map.iter_rules()
-        if r.endpoint.startswith("certificate_designs.")
-    }
-    assert endpoints == DESIGNS_MATRIX.keys()
+    assert_every_route_has_a_row(app, "certificate_designs.", DESIGNS_MATRIX)
 
 
 @pytest.fixture
@@ -95,18 +82,7 @@ def matrix_world(app, create_consortium, create_firm, create_user, create_course
 @pytest.mark.parametrize("endpoint", sorted(DESIGNS_MATRIX))
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_access(endpoint, persona, matrix_world, client, login):
-    people, ids = matrix_world
-    method, url, holder, expected = DESIGNS_MATRIX[endpoint]
-    user = {"member_with": people[holder]}.get(persona, people.get(persona))
-    if user is not None:
-        login(user)
-    response = client.open(url.format(**ids), method=method)
-    response.get_data()
-    response.close()
-    want = expected[PERSONAS.index(persona)]
-    assert response.status_code == want, (endpoint, persona, response.status_code)
-    if persona == "guest" and want == LOGIN:
-        assert "/login" in response.headers["Location"]
+    check_access(DESIGNS_MATRIX[endpoint], persona, *matrix_world, client, login)
 
 
 @pytest.mark.parametrize("endpoint", sorted(DESIGNS_MATRIX))

@@ -7,16 +7,8 @@ import pytest
 
 from lms.extensions import db
 from lms.notifications import service
+from tests.access import LOGIN, PERSONAS, assert_every_route_has_a_row, check_access
 
-PERSONAS = (
-    "guest",
-    "other_firm_worker",
-    "member_without",
-    "member_with",
-    "consortium_admin",
-    "foreign_admin",
-)
-LOGIN = 302  # a guest is sent to the sign-in page
 SIGNED_IN = (LOGIN, 200, 200, 200, 200, 200)
 POSTED = (LOGIN, 302, 302, 302, 302, 302)
 
@@ -44,10 +36,7 @@ NOTIFICATIONS_MATRIX = {
 
 
 def test_every_notifications_route_has_a_row(app):
-    endpoints = {
-        r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith("notifications.")
-    }
-    assert endpoints == NOTIFICATIONS_MATRIX.keys()
+    assert_every_route_has_a_row(app, "notifications.", NOTIFICATIONS_MATRIX)
 
 
 @pytest.fixture
@@ -80,15 +69,4 @@ def matrix_world(app, create_consortium, create_firm, create_user):
 @pytest.mark.parametrize("endpoint", sorted(NOTIFICATIONS_MATRIX))
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_access(endpoint, persona, matrix_world, client, login):
-    people, ids = matrix_world
-    method, url, holder, expected = NOTIFICATIONS_MATRIX[endpoint]
-    user = {"member_with": people[holder]}.get(persona, people.get(persona))
-    if user is not None:
-        login(user)
-    response = client.open(url.format(**ids), method=method)
-    response.get_data()
-    response.close()
-    want = expected[PERSONAS.index(persona)]
-    assert response.status_code == want, (endpoint, persona, response.status_code)
-    if persona == "guest" and want == LOGIN:
-        assert "/login" in response.headers["Location"]
+    check_access(NOTIFICATIONS_MATRIX[endpoint], persona, *matrix_world, client, login)

@@ -26,6 +26,7 @@ from lms.reports import figures, monthly
 from lms.reports.models import ReportSubscription
 from lms.reports.summary import month_of, prev_month
 from lms.tenancy.models import Consortium, Membership
+from tests.access import LOGIN, PERSONAS, assert_every_route_has_a_row, check_access
 from tests.pdftools import require_poppler, run
 from tests.reports.conftest import World
 
@@ -345,15 +346,6 @@ def test_the_cli_sends_the_given_month_and_refuses_a_bad_one(app, report_world, 
 
 # --- who may open what ---------------------------------------------------------------------------
 
-PERSONAS = (
-    "guest",
-    "other_firm_worker",
-    "member_without",
-    "member_with",
-    "consortium_admin",
-    "foreign_admin",
-)
-LOGIN = 302  # a guest is sent to the sign-in page
 
 # endpoint: (method, url, who is "member with the permission", expected statuses in the order
 # of PERSONAS). Consortium admins (report.view on the consortium) only; a firm admin's
@@ -381,10 +373,7 @@ MONTHLY_MATRIX = {
 
 
 def test_every_monthly_report_route_has_a_row(app):
-    endpoints = {
-        r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith("monthly_reports.")
-    }
-    assert endpoints == MONTHLY_MATRIX.keys()
+    assert_every_route_has_a_row(app, "monthly_reports.", MONTHLY_MATRIX)
 
 
 @pytest.fixture
@@ -404,16 +393,6 @@ def matrix_world(create_consortium, create_firm, create_user):
 @pytest.mark.parametrize("endpoint", sorted(MONTHLY_MATRIX))
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_access(endpoint, persona, matrix_world, client, login):
-    people, ids = matrix_world
-    method, url, _holder, expected = MONTHLY_MATRIX[endpoint]
-    user = people.get(persona)
-    if user is not None:
-        login(user)
-    data = {"subscribe": "1"} if method == "POST" else None
-    response = client.open(url.format(**ids), method=method, data=data)
-    response.get_data()
-    response.close()
-    want = expected[PERSONAS.index(persona)]
-    assert response.status_code == want, (endpoint, persona, response.status_code)
-    if persona == "guest" and want == LOGIN:
-        assert "/login" in response.headers["Location"]
+    row = MONTHLY_MATRIX[endpoint]
+    data = {"subscribe": "1"} if row[0] == "POST" else None
+    check_access(row, persona, *matrix_world, client, login, data=data)

@@ -8,16 +8,8 @@ import pytest
 
 from lms.extensions import db
 from lms.skills.models import Skill, SkillCategory
+from tests.access import LOGIN, PERSONAS, assert_every_route_has_a_row, check_access
 
-PERSONAS = (
-    "guest",
-    "other_firm_worker",
-    "member_without",
-    "member_with",
-    "consortium_admin",
-    "foreign_admin",
-)
-LOGIN = 302  # a guest is sent to the sign-in page
 MANAGE = (LOGIN, 403, 403, 200, 200, 404)  # taxonomy.manage / role.manage
 MANAGE_302 = (LOGIN, 403, 403, 302, 302, 404)
 
@@ -73,8 +65,7 @@ TAXONOMY_MATRIX = {
 
 
 def test_every_taxonomy_route_has_a_row(app):
-    endpoints = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith("taxonomy.")}
-    assert endpoints == TAXONOMY_MATRIX.keys()
+    assert_every_route_has_a_row(app, "taxonomy.", TAXONOMY_MATRIX)
 
 
 @pytest.fixture
@@ -120,14 +111,4 @@ def matrix_world(app, create_consortium, create_firm, create_user, create_role):
 @pytest.mark.parametrize("endpoint", sorted(TAXONOMY_MATRIX))
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_access(endpoint, persona, matrix_world, client, login):
-    people, ids = matrix_world
-    method, url, holder, expected = TAXONOMY_MATRIX[endpoint]
-    user = {"member_with": people[holder]}.get(persona, people.get(persona))
-    if user is not None:
-        login(user)
-    response = client.open(url.format(**ids), method=method)
-    response.close()
-    want = expected[PERSONAS.index(persona)]
-    assert response.status_code == want, (endpoint, persona, response.status_code)
-    if persona == "guest" and want == LOGIN:
-        assert "/login" in response.headers["Location"]
+    check_access(TAXONOMY_MATRIX[endpoint], persona, *matrix_world, client, login)
