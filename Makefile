@@ -2,21 +2,47 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
 export FLASK_APP := app.py
 
-.PHONY: run test lint format i18n-extract i18n-compile e2e-deps assets pdf-deps pdf-test-deps clean
+.PHONY: run test lint format lock lock-check audit i18n-extract i18n-compile e2e-deps assets pdf-deps pdf-test-deps clean
+
+# Python packages come only from the locks in requirements/ (every package, transitive ones too,
+# pinned with its hashes; `make lock` writes them from pyproject.toml): build.txt (pip, setuptools),
+# app.txt (the app) and dev.txt (the app and the development tools). Nothing is resolved at install
+# time and nothing is built in an isolated environment that would fetch unpinned build tools.
+PIP_INSTALL := $(BIN)/pip install --quiet --require-hashes --no-deps --no-build-isolation
+INSTALL_PROJECT := $(BIN)/pip install --quiet --no-deps --no-build-isolation --editable . \
+	&& $(BIN)/pip check >/dev/null || { $(BIN)/pip check; exit 1; }
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(PIP_INSTALL) -r requirements/build.txt
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+$(VENV)/.installed: pyproject.toml requirements/build.txt requirements/app.txt | $(BIN)/python
+	$(PIP_INSTALL) -r requirements/build.txt -r requirements/app.txt
+	$(INSTALL_PROJECT)
 	touch $@
 
-$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(VENV)/.dev-installed: pyproject.toml requirements/build.txt requirements/dev.txt | $(BIN)/python
+	$(PIP_INSTALL) -r requirements/build.txt -r requirements/dev.txt
+	$(INSTALL_PROJECT)
 	touch $(VENV)/.installed $@
+
+# After changing a dependency in pyproject.toml. Existing pins are kept; to move one on:
+# `make lock LOCK_ARGS="--upgrade-package NAME"` (or LOCK_ARGS=--upgrade for all).
+lock: | $(VENV)/.dev-installed
+	$(BIN)/python scripts/deps.py lock $(LOCK_ARGS)
+
+# Fails when pyproject.toml and requirements/ disagree (asks PyPI, as `make lock` does).
+lock-check: | $(VENV)/.dev-installed
+	$(BIN)/python scripts/deps.py check
+
+# Known vulnerabilities in the locked packages (PyPI's advisories); accepted ones, each with a
+# reason and a review date, are in requirements/audit-accepted.toml.
+audit: | $(VENV)/.dev-installed
+	$(BIN)/python scripts/deps.py audit
 
 i18n-compile:
 	$(BIN)/pybabel compile --statistics -d lms/translations 2>&1 | grep -v '^$$' || true
@@ -55,8 +81,11 @@ run: $(VENV)/.installed i18n-compile
 	@$(MAKE) --no-print-directory assets || echo "Could not build the chart bundle; charts will not be drawn (tables still are)."
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo load --if-empty
-	@echo "Serving on http://127.0.0.1:5000 (Ctrl+C to stop)"
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	@if [ -z "$$LMS_BASE_URL" ] && ! grep -qs '^LMS_BASE_URL=.' .env; then \
+	echo "LMS_BASE_URL is not set: certificate QR codes and badge links use the address of the request,"; \
+	echo "or http://localhost in background jobs. Set it (environment or .env) to the public address."; fi
+	@echo "Serving on http://$(HOST):$(PORT) (Ctrl+C to stop; another port: make run PORT=8000)"
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # From the npm registry: axe-core for the accessibility scans of the browser tests, ECharts and
 # esbuild for the chart bundle.

@@ -6,6 +6,7 @@ reused, and the public verification page shows the certificate's fingerprint."""
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import io
 import multiprocessing
@@ -13,6 +14,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -211,3 +213,73 @@ def test_signing_works_inside_a_running_event_loop(app, issued_two):
 
     pdf, consortium_id = asyncio.run(sign_from_a_running_loop())
     assert_signed_by(app, pdf, consortium_id)
+
+
+def test_pyhankos_command_line_validates_a_pdf_against_the_exported_certificate(
+    app, issued_two, tmp_path
+):
+    """The README's check: `flask certificates signing-certificate CODE` then `pyhanko sign
+    validate` (pyhanko-cli, a development tool) says the PDF is intact and trusted."""
+    pdf, consortium_id = stored_pdf(app, issued_two[0])
+    with app.app_context():
+        code = db.session.get(Consortium, consortium_id).code
+    exported = app.test_cli_runner().invoke(args=["certificates", "signing-certificate", code])
+    assert exported.exit_code == 0, exported.output
+    assert exported.output.startswith("-----BEGIN CERTIFICATE-----\n")
+    (tmp_path / "root.pem").write_text(exported.output)
+    (tmp_path / "cert.pdf").write_bytes(pdf)
+    pyhanko = Path(sys.executable).with_name("pyhanko")
+
+    def check(name: str, trust: str = "root.pem") -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [pyhanko, "sign", "validate", "--executive-summary", "--trust", trust]
+            + ["--trust-replace", "--no-revocation-check", name],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    valid = check("cert.pdf")
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    assert valid.stdout.strip().endswith(":VALID")
+    other = app.test_cli_runner().invoke(args=["certificates", "signing-certificate", code])
+    assert other.output == exported.output  # the same certificate every time
+    (tmp_path / "stranger.pem").write_bytes(_stranger_certificate_pem())
+    assert check("cert.pdf", trust="stranger.pem").returncode != 0
+    tampered = bytearray(pdf)
+    tampered[len(pdf) // 3] ^= 0x01
+    (tmp_path / "tampered.pdf").write_bytes(bytes(tampered))
+    assert check("tampered.pdf").returncode != 0
+
+
+def test_the_signing_certificate_command_names_a_consortium_without_a_key(app, create_consortium):
+    with app.app_context():
+        code = create_consortium().code
+    result = app.test_cli_runner().invoke(args=["certificates", "signing-certificate", code])
+    assert result.exit_code == 1
+    assert "first certificate PDF is signed" in result.output
+
+
+def _stranger_certificate_pem() -> bytes:
+    """A self-signed certificate of someone else (to trust instead of the consortium's)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stranger")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
