@@ -270,7 +270,13 @@ def invite_person(
     mobile: str | None,
     job_role_id: str | None = None,
 ) -> InvitationOutcome:
-    """Invite someone to a role; a person who already has an account is added directly."""
+    """Invite someone to a role.
+
+    A person who already holds a role at this place (the firm; the consortium for a
+    consortium role) gets the new role at once. Anyone else gets an invitation link, whether
+    or not they have an account elsewhere, and the answer does not tell which: an existing
+    account is never attached by someone else, its holder accepts while signed in
+    (accept_invitation_as)."""
     from lms.tenancy.service import add_membership
 
     name = (name or "").strip()
@@ -278,7 +284,7 @@ def invite_person(
         raise AccountError(_l("Enter the person's name."), field="name")
     email, mobile = normalize_contact(email, mobile)
     existing = db.session.scalars(select(User).where(contact_match(User, email, mobile))).first()
-    if existing is not None:
+    if existing is not None and holds_role_at(existing, consortium, firm):
         add_membership(
             actor, existing, consortium=consortium, firm=firm, role=role, job_role_id=job_role_id
         )
@@ -321,6 +327,24 @@ def invite_person(
     return InvitationOutcome(invitation, token, None)
 
 
+def holds_role_at(user: User, consortium: Consortium, firm: Firm | None) -> bool:
+    """The person has a current role in `firm` (or, with no firm, anywhere in `consortium`)."""
+    return any(
+        m.is_current()
+        and m.consortium_id == consortium.id
+        and (firm is None or m.firm_id == firm.id)
+        for m in user.memberships
+    )
+
+
+def is_addressed_to(invitation: Invitation, user: User) -> bool:
+    """The invitation names the user's e-mail address or mobile number."""
+    return bool(
+        (invitation.email and invitation.email == user.email)
+        or (invitation.mobile and invitation.mobile == user.mobile)
+    )
+
+
 def invitation_status(invitation: Invitation, now: datetime | None = None) -> str:
     now = now or utcnow()
     if invitation.accepted_at:
@@ -359,8 +383,18 @@ def accept_invitation(token: str, *, password: str, locale: str) -> User:
     user = db.session.scalars(
         select(User).where(contact_match(User, invitation.email, invitation.mobile))
     ).first()
-    if user is not None and user.password_hash:
-        raise AccountError(_l("An account already exists for you. Sign in instead."))
+    if user is not None and (
+        user.password_hash or not holds_role_at(user, invitation.consortium, invitation.firm)
+    ):
+        # The link sets the password only of a new account or of one this place imported;
+        # an account someone else holds (or may activate) joins only when signed in as itself.
+        raise AccountError(
+            _l(
+                "An account already uses this e-mail address or mobile number. Sign in with "
+                "it (or activate it first with the link from its administrator), then open "
+                "this invitation link again to accept."
+            )
+        )
     if user is None:
         user = User(name=invitation.name, email=invitation.email, mobile=invitation.mobile)
     user.locale = locale
@@ -386,6 +420,39 @@ def accept_invitation(token: str, *, password: str, locale: str) -> User:
     )
     record_action(user, "invitation.accept", invitation, consortium_id=invitation.consortium_id)
     return user
+
+
+def accept_invitation_as(user: User, token: str) -> Invitation:
+    """A signed-in person accepts an invitation to their own e-mail or mobile: the role is
+    added to their account (a worker dispatched to a second firm joins it this way)."""
+    from lms.tenancy.service import add_membership
+
+    invitation = get_invitation_for_token(token)
+    if not is_addressed_to(invitation, user):
+        raise AccountError(
+            _l(
+                "This invitation is for another e-mail address or mobile number. Sign out, "
+                "then open the link again to accept it with the right account."
+            )
+        )
+    claimed = db.session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
+        .values(accepted_at=utcnow())
+    ).rowcount
+    if claimed != 1:
+        raise AccountError(_l("This invitation has already been used. Sign in instead."))
+    add_membership(
+        user,
+        user,
+        consortium=invitation.consortium,
+        firm=invitation.firm,
+        role=invitation.role,
+        job_role_id=invitation.job_role_id,
+        audit=False,
+    )
+    record_action(user, "invitation.accept", invitation, consortium_id=invitation.consortium_id)
+    return invitation
 
 
 def revoke_invitation(actor: User, invitation: Invitation) -> None:

@@ -12,6 +12,7 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 
 from lms.auth import service
 from lms.auth.forms import AcceptInvitationForm, ChangePasswordForm, LoginForm, ProfileForm
@@ -70,6 +71,8 @@ def accept_invitation(token: str):
         invitation = service.get_invitation_for_token(token)
     except service.AccountError as exc:
         return render_template("auth/invitation_invalid.html", message=exc.message), 404
+    if current_user.is_authenticated:
+        return _join_as_signed_in(token, invitation)
     form = AcceptInvitationForm()
     if request.method == "GET":
         form.locale.data = session.get("locale", "zh_CN")
@@ -93,6 +96,28 @@ def accept_invitation(token: str):
         min_length=MIN_LENGTH,
         policy=policy_name(),
     )
+
+
+def _join_as_signed_in(token: str, invitation):
+    """A signed-in person accepts an invitation to their own account with one click."""
+    if not service.is_addressed_to(invitation, current_user):
+        message = _l(
+            "This invitation is for another e-mail address or mobile number. Sign out, then "
+            "open the link again to accept it with the right account."
+        )
+        return render_template("auth/invitation_invalid.html", message=message), 404
+    form = FlaskForm()
+    if form.validate_on_submit():
+        try:
+            service.accept_invitation_as(current_user, token)
+        except service.AccountError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_l("You accepted the invitation."), "success")
+            return redirect(url_for("core.index"))
+    return render_template("auth/join_invitation.html", form=form, invitation=invitation)
 
 
 @bp.route("/account", methods=["GET", "POST"])

@@ -137,9 +137,7 @@ def my_skills():
 @bp.get("/skills/<skill_id>")
 @login_required
 def my_skill(skill_id: str):
-    skill = db.session.get(Skill, skill_id)
-    if skill is None:
-        abort(404)
+    skill = current_scope().get_visible_skill(skill_id)
     profile = service.skill_profile(current_user.id).get(skill_id)
     return render_template(
         "skills/skill_history.html",

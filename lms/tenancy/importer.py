@@ -12,7 +12,13 @@ from sqlalchemy import select, update
 
 from lms.audit.service import record_action
 from lms.auth.models import User
-from lms.auth.service import AccountError, contact_match, normalize_contact
+from lms.auth.service import (
+    AccountError,
+    contact_match,
+    holds_role_at,
+    invite_person,
+    normalize_contact,
+)
 from lms.core.types import utcnow
 from lms.extensions import db
 from lms.tenancy.models import FIRM_ROLES, Firm, ImportBatch, Membership
@@ -207,11 +213,15 @@ def preview_rows(firm: Firm, rows: list[dict]) -> list[PreviewRow]:
 def _compare_with_database(
     firm: Firm, p: PreviewRow, email: str | None, mobile: str | None
 ) -> None:
+    # Only people who already hold a role in this firm are compared: anyone else, new or with
+    # an account elsewhere, is a "create" row alike (an existing account gets an invitation to
+    # accept when signed in), so the preview never tells whether an outside account exists.
     users = db.session.scalars(select(User).where(contact_match(User, email, mobile))).all()
-    if len(users) > 1:
+    inside = [u for u in users if holds_role_at(u, firm.consortium, firm)]
+    if len(inside) > 1:
         p.error("mobile", _l("The e-mail and the mobile number belong to two different people."))
         return
-    user = users[0] if users else None
+    user = inside[0] if inside else None
     if user is not None:
         if email and user.email and user.email != email:
             p.error("email", _l("This mobile number is registered with another e-mail address."))
@@ -276,6 +286,18 @@ def confirm_import(actor: User, firm: Firm, batch: ImportBatch) -> dict:
         user = db.session.scalars(
             select(User).where(contact_match(User, v["email"] or None, v["mobile"] or None))
         ).first()
+        if user is not None and not holds_role_at(user, firm.consortium, firm):
+            invite_person(
+                actor,
+                consortium=firm.consortium,
+                firm=firm,
+                role=v["role"],
+                name=v["name"],
+                email=v["email"] or None,
+                mobile=v["mobile"] or None,
+                job_role_id=v.get("job_role_id") or None,
+            )
+            continue
         if user is None:
             user = User(
                 name=v["name"].strip(), email=v["email"] or None, mobile=v["mobile"] or None

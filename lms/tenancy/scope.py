@@ -208,6 +208,19 @@ class Scope:
             return skill
         abort(404)
 
+    def get_visible_skill(self, skill_id: str):
+        """A skill of the shared taxonomy or of one of the user's consortia, else 404."""
+        from lms.skills.models import Skill
+
+        skill = db.session.get(Skill, skill_id)
+        if skill is None or not (
+            skill.consortium_id is None
+            or skill.consortium_id in self.consortium_ids
+            or self.is_platform_admin
+        ):
+            abort(404)
+        return skill
+
     def get_role(self, within: Consortium | Firm, role_id: str, *, editable: bool = False):
         """A job role seen in `within` (already scoped), else 404.
 

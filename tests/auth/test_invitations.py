@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -220,21 +221,111 @@ def test_unknown_invitation_token_is_not_found(client, tr):
     assert tr("This invitation link is not valid.") in page_text(response)
 
 
-def test_inviting_someone_with_an_account_adds_the_membership_directly(
-    app, firm, firm_admin_client, create_firm, create_user, tr
+def _flash_shape(response, token: str) -> list[str]:
+    """The messages flashed after inviting, with the one varying link blanked out."""
+    flashes = re.findall(r'<div class="flash[^"]*".*?</div>', page_text(response), re.S)
+    return [f.replace(token, "TOKEN") for f in flashes]
+
+
+@pytest.fixture
+def account_elsewhere(create_firm, create_user):
+    """A worker of a firm of another consortium, with a password."""
+    return create_user(role="worker", firm=create_firm(consortium=None), mobile="13800001111")
+
+
+def test_inviting_an_account_of_another_firm_answers_as_for_a_new_person_and_attaches_nothing(
+    app, firm, firm_admin_client, account_elsewhere, load
 ):
-    elsewhere = create_firm(consortium=None)
-    existing = create_user(role="worker", firm=elsewhere, mobile="13800001111")
-    response = invite_worker(
-        firm_admin_client, firm, name="Someone", email="", mobile="+86 138 0000 1111"
+    """Issue 12, hole 1: an existing account is never attached by someone else's invitation,
+    and the inviting admin cannot tell that it exists."""
+    before = memberships_of(app, account_elsewhere.id)
+    existing = invite_worker(
+        firm_admin_client, firm, name="某人", email="", mobile="+86 138 0000 1111"
     )
+    new = invite_worker(firm_admin_client, firm, name="新人", email="", mobile="13800002222")
+
+    assert existing.status_code == new.status_code == 200
+    assert _flash_shape(existing, invite_token(existing)) == _flash_shape(new, invite_token(new))
+    assert len(_flash_shape(new, invite_token(new))) == 1
+    assert account_elsewhere.name not in page_text(existing)
+    assert memberships_of(app, account_elsewhere.id) == before
+    invitation = load.invitation(invite_token(existing))
+    assert (invitation.firm_id, invitation.mobile, invitation.accepted_at) == (
+        firm.id,
+        "13800001111",
+        None,
+    )
+
+
+def test_the_account_holder_accepts_the_invitation_while_signed_in(
+    app, firm, firm_admin_client, account_elsewhere, login, load, tr
+):
+    token = invite_token(invite_worker(firm_admin_client, firm, email="", mobile="13800001111"))
+    holder = app.test_client()
+    signed_out = holder.get(f"/invite/{token}")
+    assert f"/login?next=/invite/{token}" in signed_out.get_data(as_text=True)
+
+    login(account_elsewhere, c=holder)
+    page = holder.get(f"/invite/{token}")
+    assert page.status_code == 200
+    assert firm.name in page_text(page)
+    assert memberships_of(app, account_elsewhere.id) == memberships_of(app, account_elsewhere.id)
+    response = holder.post(f"/invite/{token}")
+    assert response.status_code == 302
+    assert (firm.id, firm.consortium_id, "worker", "cnc_operator") in memberships_of(
+        app, account_elsewhere.id
+    )
+    assert load.invitation(token).accepted_at is not None
+    again = holder.post(f"/invite/{token}")
+    assert again.status_code == 404
+    assert [m[0] for m in memberships_of(app, account_elsewhere.id)].count(firm.id) == 1
+
+
+def test_the_invitation_link_cannot_set_the_password_of_an_existing_account(
+    app, firm, firm_admin_client, account_elsewhere, load, tr
+):
+    token = invite_token(invite_worker(firm_admin_client, firm, email="", mobile="13800001111"))
+    with app.app_context():
+        hash_before = db.session.get(User, account_elsewhere.id).password_hash
+
+    response = accept(app.test_client(), token)
+
     assert response.status_code == 200
-    assert tr("%(name)s already has an account and was given the role.", name=existing.name) in (
+    assert field_errors(response, "password")
+    with app.app_context():
+        assert db.session.get(User, account_elsewhere.id).password_hash == hash_before
+    assert firm.id not in [m[0] for m in memberships_of(app, account_elsewhere.id)]
+    assert load.invitation(token).accepted_at is None
+
+
+def test_an_invitation_for_someone_else_cannot_be_accepted_by_a_signed_in_account(
+    app, firm, firm_admin_client, create_user, login, load
+):
+    token = invite_token(invite_worker(firm_admin_client, firm))
+    stranger = create_user(role="worker", firm=firm, mobile="13800003333")
+    other = app.test_client()
+    login(stranger, c=other)
+
+    assert other.get(f"/invite/{token}").status_code == 404
+    assert other.post(f"/invite/{token}").status_code == 404
+    assert load.invitation(token).accepted_at is None
+    assert [m[2] for m in memberships_of(app, stranger.id)] == ["worker"]
+
+
+def test_a_member_of_the_firm_is_given_another_role_directly(
+    app, firm, firm_admin_client, create_user, tr
+):
+    member = create_user(role="worker", firm=firm, mobile="13800004444")
+    response = invite_worker(
+        firm_admin_client, firm, name="x", email="", mobile="13800004444", role="trainer"
+    )
+    assert tr("%(name)s already has an account and was given the role.", name=member.name) in (
         page_text(response)
     )
-    assert 'class="invite-link"' not in response.get_data(as_text=True)
-    roles = {(firm_id, role) for firm_id, _, role, _ in memberships_of(app, existing.id)}
-    assert roles == {(elsewhere.id, "worker"), (firm.id, "worker")}
+    assert {(m[0], m[2]) for m in memberships_of(app, member.id)} == {
+        (firm.id, "worker"),
+        (firm.id, "trainer"),
+    }
     with app.app_context():
         assert (
             db.session.scalar(

@@ -10,7 +10,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import select
 
-from lms.auth.models import User
+from lms.auth.models import Invitation, User
 from lms.extensions import db
 from lms.tenancy.importer import preview_rows
 from lms.tenancy.models import Firm, ImportBatch, Membership
@@ -259,7 +259,7 @@ def _mixed_file(existing_mobile: str) -> bytes:
             ["Boss", "13800000006", "", "E006", "", "boss"],  # 7: unknown role
             ["Taken No", "13800000007", "", "E100", "", "worker"],  # 8: E100 is someone else's
             ["Li Na", "13800000008", "li.na@example.com", "E008", "Electrician", "trainer"],  # 9
-            ["Other Firm Person", existing_mobile, "", "E009", "", "worker"],  # 10: add
+            ["Other Firm Person", existing_mobile, "", "E009", "", "worker"],  # 10: invited
             ["", "", "", "", "", ""],  # blank lines are ignored
         ]
     )
@@ -311,9 +311,9 @@ def test_the_preview_lists_each_bad_rows_errors_by_row_and_column_and_writes_not
         7: "error",
         8: "error",
         9: "create",
-        10: "add",
+        10: "create",  # an account elsewhere looks like a new person (and is invited)
     }
-    assert summary_numbers(html) == [2, 1, 0, 6]
+    assert summary_numbers(html) == [3, 0, 0, 6]
     assert numbers(confirm_button(html)) == [3]
 
     # Uploading and previewing (twice) wrote nothing about people.
@@ -343,9 +343,9 @@ def test_confirming_writes_the_valid_rows_and_skips_the_bad_ones(
     users_before = count(User)
     url = stage(hr, firm, mixed["data"], "mixed.csv")
     page = hr.post(url, follow_redirects=True).get_data(as_text=True)
-    assert finished_counts(page) == [2, 1, 0, 6]
+    assert finished_counts(page) == [3, 0, 0, 6]
 
-    assert count(User) == users_before + 2
+    assert count(User) == users_before + 2  # row 10 has an account elsewhere: invited
     assert _member(in_db, firm, "13800000001")["firm"] == [("worker", "electrician", "E001", True)]
     assert _member(in_db, firm, "13800000008")["firm"] == [("trainer", "electrician", "E008", True)]
     for skipped in ("13800000002", "13800000004", "13800000006", "13800000007"):
@@ -357,7 +357,7 @@ def test_confirming_writes_the_valid_rows_and_skips_the_bad_ones(
     batch = in_db(lambda: db.session.scalars(select(ImportBatch)).one())
     assert (batch.status, batch.result) == (
         "done",
-        {"create": 2, "add": 1, "unchanged": 0, "error": 6},
+        {"create": 3, "add": 0, "unchanged": 0, "error": 6},
     )
     assert record["actor_id"] == firm_admin.id
     assert record["target_type"] == "ImportBatch" and record["target_id"] == batch.public_id
@@ -367,30 +367,32 @@ def test_confirming_writes_the_valid_rows_and_skips_the_bad_ones(
     assert batch.confirmed_at is not None
 
 
-def test_an_existing_user_of_another_firm_is_added_as_a_membership_not_a_new_user(
-    hr, in_db, count, firm, mixed
-):
+def test_an_account_of_another_firm_is_invited_not_attached(hr, in_db, count, firm, mixed):
+    """Issue 12, hole 1: importing someone's mobile never attaches their account to this firm."""
     elsewhere = mixed["elsewhere"]
     url = stage(hr, firm, mixed["data"], "mixed.csv")
     hr.post(url)
 
     assert count(User, User.mobile == elsewhere.mobile) == 1
-    added = _member(in_db, firm, elsewhere.mobile)
-    assert added["user_id"] == elsewhere.id
-    assert added["name"] == "在别处"  # the account's own name is kept
-    assert added["firm"] == [("worker", None, "E009", True)]
-    assert added["activated"] is True
+    assert _member(in_db, firm, elsewhere.mobile)["firm"] == []
+    invitations = in_db(
+        lambda: [
+            (i.firm_id, i.role, i.name, i.accepted_at)
+            for i in db.session.scalars(
+                select(Invitation).where(Invitation.mobile == elsewhere.mobile)
+            )
+        ]
+    )
+    assert invitations == [(firm.id, "worker", "Other Firm Person", None)]
     other = in_db(
         lambda: [
             (m.firm_id, m.is_current())
             for m in db.session.scalars(
-                select(Membership).where(
-                    Membership.user_id == elsewhere.id, Membership.firm_id != firm.id
-                )
+                select(Membership).where(Membership.user_id == elsewhere.id)
             )
         ]
     )
-    assert len(other) == 1 and other[0][1] is True
+    assert len(other) == 1 and other[0][0] != firm.id and other[0][1] is True
 
 
 def test_re_importing_the_same_file_creates_no_duplicates(hr, in_db, count, firm):
@@ -414,7 +416,8 @@ def test_re_importing_a_file_with_errors_changes_nothing(hr, in_db, firm, mixed)
     state = _people_state(in_db, firm)
     url = stage(hr, firm, mixed["data"])
     result = actions(in_db, firm, url)
-    assert [result[n] for n in (2, 9, 10)] == ["unchanged"] * 3
+    assert [result[n] for n in (2, 9)] == ["unchanged"] * 2
+    assert result[10] == "create"  # invited again: the account holder has not accepted yet
     assert [result[n] for n in range(3, 9)] == ["error"] * 6
     hr.post(url)
     assert _people_state(in_db, firm) == state
@@ -429,8 +432,8 @@ def test_confirming_the_same_batch_twice_has_the_effect_of_once(
 
     second = hr.post(url, follow_redirects=True)
     assert second.status_code == 200
-    assert finished_counts(first) == [2, 1, 0, 6]
-    assert finished_counts(second.get_data(as_text=True)) == [2, 1, 0, 6]
+    assert finished_counts(first) == [3, 0, 0, 6]
+    assert finished_counts(second.get_data(as_text=True)) == [3, 0, 0, 6]
     # A second tab of the same admin, too.
     other_tab = app.test_client()
     login(firm_admin, c=other_tab)
