@@ -7,10 +7,10 @@ found. The caller passes what it knows of the world (skill ids, course slugs tha
 from __future__ import annotations
 
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from lms.core import archives
 from lms.courses import yamllines
 from lms.courses.lesson_types import FILE_LESSON_TYPES
 from lms.courses.models import LANGUAGES
@@ -35,8 +35,15 @@ REQUIRED_COURSE_KEYS = ("slug", "version", "language", "title", "sector", "hours
 FRONT_MATTER_KEYS = {"title", "minutes", "type", "video", "file"}
 QUIZ_KEYS = {"title", "pass_mark", "attempts", "shuffle", "time_limit_minutes", "questions"}
 QUESTION_KEYS = {"type", "prompt", "choices", "answer", "explanation"}
-MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_FILE_BYTES = 200 * 1024 * 1024  # the lesson video upload limit (lms.authoring.uploads)
 MAX_FILES = 2000
+# A zipped package is read into memory whole, so its inflated total is bounded: five videos
+# at the 200 MB upload limit. The demo packages are under 100 KB; media (MP4, WebM, PDF,
+# images) is already compressed and inflates about 1:1, Markdown and YAML 3–5:1, so a ratio
+# of 100 is only reached by a bomb (a 460 KB zip of zeros expands to 450 MB, ratio 1,000).
+# Every file may sit in a folder of its own, and folders have entries too: 2 × MAX_FILES.
+MAX_TOTAL_BYTES = 1024 * 1024 * 1024
+ZIP_LIMITS = archives.ZipLimits(max_entries=2 * MAX_FILES, max_total=MAX_TOTAL_BYTES, max_ratio=100)
 LINK_RE = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)")
 
 
@@ -103,14 +110,18 @@ def _read_files(source: Path) -> tuple[dict[str, bytes], list[str]]:
                 files[path.relative_to(source).as_posix()] = path.read_bytes()
         return files, problems
     try:
-        archive = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError):
-        return {}, [f"{source.name}:1: not a package folder or a .zip file"]
+        archive = archives.open_zip(source, ZIP_LIMITS)
+    except archives.ArchiveError as exc:
+        if exc.kind == "damaged":
+            return {}, [f"{source.name}:1: not a package folder or a .zip file"]
+        return {}, [f"{source.name}:1: {exc}"]
     with archive:
         names = [i for i in archive.infolist() if not i.is_dir()]
+        if len(names) > MAX_FILES:
+            return {}, [f"{source.name}:1: more than {MAX_FILES} files"]
         tops = {PurePosixPath(i.filename).parts[0] for i in names if i.filename}
         strip = len(tops) == 1 and not any(i.filename == "course.yaml" for i in names)
-        for info in names[:MAX_FILES]:
+        for info in names:
             name = info.filename
             rel = safe_relative(name)
             if rel is None:
@@ -121,7 +132,10 @@ def _read_files(source: Path) -> tuple[dict[str, bytes], list[str]]:
             if info.file_size > MAX_FILE_BYTES:
                 problems.append(f"{rel}:1: file larger than 200 MB")
                 continue
-            files[rel] = archive.read(info)
+            try:
+                files[rel] = archives.read_entry(archive, info, ZIP_LIMITS)
+            except archives.ArchiveError as exc:
+                return {}, [*problems, f"{source.name}:1: {exc}"]
     return files, problems
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
 from sqlalchemy import select, update
@@ -19,6 +21,7 @@ from lms.auth.service import (
     invite_person,
     normalize_contact,
 )
+from lms.core import archives
 from lms.core.types import utcnow
 from lms.extensions import db
 from lms.tenancy.models import FIRM_ROLES, Firm, ImportBatch, Membership
@@ -41,6 +44,16 @@ COLUMN_LABELS = {
     "job_role": _l("Job role"),
     "role": _l("Role"),
 }
+# Reading limits besides the row limit (LMS_IMPORT_MAX_ROWS) and the archive limits of
+# lms.core.archives.SPREADSHEET. Rows are read down to MAX_LINES (at least twice the row
+# limit): room for blank lines and for templates formatted far below their data, while a
+# sheet with a cell in row 1,048,576 is read no further than that. Columns past MAX_COLUMNS
+# are not read (people files have six). No column accepts more than 254 characters (an
+# e-mail address), so a cell cut at MAX_CELL_CHARS fails the same checks as the whole text
+# would, and the batch stored for the preview stays small.
+MAX_LINES = 20_000
+MAX_COLUMNS = 100
+MAX_CELL_CHARS = 256
 ROLE_ALIASES = {
     "worker": "worker",
     "学员": "worker",
@@ -72,10 +85,17 @@ class PreviewRow:
         self.action = "error"
 
 
-def read_table(filename: str, data: bytes) -> list[list[str]]:
-    """Rows of cells (strings) from a CSV or XLSX file, judged by content, not by name."""
+def read_table(filename: str, data: bytes, *, max_rows: int | None = None) -> list[list[str]]:
+    """Rows of cells (strings) from a CSV or XLSX file, judged by content, not by name.
+
+    Reading stops at the first row past the limits (`max_rows` filled rows after the first,
+    default LMS_IMPORT_MAX_ROWS; MAX_LINES; a workbook's archive limits are checked before
+    openpyxl sees it), so a file of a million rows costs what one just over the limit does.
+    """
+    if max_rows is None:
+        max_rows = current_app.config["LMS_IMPORT_MAX_ROWS"]
     if data[:4] == b"PK\x03\x04":
-        return _read_xlsx(data)
+        return _read_xlsx(data, max_rows)
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -86,28 +106,154 @@ def read_table(filename: str, data: bytes) -> list[list[str]]:
         raise ImportFileError(_l("The file is neither UTF-8/GB18030 CSV nor an Excel workbook."))
     if "\x00" in text:
         raise ImportFileError(_l("The file is neither UTF-8/GB18030 CSV nor an Excel workbook."))
-    return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
-
-
-def _read_xlsx(data: bytes) -> list[list[str]]:
-    from openpyxl import load_workbook
-
+    reader = csv.reader(io.StringIO(text))
     try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        return _collect(reader, max_rows)
+    except csv.Error as exc:  # a field over csv's 128 KB limit, a stray quote
+        raise ImportFileError(
+            _l(
+                "Line %(line)d could not be read as CSV: save the file again as CSV (UTF-8) "
+                "and upload it.",
+                line=reader.line_num,
+            )
+        ) from exc
+
+
+def _max_lines(max_rows: int) -> int:
+    return max(MAX_LINES, 2 * max_rows)
+
+
+def _collect(rows: Iterable[Sequence], max_rows: int) -> list[list[str]]:
+    """Cell texts row by row; raise at the first filled row past `max_rows` + 1 (a header and
+    max_rows people) or at the first row past the line limit, without reading further."""
+    max_lines = _max_lines(max_rows)
+    out: list[list[str]] = []
+    filled = blank = 0
+    for line, row in enumerate(rows, start=1):
+        if line > max_lines:
+            raise ImportFileError(
+                _l(
+                    "The file goes on past row %(n)d; delete the empty rows below the data "
+                    "and upload it again.",
+                    n=max_lines,
+                )
+            )
+        if row.count(None) == len(row):  # an empty Excel row (or line) costs no more
+            blank += 1
+            continue
+        cells = [_cell_text(c) for c in row[:MAX_COLUMNS]]
+        while cells and not cells[-1]:
+            cells.pop()
+        if not cells:
+            blank += 1
+            continue
+        filled += 1
+        if filled > max_rows + 1:
+            raise ImportFileError(
+                _l("The file has more than %(n)d rows; split it into smaller files.", n=max_rows)
+            )
+        # Blank rows keep the line numbers right; trailing ones are never added.
+        out.extend([] for _ in range(blank))
+        blank = 0
+        out.append(cells)
+    return out
+
+
+def _read_xlsx(data: bytes, max_rows: int) -> list[list[str]]:
+    broken = ImportFileError(_l("The Excel workbook could not be read."))
+    try:
+        archives.check_zip(data, archives.SPREADSHEET)
+    except archives.ArchiveError as exc:
+        raise (_archive_error(exc) or broken) from exc
+    try:
+        wb = _open_workbook(data)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise ImportFileError(_l("The Excel workbook could not be read.")) from exc
-    sheet = wb.worksheets[0]
-    rows = []
-    for row in sheet.iter_rows(values_only=True):
-        rows.append(["" if c is None else _cell_text(c) for c in row])
-    wb.close()
-    return rows
+        raise broken from exc
+    try:
+        # Explicit bounds, as the sheet's size is not looked up: openpyxl stops parsing at
+        # max_row and pads rows only to max_col.
+        rows = wb.worksheets[0].iter_rows(
+            max_row=_max_lines(max_rows) + 1, max_col=MAX_COLUMNS, values_only=True
+        )
+        return _collect(rows, max_rows)
+    except ImportFileError:
+        raise
+    except Exception as exc:  # damaged sheet XML, a number too long for int(), no sheet
+        raise broken from exc
+    finally:
+        wb.close()
+
+
+def _open_workbook(data: bytes):
+    """The workbook in openpyxl's read-only mode, except that no sheet's size is looked up.
+
+    openpyxl reads each sheet's declared dimension when it opens the workbook, and parses a
+    sheet that declares none (a crafted file; openpyxl's own write-only mode) to its very end
+    to look for it: 400,000 rows cost seconds before the first row is read. The declared size
+    is not trusted anyway, so the sheets are made as openpyxl's read-only branch of
+    `ExcelReader.read_worksheets` (openpyxl 3.1) makes them, without that lookup."""
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+    class UnsizedSheet(ReadOnlyWorksheet):
+        def _get_size(self):
+            pass
+
+    class Reader(ExcelReader):
+        def read_worksheets(self):
+            for sheet, rel in self.parser.find_sheets():
+                if rel.target not in self.valid_files:
+                    continue
+                if "chartsheet" in rel.Type:
+                    self.read_chartsheet(sheet, rel)
+                    continue
+                ws = UnsizedSheet(self.wb, sheet.name, rel.target, self.shared_strings)
+                ws.sheet_state = sheet.state
+                self.wb._sheets.append(ws)
+
+    reader = Reader(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        reader.read()
+    except BaseException:
+        reader.archive.close()
+        raise
+    return reader.wb
+
+
+def _archive_error(exc: archives.ArchiveError) -> ImportFileError | None:
+    """The uploader's message for a workbook refused by its archive limits (None: damaged)."""
+    if exc.kind == "entries":
+        return ImportFileError(
+            _l(
+                "The workbook is made of more than %(n)d parts; copy the data into a new "
+                "workbook and upload that.",
+                n=exc.limit,
+            )
+        )
+    if exc.kind == "size":
+        return ImportFileError(
+            _l(
+                "The file expands to more than %(mb)s MB; split it or remove unused sheets.",
+                mb=f"{exc.limit / archives.MB:g}",
+            )
+        )
+    if exc.kind == "ratio":
+        return ImportFileError(
+            _l(
+                "The file expands to more than %(n)d times its size, which real workbooks do "
+                "not; save it again from Excel or WPS and upload that.",
+                n=exc.limit,
+            )
+        )
+    return None
 
 
 def _cell_text(value) -> str:
+    if value is None:
+        return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # mobile numbers typed into Excel become numbers
-    return str(value).strip()
+    return str(value).strip()[:MAX_CELL_CHARS]
 
 
 def map_header(header: list[str]) -> dict[str, int]:
@@ -253,7 +399,7 @@ def stage_import(
     actor: User, firm: Firm, *, filename: str, data: bytes, max_rows: int
 ) -> ImportBatch:
     """Parse a file into a pending batch (nothing about people is written yet)."""
-    rows = parse_rows(read_table(filename, data), max_rows)
+    rows = parse_rows(read_table(filename, data, max_rows=max_rows), max_rows)
     batch = ImportBatch(
         consortium_id=firm.consortium_id,
         firm_id=firm.id,
