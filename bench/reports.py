@@ -221,6 +221,18 @@ def _public_ids(rng: np.random.Generator, n: int, width: int = 32) -> np.ndarray
     return np.array([text[i : i + width] for i in range(0, n * width, width)], dtype=object)
 
 
+def _codes(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Distinct verification codes in the app's alphabet (lms.certificates.codes)."""
+    from lms.certificates.codes import ALPHABET, LENGTH
+
+    letters = np.array(list(ALPHABET), dtype=object)
+    codes: set[str] = set()
+    while len(codes) < n:
+        draw = rng.integers(0, len(ALPHABET), size=(n - len(codes), LENGTH))
+        codes.update("".join(row) for row in letters[draw])
+    return np.array(sorted(codes), dtype=object)
+
+
 def _taxonomy() -> tuple[list[str], list[str]]:
     from lms.skills.service import SEED as TAXONOMY
 
@@ -603,6 +615,29 @@ def generate(scale: float, now: int) -> dict:
         },
     )
 
+    # One assignment row per assigned enrolment: the worker's firm assigned it (its admin).
+    a_enrol = np.flatnonzero(e_assigner > 0)
+    frames["assignments"] = Frame(
+        "assignments",
+        a_enrol.size,
+        {
+            "id": np.arange(1, a_enrol.size + 1),
+            "public_id": _public_ids(rng, a_enrol.size),
+            "consortium_id": 1,
+            "firm_id": worker_firm[e_user[a_enrol] - 1],
+            "party_key": worker_firm[e_user[a_enrol] - 1],
+            "enrollment_id": a_enrol + 1,
+            "user_id": e_user[a_enrol],
+            "course_id": e_course[a_enrol],
+            "assigned_by_id": admin_ids[e_assigner[a_enrol]],
+            "source": "firm",
+            "due_on": Day(e_due[a_enrol], e_due[a_enrol] < 0),
+            "is_mandatory": e_due[a_enrol] >= 0,
+            "created_at": Ts(e_at[a_enrol]),
+            "updated_at": Ts(e_at[a_enrol]),
+        },
+    )
+
     # Certificates of the completions in half the courses.
     ce = np.flatnonzero(completed & with_certificate[e_course - 1])
     c_ids = np.arange(1, ce.size + 1)
@@ -617,6 +652,8 @@ def generate(scale: float, now: int) -> dict:
             "public_id": _public_ids(rng, ce.size),
             "serial": np.array([f"BENCH-{i:08d}" for i in c_ids.tolist()], dtype=object),
             "verification_code": _public_ids(rng, ce.size, 64),
+            "public_code": _codes(rng, ce.size),
+            "badge_salt": _public_ids(rng, ce.size),
             "consortium_id": 1,
             "firm_id": worker_firm[e_user[ce] - 1],
             "user_id": e_user[ce],

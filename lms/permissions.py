@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from flask import abort
+from flask_login import current_user
+
 from lms.tenancy.models import CONSORTIUM_ROLES, Consortium, Firm
 
 # Certificates: report.view on a firm lists and downloads its certificates (its firm admins,
@@ -88,3 +91,10 @@ def permissions_at(user, target: Firm | Consortium) -> set[str]:
             perms = perms & CONSORTIUM_WIDE  # on one firm, only what reaches across firms
         granted |= perms
     return granted
+
+
+def require(permission: str, target: Firm | Consortium | None = None) -> None:
+    """Go on only if the current user holds `permission` on `target`; otherwise the same 404
+    as for an object that does not exist, so nobody learns what lies outside their reach."""
+    if not has_permission(current_user, permission, target):
+        abort(404)

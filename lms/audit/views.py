@@ -1,11 +1,12 @@
 """The audit log, read by auditors and consortium admins of one consortium."""
 
-from flask import Blueprint, abort, current_app, render_template, request
-from flask_login import current_user, login_required
+from flask import Blueprint, current_app, render_template, request
+from flask_login import login_required
 
 from lms.audit.service import list_audit_records
+from lms.core.params import page_arg
 from lms.extensions import db
-from lms.permissions import has_permission
+from lms.permissions import require
 from lms.tenancy.scope import current_scope
 
 bp = Blueprint("audit", __name__)
@@ -15,12 +16,11 @@ bp = Blueprint("audit", __name__)
 @login_required
 def audit_log(consortium_id: int):
     consortium = current_scope().get_consortium(consortium_id)
-    if not has_permission(current_user, "audit.view", consortium):
-        abort(403)
+    require("audit.view", consortium)
     action = request.args.get("action", "").strip()
     page = db.paginate(
         list_audit_records(consortium.id, action=action),
-        page=max(1, request.args.get("page", 1, type=int) or 1),
+        page=page_arg(),
         per_page=current_app.config["LMS_PAGE_SIZE"] * 2,
         error_out=False,
     )

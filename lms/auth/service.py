@@ -30,6 +30,11 @@ class AccountError(ValueError):
         self.field = field
 
 
+class PasswordRefused(AccountError):
+    """The password given to re-authenticate was wrong, or the account is locked (the two
+    look alike); the failure was counted towards the lockout."""
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -58,9 +63,24 @@ def authenticate(identifier: str, password: str) -> User | None:
     if user is None:
         verify_password(None, password)  # same cost as a real check
         return None
+    if not check_password(user, password) or not user.is_active_account:
+        return None
+    user.last_login_at = utcnow()
+    db.session.flush()
+    return user
+
+
+def check_password(user: User, password: str) -> bool:
+    """Whether `password` is the user's and the account is not locked, counting the answer
+    towards the lockout: every check of a password (sign-in, re-authentication) comes here.
+
+    After LMS_LOCKOUT_THRESHOLD wrong passwords in a row the account is locked for
+    LMS_LOCKOUT_MINUTES; while locked, even the right password is refused (and not counted).
+    """
     now = utcnow()
     if user.locked_until and user.locked_until > now:
-        return None
+        verify_password(None, password)  # same cost as a real check
+        return False
     if not verify_password(user.password_hash, password):
         user.failed_login_count += 1
         if user.failed_login_count >= current_app.config["LMS_LOCKOUT_THRESHOLD"]:
@@ -68,14 +88,11 @@ def authenticate(identifier: str, password: str) -> User | None:
             user.failed_login_count = 0
             record_action(None, "auth.lockout", user)
         db.session.flush()
-        return None
-    if not user.is_active_account:
-        return None
+        return False
     user.failed_login_count = 0
     user.locked_until = None
-    user.last_login_at = now
     db.session.flush()
-    return user
+    return True
 
 
 def start_session(user: User, *, remember: bool) -> str:
@@ -168,9 +185,13 @@ def set_password(user: User, password: str) -> None:
 
 
 def change_password(user: User, *, current: str, new: str, keep_token: str | None) -> None:
-    """A user changes their own password; other sessions are signed out."""
-    if not verify_password(user.password_hash, current):
-        raise AccountError(_l("The current password is not correct."), field="current_password")
+    """A user changes their own password; other sessions are signed out.
+
+    A wrong current password counts towards the lockout like a failed sign-in (PasswordRefused:
+    the caller keeps the count); a locked account is refused with the same answer.
+    """
+    if not check_password(user, current):
+        raise PasswordRefused(_l("The current password is not correct."), field="current_password")
     if verify_password(user.password_hash, new):
         raise AccountError(
             _l("Choose a password different from the current one."), field="password"

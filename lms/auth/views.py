@@ -18,6 +18,7 @@ from lms.auth import service
 from lms.auth.forms import AcceptInvitationForm, ChangePasswordForm, LoginForm, ProfileForm
 from lms.auth.passwords import MIN_LENGTH, policy_name
 from lms.auth.session import sign_in, sign_out
+from lms.core.urls import safe_next
 from lms.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
@@ -32,17 +33,28 @@ def _login_limit() -> str:
     return current_app.config["LMS_LOGIN_RATE_LIMIT"]
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("core.index")
+# Every form that takes a password draws on one per-IP budget, so guesses spread over sign-in,
+# password change and invitation links count together.
+password_attempts = limiter.shared_limit(_login_limit, scope="password", methods=["POST"])
+
+
+def _lockout_notice():
+    return _l(
+        "After %(count)d failed attempts an account is locked for %(minutes)d minutes.",
+        count=current_app.config["LMS_LOCKOUT_THRESHOLD"],
+        minutes=current_app.config["LMS_LOCKOUT_MINUTES"],
+    )
+
+
+def _next_page() -> str:
+    return safe_next(request.args.get("next")) or url_for("core.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@password_attempts
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("core.index"))
+        return redirect(_next_page())
     form = LoginForm()
     if form.validate_on_submit():
         user = service.authenticate(form.login.data, form.password.data)
@@ -52,7 +64,7 @@ def login():
         else:
             sign_in(user, remember=form.remember.data)
             db.session.commit()
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(_next_page())
     return render_template("auth/login.html", form=form)
 
 
@@ -65,7 +77,7 @@ def logout():
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@password_attempts
 def accept_invitation(token: str):
     try:
         invitation = service.get_invitation_for_token(token)
@@ -139,17 +151,22 @@ def account():
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
+@password_attempts
 @login_required
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
             service.change_password(
-                current_user,
+                current_user._get_current_object(),  # the audit record names a User
                 current=form.current_password.data,
                 new=form.password.data,
                 keep_token=session.get("sid"),
             )
+        except service.PasswordRefused as exc:
+            db.session.commit()  # keep the failure count (and the lockout), sessions stay
+            form.current_password.errors.append(exc.message)
+            flash(_lockout_notice(), "error")
         except service.AccountError as exc:
             db.session.rollback()
             getattr(form, exc.field or "password").errors.append(exc.message)

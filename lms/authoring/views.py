@@ -1,6 +1,6 @@
 """Trainers author courses (draft → review); consortium admins review and publish them.
 
-Every route: load through the scope (404 outside it) → check the named permission (403) →
+Every route: load through the scope (404 outside it) → check the named permission (404 too) →
 call one service function → commit → redirect (PRG), or render the form with its errors.
 """
 
@@ -33,10 +33,11 @@ from lms.authoring.forms import (
     QuestionForm,
     ReturnForm,
 )
+from lms.core.params import page_arg
 from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.question_types import QUESTION_TYPES
 from lms.extensions import csrf, db
-from lms.permissions import has_permission
+from lms.permissions import require
 from lms.skills.models import Skill, level_name
 from lms.tenancy.forms import ConfirmForm
 from lms.tenancy.scope import current_scope
@@ -53,11 +54,6 @@ def authoring_context() -> dict:
     from lms.courses.service import published_version
 
     return {"VERSION_STATUS": service.VERSION_STATUS, "published_version": published_version}
-
-
-def require(permission: str, target) -> None:
-    if not has_permission(current_user, permission, target):
-        abort(403)
 
 
 def _firm(firm_id: int):
@@ -160,7 +156,7 @@ def my_courses(firm_id: int):
     firm = _firm(firm_id)
     page = db.paginate(
         service.list_firm_courses(firm),
-        page=max(1, request.args.get("page", 1, type=int) or 1),
+        page=page_arg(),
         per_page=25,
         error_out=False,
     )

@@ -1,7 +1,7 @@
 """Certificate designs of a consortium (consortium admins, certificate.manage): the list, new,
 edit, delete, a course's certificate validity, and PDF previews with sample data.
 
-Every route: load through the scope (404 outside it) → check certificate.manage (403) → call
+Every route: load through the scope (404 outside it) → check certificate.manage (404 too) → call
 one service function (lms.certificates.designs) → commit → redirect (PRG), or render the form
 with its errors. A design of another consortium is a 404.
 """
@@ -25,7 +25,7 @@ from lms.certificates import designs, render
 from lms.certificates.design_forms import DesignForm, NewDesignForm, ValidityForm
 from lms.certificates.models import CertificateTemplate
 from lms.extensions import db
-from lms.permissions import has_permission
+from lms.permissions import require
 from lms.tenancy.forms import ConfirmForm
 from lms.tenancy.models import Consortium
 from lms.tenancy.scope import current_scope
@@ -37,8 +37,7 @@ FORM_OVERHEAD = 64 * 1024
 
 def _consortium(consortium_id: int) -> Consortium:
     consortium = current_scope().get_consortium(consortium_id)
-    if not has_permission(current_user, "certificate.manage", consortium):
-        abort(403)
+    require("certificate.manage", consortium)
     return consortium
 
 

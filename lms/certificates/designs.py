@@ -342,11 +342,16 @@ def check_values(name, texts, primary_color, accent_color) -> dict:
 # --- preview ------------------------------------------------------------------------------------
 
 
+# Fixed, so previews of one design are alike; as likely to be a real code as any other guess.
+SAMPLE_CODE = "7K3MQ9XD2RTB"
+
+
 def sample_certificate(consortium, lang: str = "zh", course_title: str | None = None):
     """A stand-in for a Certificate with the attributes service.context reads."""
     today = date.today()
     return SimpleNamespace(
         serial=make_serial(consortium.code, today.year, 1),
+        public_code=SAMPLE_CODE,
         data={
             "name": "张三丰",
             "locale": "en" if lang == "en" else "zh_CN",

@@ -174,7 +174,7 @@ def recertify(cert: Certificate, today: date) -> Enrollment | None:
     published or the worker no longer works in the consortium.
     """
     from lms.courses.service import published_version
-    from lms.learning.service import active_enrollment
+    from lms.learning.service import active_enrollment, record_assignment
 
     course, user = cert.course, cert.user
     version = published_version(course)
@@ -184,8 +184,10 @@ def recertify(cert: Certificate, today: date) -> Enrollment | None:
     due = today + timedelta(days=RECERT_DUE_DAYS)
     active = active_enrollment(user, course)
     if active is not None and active.status != "completed":
-        active.due_on = min(active.due_on or due, due)
-        active.is_mandatory = True
+        # The worker's firm assigns it for recertification, beside any other firm's assignment.
+        record_assignment(
+            active, actor=None, firm_id=firm_id, source="recert", due_on=due, is_mandatory=True
+        )
         return active
     if active is not None:
         active.withdrawn_at = utcnow()  # set aside; its status stays "completed"
@@ -196,14 +198,15 @@ def recertify(cert: Certificate, today: date) -> Enrollment | None:
         course_id=course.id,
         version_id=version.id,
         source="recert",
-        due_on=due,
-        is_mandatory=True,
     )
     try:
         with db.session.begin_nested():
             db.session.add(enrollment)
     except IntegrityError:
         return active_enrollment(user, course)  # a concurrent run assigned it
+    record_assignment(
+        enrollment, actor=None, firm_id=firm_id, source="recert", due_on=due, is_mandatory=True
+    )
     record_action(
         None,
         "enrollment.assign",

@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from lms.certificates.codes import new_code, new_salt
 from lms.core.types import UTCDateTime, new_public_id, utcnow
 from lms.extensions import db
 
@@ -66,10 +67,16 @@ class Certificate(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    # Sequential, so guessable: printed and shown, but it opens nothing on its own.
     serial: Mapped[str] = mapped_column(String(40), unique=True)
-    # ≥ 128 random bits, separate from the (guessable) serial: the Open Badges id and the
-    # verification link printed on the PDF carry it.
+    # The public verification code (codes.py: 12 characters, 60 random bits), printed next to
+    # the serial; the verification page, its JSON and the QR code are addressed by it.
+    public_code: Mapped[str] = mapped_column(String(16), unique=True, default=new_code)
+    # 192 random bits addressing the Open Badges assertion (kept as it is: badges already in
+    # backpacks are verified again at this address).
     verification_code: Mapped[str] = mapped_column(String(64), unique=True)
+    # The salt of the assertion's hashed e-mail recipient, random per certificate.
+    badge_salt: Mapped[str] = mapped_column(String(32), default=new_salt)
     consortium_id: Mapped[int] = mapped_column(ForeignKey("consortia.id"), index=True)
     firm_id: Mapped[int | None] = mapped_column(ForeignKey("firms.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)

@@ -46,3 +46,9 @@ def is_valid(serial: str) -> bool:
     if not SERIAL_RE.match(serial):
         return False
     return check_character(serial[:-1]) == serial[-1]
+
+
+def is_serial(text: str) -> bool:
+    """Shaped like a serial, whatever its check character (an address that names a
+    certificate without opening it)."""
+    return SERIAL_RE.match(normalize(text)) is not None

@@ -15,8 +15,9 @@ from sqlalchemy.exc import IntegrityError
 
 from lms.audit.service import record_action
 from lms.certificates import render, signing
+from lms.certificates.codes import format_code, is_code, new_code, normalize_code
 from lms.certificates.models import Certificate, CertificateTemplate, SerialCounter
-from lms.certificates.serials import make_serial
+from lms.certificates.serials import is_valid, make_serial, normalize
 from lms.core.storage import storage
 from lms.core.types import utcnow
 from lms.extensions import db
@@ -62,6 +63,15 @@ def next_serial(consortium, year: int) -> str:
     return make_serial(consortium.code, year, value)
 
 
+def unused_code() -> str:
+    """A verification code no certificate has (a clash of 60 random bits is all but
+    impossible; the unique constraint backs this check)."""
+    while True:
+        code = new_code()
+        if find_by_code(code) is None:
+            return code
+
+
 def certificate_for(user_id: int, version_id: int) -> Certificate | None:
     """The worker's latest certificate of a course version (recertified ones come later)."""
     return db.session.scalars(
@@ -95,6 +105,7 @@ def issue(enrollment, *, source: str = "completion", actor=None) -> Certificate:
     completed = (enrollment.completed_at or utcnow()).date()
     cert = Certificate(
         serial=next_serial(consortium, completed.year),
+        public_code=unused_code(),
         verification_code=secrets.token_urlsafe(24),  # 192 bits
         consortium_id=consortium.id,
         firm_id=enrollment.firm_id,
@@ -188,15 +199,20 @@ def template_for(cert: Certificate) -> CertificateTemplate | None:
     return next((t for t in rows if t.course_id), None) or next(iter(rows), None)
 
 
-def verify_url(cert: Certificate) -> str:
-    """The public verification address (LMS_BASE_URL when set: jobs have no request)."""
+def public_url(endpoint: str, **values) -> str:
+    """An absolute address of the site (LMS_BASE_URL when set: jobs have no request)."""
     from flask import current_app, has_request_context
 
     base = current_app.config.get("LMS_BASE_URL")
     if base or not has_request_context():
         with current_app.test_request_context(base_url=base or "http://localhost"):
-            return url_for("certificates.verify", serial=cert.serial, _external=True)
-    return url_for("certificates.verify", serial=cert.serial, _external=True)
+            return url_for(endpoint, **values, _external=True)
+    return url_for(endpoint, **values, _external=True)
+
+
+def verify_url(cert: Certificate) -> str:
+    """The certificate's public verification address: by its code, never by its serial."""
+    return public_url("certificates.verify", code=cert.public_code)
 
 
 def context(cert: Certificate, design: CertificateTemplate | None, images: dict) -> dict:
@@ -234,6 +250,7 @@ def context(cert: Certificate, design: CertificateTemplate | None, images: dict)
             ],
             "serial": cert.serial,
             "serial_label": _("Certificate no. %(serial)s", serial=cert.serial),
+            "code_label": _("Verification code %(code)s", code=format_code(cert.public_code)),
             "verify_url": url,
             "qr": render.qr_image(url),
             "logo": render.asset_url("logo") if "logo" in images else None,
@@ -292,13 +309,23 @@ def revoke(actor, cert: Certificate, reason: str) -> None:
     db.session.flush()
 
 
-def find_by_serial(serial: str) -> Certificate | None:
-    from lms.certificates.serials import is_valid, normalize
-
-    serial = normalize(serial)
-    if not is_valid(serial):
+def find_by_code(code: str) -> Certificate | None:
+    """The certificate of a verification code as typed or scanned, else None."""
+    code = normalize_code(code)
+    if not is_code(code):
         return None
-    return db.session.scalars(select(Certificate).where(Certificate.serial == serial)).first()
+    return db.session.scalars(select(Certificate).where(Certificate.public_code == code)).first()
+
+
+def find_by_serial_and_code(serial: str, code: str) -> Certificate | None:
+    """The certificate when serial and code belong together, else None: a serial alone
+    opens nothing, and a wrong pair looks like a missing one."""
+    serial, code = normalize(serial), normalize_code(code)
+    if not is_valid(serial) or not is_code(code):
+        return None
+    return db.session.scalars(
+        select(Certificate).where(Certificate.serial == serial, Certificate.public_code == code)
+    ).first()
 
 
 def mask_name(name: str) -> str:

@@ -4,7 +4,6 @@ certificates and their PDFs, a firm's and a consortium's certificates, revocatio
 from __future__ import annotations
 
 import hashlib
-import hmac
 from datetime import date
 
 from flask import (
@@ -26,13 +25,16 @@ from sqlalchemy import or_, select
 
 from lms.auth.models import User
 from lms.certificates import service, signing
-from lms.certificates.forms import RevokeForm
+from lms.certificates.codes import format_code
+from lms.certificates.forms import RevokeForm, VerifyForm
 from lms.certificates.models import Certificate
+from lms.certificates.serials import is_serial
 from lms.core.exports import csv_response
+from lms.core.params import int_arg, page_arg
 from lms.core.storage import storage
 from lms.courses.models import Course, CourseVersion
 from lms.extensions import db, limiter
-from lms.permissions import has_permission
+from lms.permissions import require
 from lms.tenancy.codes import mask_mobile
 from lms.tenancy.models import Consortium, Firm
 from lms.tenancy.scope import current_scope
@@ -47,34 +49,66 @@ STATUSES = ("valid", "expired", "revoked")
 OB_CONTEXT = "https://w3id.org/openbadges/v2"
 
 
-def _require(permission: str, target) -> None:
-    if not has_permission(current_user, permission, target):
-        abort(403)
-
-
 def _page() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    return page_arg()
 
 
 # --- public verification ---------------------------------------------------------------------
 
 
-@bp.get("/verify/<serial>")
-@public_limit
-def verify(serial: str):
-    """Valid / expired / revoked, with the name masked; every unknown serial looks the same."""
-    cert = service.find_by_serial(serial)
+def _verify_page(cert: Certificate | None = None, form=None, *, not_found: bool = False):
+    """The verification page: a certificate, or the form asking for its number and code.
+
+    Without a certificate nothing of the request is echoed (not even the path in the language
+    switcher), so every serial, and every code that opens nothing, gives the same page.
+    """
     if cert is None:
-        # Nothing of the request is echoed (not even the path in the language switcher), so
-        # random, malformed and wrong-check-character serials give byte-identical pages.
-        return render_template("certificates/verify.html", cert=None, request_path="/"), 404
+        form = form if form is not None else VerifyForm(formdata=None)
+        page = render_template(
+            "certificates/verify.html",
+            cert=None,
+            form=form,
+            not_found=not_found,
+            request_path=url_for("certificates.verify_lookup"),
+        )
+        return page, 404 if not_found else 200
     return render_template(
         "certificates/verify.html",
         cert=cert,
+        code=format_code(cert.public_code),
         masked=service.mask_name(cert.data["name"]),
         # Readers compare it with the signature details their PDF reader shows.
         fingerprint=signing.fingerprint(cert.consortium_id),
     )
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@public_limit
+def verify_lookup():
+    """Typing in a certificate: its number and its verification code, both as printed."""
+    form = VerifyForm()
+    if not form.validate_on_submit():
+        return _verify_page(form=form)  # the form, or what is missing from it
+    cert = service.find_by_serial_and_code(form.serial.data, form.code.data)
+    if cert is None:
+        return _verify_page(form=form, not_found=True)
+    return redirect(url_for("certificates.verify", code=cert.public_code), 303)
+
+
+@bp.get("/verify/<code>")
+@public_limit
+def verify(code: str):
+    """Valid / expired / revoked, with the name masked; only the code opens a certificate.
+
+    A serial in the address (the links of PDFs issued before codes) gets the form asking for
+    the code, the same page whatever the serial; a code that opens nothing gets "not found".
+    """
+    if is_serial(code):
+        return _verify_page()
+    cert = service.find_by_code(code)
+    if cert is None:
+        return _verify_page(not_found=True)
+    return _verify_page(cert)
 
 
 def _not_found_json():
@@ -87,11 +121,11 @@ def _iso(value) -> str | None:
     return (value.date() if hasattr(value, "date") else value).isoformat()
 
 
-@bp.get("/verify/<serial>.json")
+@bp.get("/verify/<code>.json")
 @public_limit
-def verify_json(serial: str):
+def verify_json(code: str):
     """The verification page as data: nothing personal beyond the masked name."""
-    cert = service.find_by_serial(serial)
+    cert = None if is_serial(code) else service.find_by_code(code)
     if cert is None:
         return _not_found_json()
     issuer = cert.data.get("consortium")
@@ -120,28 +154,23 @@ def _ld(doc: dict):
     return response
 
 
-def _recipient(cert: Certificate, user: User) -> dict | None:
-    """A hashed IdentityObject: the e-mail, else the mobile as a telephone number, else none.
+def _recipient(cert: Certificate, user: User) -> dict:
+    """The IdentityObject: the holder's e-mail, hashed with the certificate's own random salt;
+    without an e-mail, the certificate's verification address (public anyway).
 
-    The salt is derived from the certificate's secret code, so the assertion is stable and
-    the identity can't be looked up by hashing a list of addresses without it.
+    Never a hash of a phone number or of anything else with few possible values: with the salt
+    published beside it, every candidate could be hashed and compared in minutes.
     """
     if user.email:
-        kind, identity = "email", user.email.strip().lower()
-    elif user.mobile:
-        mobile = user.mobile.strip()
-        kind, identity = "telephone", mobile if mobile.startswith("+") else f"+86{mobile}"
-    else:
-        return None
-    key = current_app.config["SECRET_KEY"]
-    key = key.encode() if isinstance(key, str) else key
-    salt = hmac.new(key, cert.verification_code.encode(), hashlib.sha256).hexdigest()[:16]
-    digest = hashlib.sha256((identity + salt).encode()).hexdigest()
-    return {"type": kind, "hashed": True, "salt": salt, "identity": f"sha256${digest}"}
-
-
-def _course_of(cert: Certificate) -> Course:
-    return db.session.get(Course, cert.course_id)
+        identity = user.email.strip().lower()
+        digest = hashlib.sha256((identity + cert.badge_salt).encode()).hexdigest()
+        return {
+            "type": "email",
+            "hashed": True,
+            "salt": cert.badge_salt,
+            "identity": f"sha256${digest}",
+        }
+    return {"type": "url", "hashed": False, "identity": service.verify_url(cert)}
 
 
 @bp.get("/badges/assertions/<code>")
@@ -152,7 +181,7 @@ def badge_assertion(code: str):
     ).first()
     if cert is None:
         return _not_found_json()
-    course = _course_of(cert)
+    course = cert.course
     consortium = db.session.get(Consortium, cert.consortium_id)
     doc = {
         "@context": OB_CONTEXT,
@@ -163,11 +192,9 @@ def badge_assertion(code: str):
         ),
         "verification": {"type": "HostedBadge"},
         "issuedOn": cert.issued_at.isoformat(),
-        "evidence": url_for("certificates.verify", serial=cert.serial, _external=True),
+        "evidence": service.verify_url(cert),
+        "recipient": _recipient(cert, cert.user),
     }
-    recipient = _recipient(cert, db.session.get(User, cert.user_id))
-    if recipient is not None:
-        doc["recipient"] = recipient
     if cert.expires_on is not None:
         doc["expires"] = f"{cert.expires_on.isoformat()}T23:59:59+08:00"
     if cert.revoked_at is not None:
@@ -196,7 +223,7 @@ def badge_class(code: str, slug: str):
     )
     if cert is None:
         return _not_found_json()
-    version = db.session.get(CourseVersion, cert.version_id)
+    version = cert.version
     data = cert.data
     narrative = str(
         _l(
@@ -283,7 +310,7 @@ def my_certificates():
         .where(Certificate.user_id == current_user.id)
         .order_by(Certificate.issued_at.desc())
     ).all()
-    return render_template("certificates/mine.html", certs=certs)
+    return render_template("certificates/mine.html", certs=certs, format_code=format_code)
 
 
 @bp.get("/certificates/<public_id>.pdf")
@@ -361,7 +388,7 @@ def _status_label(status: str) -> str:
 @login_required
 def firm_certificates(firm_id: int):
     firm = current_scope().get_firm(firm_id)
-    _require("report.view", firm)
+    require("report.view", firm)
     query, filters = _listing(consortium_id=firm.consortium_id, firm_id=firm.id)
     page = db.paginate(
         query, page=_page(), per_page=current_app.config["LMS_PAGE_SIZE"], error_out=False
@@ -380,8 +407,8 @@ def firm_certificates(firm_id: int):
 @login_required
 def consortium_certificates(consortium_id: int):
     consortium = current_scope().get_consortium(consortium_id)
-    _require("report.view", consortium)
-    firm_id = request.args.get("firm", type=int)
+    require("report.view", consortium)
+    firm_id = int_arg("firm")
     firms = db.session.scalars(
         select(Firm).where(Firm.consortium_id == consortium.id).order_by(Firm.name)
     ).all()
@@ -439,7 +466,7 @@ def consortium_certificates(consortium_id: int):
 @login_required
 def revoke(consortium_id: int, public_id: str):
     consortium = current_scope().get_consortium(consortium_id)
-    _require("certificate.manage", consortium)
+    require("certificate.manage", consortium)
     cert = current_scope().get_certificate(public_id, within=consortium)
     back = url_for("certificates.consortium_certificates", consortium_id=consortium.id)
     form = RevokeForm()
@@ -482,7 +509,7 @@ def bulk(consortium_id: int):
     from lms.tenancy.scope import list_firms
 
     consortium = current_scope().get_consortium(consortium_id)
-    _require("certificate.manage", consortium)
+    require("certificate.manage", consortium)
     versions = published_versions(consortium)
     firms = db.session.scalars(list_firms(consortium, include_inactive=True)).all()
     form = BulkIssueForm()
@@ -545,8 +572,7 @@ def trainer_issue(slug: str, enrollment_id: str):
     from lms.learning.models import Enrollment
 
     course = current_scope().get_course(slug)
-    if not has_permission(current_user, "course.author", course.firm):
-        abort(403)  # as sign-off: the trainers' call
+    require("course.author", course.firm)  # as sign-off: the trainers' call
     enrollment = db.session.scalars(
         select(Enrollment).where(
             Enrollment.public_id == enrollment_id,

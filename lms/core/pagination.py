@@ -1,8 +1,9 @@
 """Pagination of a SELECT of several columns (Flask-SQLAlchemy's db.paginate keeps the first)."""
 
-from flask import current_app, request
+from flask import current_app
 from flask_sqlalchemy.pagination import SelectPagination
 
+from lms.core.params import page_arg
 from lms.extensions import db
 
 
@@ -27,7 +28,7 @@ def paginate_rows(query, count_query=None) -> RowPagination:
         select=query,
         count_query=count_query,
         session=db.session,
-        page=max(1, request.args.get("page", 1, type=int) or 1),
+        page=page_arg(),
         per_page=current_app.config["LMS_PAGE_SIZE"],
         error_out=False,
     )

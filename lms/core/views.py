@@ -14,6 +14,7 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from lms.auth.service import set_locale
+from lms.core.urls import safe_next
 from lms.extensions import db
 from lms.tenancy.scope import current_scope, list_consortia
 
@@ -58,10 +59,7 @@ def change_locale():
         if current_user.is_authenticated:
             set_locale(current_user, locale)
             db.session.commit()
-    target = request.form.get("next") or "/"
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"
-    return redirect(target)
+    return redirect(safe_next(request.form.get("next")) or url_for("core.index"))
 
 
 @bp.get("/healthz")

@@ -1,11 +1,12 @@
 """Request plumbing shared by every page: security headers, error pages, template helpers."""
 
-from flask import Flask, render_template, request
+from flask import Flask, jsonify, render_template, request
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+from lms.core.params import InvalidInput, answers_json, refuse_nul_characters
 from lms.permissions import has_permission
 from lms.skills.models import level_name
 from lms.skills.service import skill_name
@@ -108,14 +109,22 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    app.before_request(refuse_nul_characters)
+
     def render_error(code: int, message=None):
         title, text = ERROR_TEXT.get(code, ERROR_TEXT[500])
+        if answers_json():
+            return jsonify(error=str(message or text)), code
         return render_template(
             "errors/error.html", code=code, title=title, text=message or text
         ), code
 
     for code in (400, 403, 404, 405, 413, 429):
         app.register_error_handler(code, lambda e, code=code: render_error(code))
+
+    @app.errorhandler(InvalidInput)
+    def invalid_input(e):
+        return render_error(400, e.description)
 
     @app.errorhandler(CSRFError)
     def csrf_error(e):

@@ -17,6 +17,7 @@ from flask_babel import get_locale
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
+from lms.core.params import int_arg, page_arg
 from lms.core.storage import storage
 from lms.courses import service
 from lms.courses.lesson_types import LESSON_TYPES
@@ -50,11 +51,11 @@ def catalogue():
         if args.get("level", type=int) in range(1, 6)
         else None,
         "language": args.get("language", "") if args.get("language") in ("zh-CN", "en") else "",
-        "firm_id": args.get("firm", type=int),
+        "firm_id": int_arg("firm"),
     }
     page = db.paginate(
         service.catalogue_query(consortium, **filters),
-        page=max(1, args.get("page", 1, type=int) or 1),
+        page=page_arg(),
         per_page=12,
         error_out=False,
     )

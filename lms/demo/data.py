@@ -355,7 +355,7 @@ def _published_versions(consortium: Consortium) -> dict:
 def _learning_activity(rng: random.Random, consortium: Consortium, now) -> None:
     """Learning under way, for the dashboards: generated workers (never the named demo accounts)
     part-way through a course, and each firm's mandatory assignments, some of them overdue."""
-    from lms.learning.models import Enrollment, LessonProgress
+    from lms.learning.models import Assignment, Enrollment, LessonProgress
 
     versions = list(_published_versions(consortium).values())
     taken = {
@@ -425,6 +425,25 @@ def _learning_activity(rng: random.Random, consortium: Consortium, now) -> None:
                 )
         else:
             db.session.add(enrollment)
+        if kind == "assigned":
+            # The firm's own assignment; the enrolment carries its values (the only one).
+            db.session.flush()
+            db.session.add(
+                Assignment(
+                    consortium_id=consortium.id,
+                    firm_id=m.firm_id,
+                    party_key=m.firm_id,
+                    enrollment_id=enrollment.id,
+                    user_id=m.user_id,
+                    course_id=version.course_id,
+                    assigned_by_id=enrollment.assigned_by_id,
+                    source="firm",
+                    due_on=enrollment.due_on,
+                    is_mandatory=enrollment.is_mandatory,
+                    created_at=enrolled,
+                    updated_at=enrolled,
+                )
+            )
     db.session.flush()
 
 

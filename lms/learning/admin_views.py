@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from lms.core.forms import choices
 from lms.core.i18n import ui_locale
+from lms.core.params import page_arg
 from lms.courses import service as courses
-from lms.courses.models import Lesson
 from lms.extensions import db
 from lms.learning import service
 from lms.learning.forms import AssignForm, ConsortiumAssignForm, SignOffForm
 from lms.learning.models import Enrollment
 from lms.notifications import reminders
-from lms.permissions import has_permission
+from lms.permissions import has_permission, require
 from lms.tenancy.importer import ImportFileError
 from lms.tenancy.scope import current_scope, list_firms
 
 bp = Blueprint("assignments", __name__)
-
-
-def require(permission: str, target) -> None:
-    if not has_permission(current_user, permission, target):
-        abort(403)
 
 
 def _course_choices(consortium):
@@ -34,8 +31,9 @@ def _course_choices(consortium):
     )
 
 
-def _assign(form, version, users, *, source: str) -> bool:
-    """Assign and commit; on a refused due date put the error on the form and say False."""
+def _assign(form, version, users, *, source: str, firm=None) -> bool:
+    """Assign (as `firm`, or as the consortium) and commit; on a refused due date put the
+    error on the form and say False."""
     try:
         counts = service.assign_course(
             current_user,
@@ -44,6 +42,7 @@ def _assign(form, version, users, *, source: str) -> bool:
             source=source,
             due_on=form.due_on.data,
             is_mandatory=form.is_mandatory.data,
+            firm=firm,
         )
     except service.LearningError as exc:
         db.session.rollback()
@@ -52,7 +51,8 @@ def _assign(form, version, users, *, source: str) -> bool:
     db.session.commit()
     flash(
         _l(
-            "Assigned to %(assigned)d people; %(updated)d already enrolled got the new due date.",
+            "Assigned to %(assigned)d people; %(updated)d of your earlier assignments were "
+            "updated; %(unchanged)d left as they were.",
             **counts,
         ),
         "success",
@@ -105,7 +105,7 @@ def assign_firm(firm_id: int):
         has_errors = any(f.errors for f in (form.job_role, form.people, form.file))
         if not has_errors and not users:
             form.target.errors.append(_l("Nobody matches: no current worker has this job role."))
-        elif not has_errors and _assign(form, version, users, source="firm"):
+        elif not has_errors and _assign(form, version, users, source="firm", firm=firm):
             return redirect(url_for("assignments.firm_enrollments", firm_id=firm.id))
     return render_template("learning/assign.html", form=form, place=firm, workers=workers)
 
@@ -150,10 +150,11 @@ def firm_enrollments(firm_id: int):
     overdue = request.args.get("overdue") == "1"
     page = db.paginate(
         service.list_enrollments(firm=firm, status=status, overdue=overdue),
-        page=max(1, request.args.get("page", 1, type=int) or 1),
+        page=page_arg(),
         per_page=current_app.config["LMS_PAGE_SIZE"],
         error_out=False,
     )
+    own = service.own_assignments(firm, page.items)
     return render_template(
         "learning/enrollments.html",
         page=page,
@@ -162,6 +163,15 @@ def firm_enrollments(firm_id: int):
         overdue=overdue,
         progress_percent=service.progress_percent,
         reminded=reminders.reminded_today(page.items),
+        own=own,
+        late={
+            e.id
+            for e in page.items
+            if e.status != "completed"
+            and (a := own.get(e.id)) is not None
+            and a.due_on is not None
+            and a.due_on < date.today()
+        },
     )
 
 
@@ -171,7 +181,7 @@ def course_for_trainer(slug: str):
         has_permission(current_user, "course.author", course.firm)
         or has_permission(current_user, "course.approve", course.consortium)
     ):
-        abort(403)
+        abort(404)
     return course
 
 
@@ -182,7 +192,7 @@ def course_learners(slug: str):
     course = course_for_trainer(slug)
     page = db.paginate(
         service.list_enrollments(course=course),
-        page=max(1, request.args.get("page", 1, type=int) or 1),
+        page=page_arg(),
         per_page=current_app.config["LMS_PAGE_SIZE"],
         error_out=False,
     )
@@ -201,8 +211,7 @@ def course_learners(slug: str):
 @login_required
 def sign_off(slug: str, enrollment_id: str, lesson_id: int):
     course = course_for_trainer(slug)
-    if not has_permission(current_user, "course.author", course.firm):
-        abort(403)  # sign-off is the trainers' call
+    require("course.author", course.firm)  # sign-off is the trainers' call
     enrollment = db.session.scalars(
         db.select(Enrollment).where(
             Enrollment.public_id == enrollment_id,
@@ -210,13 +219,10 @@ def sign_off(slug: str, enrollment_id: str, lesson_id: int):
             Enrollment.withdrawn_at.is_(None),
         )
     ).first()
-    lesson = db.session.get(Lesson, lesson_id)
-    if (
-        enrollment is None
-        or lesson is None
-        or lesson.version_id != enrollment.version_id
-        or lesson.type != "practical"
-    ):
+    if enrollment is None:
+        abort(404)
+    lesson = current_scope().get_lesson(lesson_id, version=enrollment.version)
+    if lesson.type != "practical":
         abort(404)
     form = SignOffForm()
     if form.validate_on_submit():

@@ -34,6 +34,7 @@ STATUS_LABELS = {
 }
 # "recert": assigned again when the certificate of the course expired (certificates lifecycle).
 SOURCES = ("self", "firm", "consortium", "recert")
+ASSIGNMENT_SOURCES = ("firm", "consortium", "recert")
 OPEN_DUE = "completed_at IS NULL AND withdrawn_at IS NULL AND due_on IS NOT NULL"
 
 
@@ -66,6 +67,9 @@ class Enrollment(db.Model):
     version = relationship("CourseVersion")
     firm = relationship("Firm")
     progress: Mapped[list[LessonProgress]] = relationship(back_populates="enrollment")
+    assignments: Mapped[list[Assignment]] = relationship(
+        back_populates="enrollment", order_by="Assignment.id"
+    )
 
     __table_args__ = (
         CheckConstraint(f"status IN {ENROLLMENT_STATES!r}", name="status"),
@@ -123,6 +127,64 @@ class Enrollment(db.Model):
 
     def __repr__(self) -> str:
         return f"<Enrollment {self.public_id} {self.status}>"
+
+
+class Assignment(db.Model):
+    """One assigning party's assignment of an enrolment: a firm's (`firm_id`, the firm whose
+    admin assigned it) or the consortium's (`firm_id` NULL). Each party writes only its own
+    row, so two firms that share a worker assign the same course side by side.
+
+    The enrolment's due_on, is_mandatory and assigned_by_id are the effective values, computed
+    from its assignments by lms.learning.service.apply_assignments: the earliest due date,
+    mandatory if any assignment is, the assigner of the earliest-due one.
+    """
+
+    __tablename__ = "assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    consortium_id: Mapped[int] = mapped_column(ForeignKey("consortia.id"))
+    firm_id: Mapped[int | None] = mapped_column(ForeignKey("firms.id"))
+    # The party: firm_id, or 0 for the consortium (a unique constraint can't compare NULLs).
+    party_key: Mapped[int] = mapped_column(Integer)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    source: Mapped[str] = mapped_column(String(12))
+    due_on: Mapped[date | None] = mapped_column(Date)
+    is_mandatory: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    enrollment: Mapped[Enrollment] = relationship(back_populates="assignments")
+    firm = relationship("Firm")
+    assigned_by = relationship("User", foreign_keys=[assigned_by_id])
+
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "party_key", name="uq_assignments_enrollment_party"),
+        CheckConstraint("party_key = coalesce(firm_id, 0)", name="party_key"),
+        CheckConstraint(f"source IN {ASSIGNMENT_SOURCES!r}", name="source"),
+        # A firm's assignments with a due date: its overdue list, figures and reminders.
+        Index(
+            "ix_assignments_firm_due",
+            "firm_id",
+            "due_on",
+            sqlite_where=text("due_on IS NOT NULL"),
+            postgresql_where=text("due_on IS NOT NULL"),
+        ),
+        # The consortium's: its overdue figures and the daily reminder scan.
+        Index(
+            "ix_assignments_consortium_due",
+            "consortium_id",
+            "due_on",
+            sqlite_where=text("due_on IS NOT NULL"),
+            postgresql_where=text("due_on IS NOT NULL"),
+        ),
+    )
+
+    def __repr__(self) -> str:
+        return f"<Assignment {self.public_id} enrollment={self.enrollment_id} firm={self.firm_id}>"
 
 
 class LessonProgress(db.Model):

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from blinker import Namespace
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import Select, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lms.audit.service import record_action
@@ -17,7 +17,13 @@ from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.models import Course, CourseVersion, Lesson
 from lms.courses.question_types import QUESTION_TYPES
 from lms.extensions import db
-from lms.learning.models import Enrollment, LessonProgress, PracticalSignoff, QuizAttempt
+from lms.learning.models import (
+    Assignment,
+    Enrollment,
+    LessonProgress,
+    PracticalSignoff,
+    QuizAttempt,
+)
 from lms.notifications import events as notification_events
 from lms.tenancy.models import Firm
 
@@ -82,11 +88,14 @@ def enroll(
     due_on: date | None = None,
     is_mandatory: bool = False,
     check_prerequisites: bool = True,
+    firm: Firm | None = None,
 ) -> tuple[Enrollment, bool]:
     """Enrol `user` in the course of `version`; returns (enrolment, created).
 
     An existing active enrolment is returned as it is (a double click enrols once); the
-    unique index settles races between two requests.
+    unique index settles races between two requests. An assigned enrolment (source other than
+    "self") gets the assignment of its party (see assigning_firm_id; `firm` names it); a
+    withdrawn one that comes back keeps the other parties' assignments as they are.
     """
     course = version.course
     existing = active_enrollment(user, course)
@@ -103,7 +112,12 @@ def enroll(
             raise LearningError(
                 _l("Complete the prerequisite course first: %(names)s.", names=names)
             )
-    firm = _worker_firm(user, course.consortium_id)
+    worker_firm = _worker_firm(user, course.consortium_id)
+    party = (
+        assigning_firm_id(actor, user, course.consortium_id, source=source, firm=firm)
+        if source != "self"
+        else None
+    )
     withdrawn = db.session.scalars(
         select(Enrollment)
         .where(
@@ -118,18 +132,31 @@ def enroll(
         withdrawn.withdrawn_at = None
         withdrawn.status = "in_progress" if withdrawn.started_at else "enrolled"
         withdrawn.version_id = version.id
-        withdrawn.source, withdrawn.due_on, withdrawn.is_mandatory = source, due_on, is_mandatory
-        withdrawn.assigned_by_id = actor.id if actor and source != "self" else None
+        withdrawn.source = source
         try:
             with db.session.begin_nested():
                 db.session.flush()
         except IntegrityError:
             return active_enrollment(user, course), False
+        if source != "self":
+            # The party assigns afresh; what other parties assigned stays theirs.
+            _lock(withdrawn)
+            _put_assignment(
+                withdrawn,
+                actor=actor,
+                firm_id=party,
+                source=source,
+                due_on=due_on,
+                is_mandatory=is_mandatory,
+                replace=True,
+            )
+            _audit_assignment(actor, withdrawn, firm_id=party, due_on=due_on)
+        apply_assignments(withdrawn)
         notification_events.assignment_given(withdrawn, actor, again=True)
         return withdrawn, True
     enrollment = Enrollment(
         consortium_id=course.consortium_id,
-        firm_id=firm.id if firm else None,
+        firm_id=worker_firm.id if worker_firm else None,
         user_id=user.id,
         course_id=course.id,
         version_id=version.id,
@@ -144,13 +171,16 @@ def enroll(
     except IntegrityError:
         return active_enrollment(user, course), False
     if source != "self":
-        record_action(
-            actor,
-            "enrollment.assign",
+        # A new enrolment has no other party's assignment: its values are this one's.
+        _put_assignment(
             enrollment,
-            consortium_id=course.consortium_id,
-            details={"course": course.id, "due_on": str(due_on) if due_on else None},
+            actor=actor,
+            firm_id=party,
+            source=source,
+            due_on=due_on,
+            is_mandatory=is_mandatory,
         )
+        _audit_assignment(actor, enrollment, firm_id=party, due_on=due_on)
         notification_events.assignment_given(enrollment, actor)
     return enrollment, True
 
@@ -457,13 +487,24 @@ def assign_course(
     source: str,
     due_on: date | None,
     is_mandatory: bool,
+    firm: Firm | None = None,
 ) -> dict:
-    """Assign a course to many workers; those already enrolled keep their enrolment but get
-    the due date and mandatory flag. Returns counts."""
+    """Assign a course to many workers as one party: `firm` (its admin, or a consortium admin
+    on that firm's page; see assigning_firm_id when None) or, with source "consortium", the
+    consortium. Only that party's assignment of each enrolment is created or updated: another
+    firm's assignment of the same worker and course stays exactly as it was.
+
+    Returns counts: "assigned" — new assignments of this party (workers already enrolled
+    through someone else included); "updated" — this party's earlier assignments that got the
+    new due date or the mandatory flag; "unchanged" — already assigned so, or completed.
+    """
     if due_on is not None and due_on < date.today():
         raise LearningError(_l("The due date is in the past."))
-    counts = {"assigned": 0, "updated": 0}
-    for user in users:
+    counts = {"assigned": 0, "updated": 0, "unchanged": 0}
+    consortium_id = version.course.consortium_id
+    # Each worker once, in id order: concurrent assignments lock enrolments in one order.
+    for user in sorted({u.id: u for u in users}.values(), key=lambda u: u.id):
+        party = assigning_firm_id(actor, user, consortium_id, source=source, firm=firm)
         enrollment, created = enroll(
             user,
             version,
@@ -472,16 +513,256 @@ def assign_course(
             due_on=due_on,
             is_mandatory=is_mandatory,
             check_prerequisites=False,
+            firm=db.session.get(Firm, party) if party is not None else None,
         )
         if created:
             counts["assigned"] += 1
-        elif enrollment.status != "completed":
-            notification_events.due_date_changed(enrollment, actor, due_on)
-            enrollment.due_on = due_on or enrollment.due_on
-            enrollment.is_mandatory = enrollment.is_mandatory or is_mandatory
-            counts["updated"] += 1
+            continue
+        if enrollment.status == "completed":
+            counts["unchanged"] += 1
+            continue
+        outcome = record_assignment(
+            enrollment,
+            actor=actor,
+            firm_id=party,
+            source=source,
+            due_on=due_on,
+            is_mandatory=is_mandatory,
+        )
+        counts["assigned" if outcome == "new" else outcome] += 1
     db.session.flush()
     return counts
+
+
+# --- assignments: one row per assigning party ------------------------------------------------
+
+
+def assigning_firm_id(
+    actor: User | None,
+    user: User,
+    consortium_id: int,
+    *,
+    source: str,
+    firm: Firm | None = None,
+) -> int | None:
+    """The party an assignment of `user` belongs to: None for the consortium (source
+    "consortium"), else `firm` when given; otherwise the firm of the worker's that `actor`
+    administers, or (a consortium admin, the system) the worker's own firm."""
+    if source == "consortium":
+        return None
+    if firm is not None:
+        return firm.id
+    theirs = {
+        m.firm_id
+        for m in user.memberships
+        if m.is_current() and m.consortium_id == consortium_id and m.firm_id is not None
+    }
+    if actor is not None:
+        administered = sorted(
+            m.firm_id
+            for m in actor.memberships
+            if m.is_current() and m.role == "firm_admin" and m.firm_id in theirs
+        )
+        if administered:
+            return administered[0]
+    worker_firm = _worker_firm(user, consortium_id)
+    return worker_firm.id if worker_firm else None
+
+
+def _lock(enrollment: Enrollment) -> None:
+    """Hold the enrolment's row (PostgreSQL; SQLite has one writer anyway) and read it again:
+    two parties assigning it at once take turns, and the second sees the first's assignment
+    and the values it set."""
+    db.session.scalars(
+        select(Enrollment)
+        .where(Enrollment.id == enrollment.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def _own_assignment(enrollment: Enrollment, firm_id: int | None) -> Assignment | None:
+    return db.session.scalars(
+        select(Assignment).where(
+            Assignment.enrollment_id == enrollment.id, Assignment.party_key == (firm_id or 0)
+        )
+    ).first()
+
+
+def _put_assignment(
+    enrollment: Enrollment,
+    *,
+    actor: User | None,
+    firm_id: int | None,
+    source: str,
+    due_on: date | None,
+    is_mandatory: bool,
+    replace: bool = False,
+) -> str:
+    """Create or update the party's own assignment of `enrollment` (no other row is touched);
+    "new", "updated" or "unchanged".
+
+    Assigning again sets the party's due date when one is given and adds the mandatory flag
+    (an assignment without a date or flag takes none away); a recertification keeps the
+    earlier date; `replace` (a withdrawn enrolment assigned afresh) sets both as given.
+    """
+    row = _own_assignment(enrollment, firm_id)
+    if row is None:
+        row = Assignment(
+            consortium_id=enrollment.consortium_id,
+            firm_id=firm_id,
+            party_key=firm_id or 0,
+            enrollment_id=enrollment.id,
+            user_id=enrollment.user_id,
+            course_id=enrollment.course_id,
+            assigned_by_id=actor.id if actor else None,
+            source=source,
+            due_on=due_on,
+            is_mandatory=is_mandatory,
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(row)
+            return "new"
+        except IntegrityError:  # the same party's concurrent request was first
+            row = _own_assignment(enrollment, firm_id)
+    if replace:
+        due, mandatory = due_on, is_mandatory
+    elif source == "recert":
+        due = min(row.due_on or due_on, due_on) if due_on else row.due_on
+        mandatory = row.is_mandatory or is_mandatory
+    else:
+        due, mandatory = due_on or row.due_on, row.is_mandatory or is_mandatory
+    if (due, mandatory) == (row.due_on, row.is_mandatory):
+        return "unchanged"
+    row.due_on, row.is_mandatory, row.updated_at = due, mandatory, utcnow()
+    if actor is not None:
+        row.assigned_by_id = actor.id
+    db.session.flush()
+    return "updated"
+
+
+def effective_values(enrollment: Enrollment) -> tuple[date | None, bool, int | None]:
+    """(due_on, is_mandatory, assigned_by_id) the enrolment's assignments give it: the earliest
+    due date, mandatory if any assignment is, the assigner of the earliest-due assignment
+    (of the first one when none has a date)."""
+    rows = db.session.scalars(
+        select(Assignment).where(Assignment.enrollment_id == enrollment.id).order_by(Assignment.id)
+    ).all()
+    if not rows:
+        return None, False, None
+    dated = sorted((r for r in rows if r.due_on is not None), key=lambda r: (r.due_on, r.id))
+    first = dated[0] if dated else rows[0]
+    return first.due_on, any(r.is_mandatory for r in rows), first.assigned_by_id
+
+
+def apply_assignments(enrollment: Enrollment, values: tuple | None = None) -> bool:
+    """Set the enrolment's due date, mandatory flag and assigner — what the worker sees and
+    every report reads — from its assignments (`values`: effective_values() when the caller
+    has them); whether anything changed."""
+    values = effective_values(enrollment) if values is None else values
+    if values == (enrollment.due_on, enrollment.is_mandatory, enrollment.assigned_by_id):
+        return False
+    enrollment.due_on, enrollment.is_mandatory, enrollment.assigned_by_id = values
+    db.session.flush()
+    return True
+
+
+def _adopt_unrecorded(enrollment: Enrollment) -> None:
+    """An enrolment given a due date or the mandatory flag without an assignment (written
+    directly, as a recertification did) gets one for them first, so that recomputing keeps
+    them: the party as in the migration that introduced assignments."""
+    if not (enrollment.due_on or enrollment.is_mandatory or enrollment.source != "self"):
+        return
+    if db.session.scalar(
+        select(Assignment.id).where(Assignment.enrollment_id == enrollment.id).limit(1)
+    ):
+        return
+    firm_id = enrollment.firm_id
+    if enrollment.source == "consortium":
+        firm_id = None
+    elif enrollment.source == "firm" and enrollment.assigned_by_id is not None:
+        assigner = db.session.get(User, enrollment.assigned_by_id)
+        worker = db.session.get(User, enrollment.user_id)
+        administered = [
+            m.firm_id
+            for m in assigner.memberships
+            if m.role == "firm_admin"
+            and m.consortium_id == enrollment.consortium_id
+            and m.firm_id is not None
+        ]
+        theirs = {m.firm_id for m in worker.memberships}
+        if administered:
+            firm_id = min(
+                administered,
+                key=lambda f: (f != enrollment.firm_id, f not in theirs, f),
+            )
+    source = enrollment.source if enrollment.source != "self" else "firm"
+    if firm_id is None and source == "firm":
+        source = "consortium"
+    db.session.add(
+        Assignment(
+            consortium_id=enrollment.consortium_id,
+            firm_id=firm_id,
+            party_key=firm_id or 0,
+            enrollment_id=enrollment.id,
+            user_id=enrollment.user_id,
+            course_id=enrollment.course_id,
+            assigned_by_id=enrollment.assigned_by_id,
+            source=source,
+            due_on=enrollment.due_on,
+            is_mandatory=enrollment.is_mandatory,
+        )
+    )
+    db.session.flush()
+
+
+def record_assignment(
+    enrollment: Enrollment,
+    *,
+    actor: User | None,
+    firm_id: int | None,
+    source: str,
+    due_on: date | None,
+    is_mandatory: bool,
+) -> str:
+    """Assign an active enrolment as one party (`firm_id`, None for the consortium) and
+    recompute what the enrolment shows; "new", "updated" or "unchanged". The way for any
+    domain to assign an existing enrolment (a recertification: source "recert", actor None,
+    the worker's firm). Tells the worker when the due date they see changes; audited."""
+    _lock(enrollment)
+    _adopt_unrecorded(enrollment)
+    outcome = _put_assignment(
+        enrollment,
+        actor=actor,
+        firm_id=firm_id,
+        source=source,
+        due_on=due_on,
+        is_mandatory=is_mandatory,
+    )
+    if outcome == "unchanged":
+        return outcome
+    values = effective_values(enrollment)
+    notification_events.due_date_changed(enrollment, actor, values[0])  # before it is set
+    apply_assignments(enrollment, values)
+    if actor is not None:
+        _audit_assignment(actor, enrollment, firm_id=firm_id, due_on=due_on, change=outcome)
+    return outcome
+
+
+def _audit_assignment(actor, enrollment, *, firm_id, due_on, change: str = "new") -> None:
+    record_action(
+        actor,
+        "enrollment.assign",
+        enrollment,
+        consortium_id=enrollment.consortium_id,
+        details={
+            "course": enrollment.course_id,
+            "due_on": str(due_on) if due_on else None,
+            "firm": firm_id,
+            **({"change": change} if change != "new" else {}),
+        },
+    )
 
 
 def firm_workers(firm: Firm, *, job_role_id: str | None = None) -> list[User]:
@@ -578,19 +859,42 @@ def list_enrollments(
     status: str = "",
     overdue: bool = False,
 ):
-    """Active enrolments of a firm's workers or of one course, newest first (a query)."""
+    """Active enrolments of a firm's workers (and of those the firm assigned) or of one
+    course, due first (a query)."""
     query = select(Enrollment).where(Enrollment.withdrawn_at.is_(None))
     if firm is not None:
-        query = query.where(Enrollment.firm_id == firm.id)
+        # The firm's workers, and whomever the firm assigned (a worker it placed elsewhere).
+        assigned = select(Assignment.enrollment_id).where(Assignment.firm_id == firm.id)
+        query = query.where(or_(Enrollment.firm_id == firm.id, Enrollment.id.in_(assigned)))
     if course is not None:
         query = query.where(Enrollment.course_id == course.id)
     if status:
         query = query.where(Enrollment.status == status)
     if overdue:
-        query = query.where(Enrollment.due_on < date.today(), Enrollment.status != "completed")
+        query = query.where(Enrollment.status != "completed")
+        if firm is not None:
+            # Overdue for this firm: its own assignment is past due (not another firm's).
+            late = select(Assignment.enrollment_id).where(
+                Assignment.firm_id == firm.id, Assignment.due_on < date.today()
+            )
+            query = query.where(Enrollment.id.in_(late))
+        else:
+            query = query.where(Enrollment.due_on < date.today())
     return query.order_by(
         Enrollment.due_on.is_(None), Enrollment.due_on, Enrollment.enrolled_at.desc()
     )
+
+
+def own_assignments(firm: Firm, enrollments) -> dict[int, Assignment]:
+    """Enrolment id → the firm's own assignment of it, for those of `enrollments` it assigned
+    (what the firm sees and reminds about; another firm's assignment stays its own)."""
+    ids = [e.id for e in enrollments]
+    if not ids:
+        return {}
+    rows = db.session.scalars(
+        select(Assignment).where(Assignment.firm_id == firm.id, Assignment.enrollment_id.in_(ids))
+    )
+    return {a.enrollment_id: a for a in rows}
 
 
 def progress_percent(enrollment: Enrollment) -> int:

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
 from flask_login import current_user, login_required
 
+from lms.core.params import json_endpoint, json_number, json_object
 from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.models import Lesson
 from lms.courses.question_types import QUESTION_TYPES
@@ -18,12 +19,12 @@ from lms.tenancy.scope import current_scope
 
 bp = Blueprint("learning", __name__)
 
+# Far beyond any lesson video (a week, in seconds), still a plain float in every database.
+MAX_POSITION = 7 * 24 * 3600
+
 
 def _lesson(enrollment, lesson_id: int) -> Lesson:
-    lesson = db.session.get(Lesson, lesson_id)
-    if lesson is None or lesson.version_id != enrollment.version_id:
-        abort(404)
-    return lesson
+    return current_scope().get_lesson(lesson_id, version=enrollment.version)
 
 
 def _active(enrollment):
@@ -80,17 +81,16 @@ def lesson(enrollment_id: str, lesson_id: int):
 
 @bp.post("/learn/<enrollment_id>/lessons/<int:lesson_id>/progress")
 @login_required
+@json_endpoint
 def save_progress(enrollment_id: str, lesson_id: int):
-    """Autosave from the player (JSON); idempotent, values only grow."""
+    """Autosave from the player: {"percent": 0-100, "position": seconds}; idempotent, values
+    only grow."""
+    data = json_object()
+    percent = json_number(data, "percent", default=0, minimum=0, maximum=100)
+    position = json_number(data, "position", default=0, minimum=0, maximum=MAX_POSITION)
     enrollment = _active(current_scope().get_own_enrollment(enrollment_id))
     lesson = _lesson(enrollment, lesson_id)
-    data = request.get_json(silent=True) or request.form
-    try:
-        percent = int(float(data.get("percent", 0)))
-        position = float(data.get("position", 0))
-    except (TypeError, ValueError):
-        return jsonify(error=str(_l("percent and position must be numbers"))), 400
-    service.record_progress(enrollment, lesson, percent=percent, position_seconds=position)
+    service.record_progress(enrollment, lesson, percent=int(percent), position_seconds=position)
     db.session.commit()
     row = service.progress_map(enrollment).get(lesson.key)
     return jsonify(

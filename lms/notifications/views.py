@@ -3,37 +3,25 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
+from lms.core.params import int_arg, page_arg
+from lms.core.urls import safe_next
 from lms.extensions import db
 from lms.notifications import reminders, service
-from lms.permissions import has_permission
+from lms.permissions import require
 from lms.tenancy.scope import current_scope
 
 bp = Blueprint("notifications", __name__)
 
 
-def _safe_local(url: str | None) -> str | None:
-    """Only site-relative addresses are followed (no open redirect)."""
-    if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
-        return None
-    if any(c.isspace() or ord(c) < 32 for c in url):
-        return None  # browsers drop tabs and newlines: "/\t/evil.example" is "//evil.example"
-    parts = urlsplit(url)
-    if parts.scheme or parts.netloc:
-        return None
-    return url
-
-
 @bp.get("/notifications")
 @login_required
 def index():
-    page_no = max(1, request.args.get("page", 1, type=int) or 1)
+    page_no = page_arg()
     page = db.paginate(
         service.for_user(current_user),
         page=page_no,
@@ -55,7 +43,7 @@ def index():
 @bp.post("/notifications/read")
 @login_required
 def mark_all_read():
-    service.mark_all_read(current_user, upto=request.form.get("upto", type=int))
+    service.mark_all_read(current_user, upto=int_arg("upto", source=request.form))
     db.session.commit()
     return redirect(url_for("notifications.index"))
 
@@ -83,7 +71,7 @@ def open_notification(public_id: str):
         abort(404)
     service.mark_read(n)
     db.session.commit()
-    return redirect(_safe_local(n.url) or url_for("notifications.index"))
+    return redirect(safe_next(n.url) or url_for("notifications.index"))
 
 
 @bp.post("/firms/<int:firm_id>/overdue/remind", endpoint="remind_overdue")
@@ -92,15 +80,14 @@ def remind_overdue(firm_id: int):
     """Remind the workers of the posted overdue enrolments (or, with all=1, of every overdue
     enrolment of the firm); once a day each."""
     firm = current_scope().get_firm(firm_id)
-    if not has_permission(current_user, "enrollment.assign", firm):
-        abort(403)
+    require("enrollment.assign", firm)
     if request.form.get("all"):
         sent, overdue = reminders.remind_all_overdue(current_user, firm)
     else:
         chosen = reminders.firm_enrollments(firm, request.form.getlist("enrollment"))
         if chosen is None:
             abort(404)
-        overdue = sum(reminders.is_overdue(e) for e in chosen)
+        overdue = sum(reminders.is_overdue(e, firm=firm) for e in chosen)
         sent = reminders.remind_overdue(current_user, firm, chosen)
     db.session.commit()
     if sent:
@@ -109,5 +96,5 @@ def remind_overdue(firm_id: int):
         flash(_l("Already reminded today: no reminder sent."), "info")
     else:
         flash(_l("Nothing to remind: none of these courses is overdue."), "info")
-    back = _safe_local(request.form.get("next"))
+    back = safe_next(request.form.get("next"))
     return redirect(back or url_for("assignments.firm_enrollments", firm_id=firm.id, overdue=1))

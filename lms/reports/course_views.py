@@ -1,7 +1,7 @@
 """Trainer analytics of one course, in the browser and as CSV/XLSX tables.
 
 Who may look is decided as on the course's learners page: trainers of the authoring firm and
-the consortium's admins (another firm's trainer or a worker gets 403, another consortium 404).
+the consortium's admins (anyone else gets the same 404 as for a course that does not exist).
 Only consortium admins narrow the figures to one firm.
 """
 
@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from lms.core.exports import table_response
+from lms.core.params import page_arg
 from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.question_types import QUESTION_TYPES
 from lms.extensions import db
@@ -48,7 +49,7 @@ def course_analytics(slug: str):
     quizzes = analytics.quiz_item_stats(course, filters)
     page = db.paginate(
         analytics.pending_signoffs(course, filters),
-        page=max(1, request.args.get("page", 1, type=int) or 1),
+        page=page_arg(),
         per_page=current_app.config["LMS_PAGE_SIZE"],
         error_out=False,
     )

@@ -6,7 +6,10 @@ Definitions (also shown on the page):
 - workers enrolled: different workers with an enrolment made in the period;
 - workers whose skill level rose: different workers with verified evidence in the period above
   every verified level they held before in that skill;
-- active in the last 30 days and overdue mandatory assignments: as of now (not the period).
+- active in the last 30 days and overdue mandatory assignments: as of now (not the period);
+- overdue assignments are counted per assigning party (lms.learning.models.Assignment): a firm's
+  figures, list and drill-down count the firm's own assignments (not another firm's assignment
+  of a worker they share), the consortium's every firm's and its own.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, distinct, func, select, text
 
 from lms.certificates.models import Certificate
+from lms.core.params import MAX_INT
 from lms.core.types import utcnow
 from lms.courses.models import Course, CourseSkill, CourseVersion
 from lms.extensions import db
-from lms.learning.models import Enrollment
+from lms.learning.models import Assignment, Enrollment
 from lms.reports.summary import (
     Slice,
     breakdowns,
@@ -197,10 +201,12 @@ def parse_filters(args, *, consortium_id: int, firm_id: int | None = None) -> Fi
 
 
 def _int(value) -> int | None:
+    """An id from the address; None (a field error) if it is not one the database can hold."""
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    return number if 0 < number <= MAX_INT else None
 
 
 # --- courses -------------------------------------------------------------------------------------
@@ -292,22 +298,28 @@ def _today() -> date:
 
 
 def _overdue_conditions(s: Slice, *, mandatory_only: bool) -> list:
+    """Assignments of the slice (a firm's: its own) past their due date, of open enrolments;
+    for a query from Assignment joined to Enrollment (_overdue_from)."""
     conditions = [
-        *enrollment_filters(s),
+        *enrollment_filters(s, Assignment),
         Enrollment.completed_at.is_(None),
         Enrollment.withdrawn_at.is_(None),
-        Enrollment.due_on.is_not(None),
-        Enrollment.due_on < _today(),
+        Assignment.due_on.is_not(None),
+        Assignment.due_on < _today(),
     ]
     if mandatory_only:
-        conditions.append(Enrollment.is_mandatory.is_(True))
+        conditions.append(Assignment.is_mandatory.is_(True))
     return conditions
+
+
+def _overdue_from(query: Select) -> Select:
+    return query.select_from(Assignment).join(Enrollment, Enrollment.id == Assignment.enrollment_id)
 
 
 def overdue_count(s: Slice):
     """The number of overdue assignments (mandatory or not), as a scalar SELECT: the same as
-    counting people_query(s, "overdue_all"), from the open-assignment index alone."""
-    return select(func.count()).where(*_overdue_conditions(s, mandatory_only=False))
+    counting people_query(s, "overdue_all")."""
+    return _overdue_from(select(func.count())).where(*_overdue_conditions(s, mandatory_only=False))
 
 
 def _active_since():
@@ -325,7 +337,7 @@ class Totals:
     events: dict
     workers: dict
     raises: dict
-    overdue: dict  # firm id → overdue mandatory assignments (as of today)
+    overdue: dict  # assigning firm id (None: the consortium) → overdue mandatory assignments
 
 
 def totals(s: Slice) -> Totals:
@@ -334,9 +346,9 @@ def totals(s: Slice) -> Totals:
         db.session.execute(text("SET LOCAL work_mem = '64MB'"))
     overdue = dict(
         db.session.execute(
-            select(Enrollment.firm_id, func.count())
+            _overdue_from(select(Assignment.firm_id, func.count()))
             .where(*_overdue_conditions(s, mandatory_only=True))
-            .group_by(Enrollment.firm_id)
+            .group_by(Assignment.firm_id)
         ).all()
     )
     return Totals(breakdowns(s), worker_counts(s), skill_raises(s), overdue)
@@ -461,7 +473,7 @@ def by_skill(
 
 def by_job_role(s: Slice) -> list[dict]:
     """Team progress per job role: the firm's current workers in each role, and their
-    enrolments and completions in the period and overdue assignments now."""
+    enrolments and completions in the period and the firm's assignments of them overdue now."""
     from lms.core.i18n import ui_locale
     from lms.skills.models import JobRole
 
@@ -480,25 +492,29 @@ def by_job_role(s: Slice) -> list[dict]:
         select(role, func.count()).where(*members).group_by(role)
     ):
         figures[role_id] = {"workers": workers, "enrolled": 0, "completed": 0, "overdue": 0}
-    # One pass over the firm's enrolments of its current workers.
-    for role_id, enrolled, completed, overdue in db.session.execute(
+    # One pass over the firm's enrolments of its current workers, one over its assignments.
+    for role_id, enrolled, completed in db.session.execute(
         select(
             role,
             func.count().filter((E.enrolled_at >= start) & (E.enrolled_at < end)),
             func.count().filter((E.completed_at >= start) & (E.completed_at < end)),
-            func.count().filter(
-                E.completed_at.is_(None),
-                E.withdrawn_at.is_(None),
-                E.due_on < _today(),
-            ),
         )
         .select_from(E)
         .join(M, (M.user_id == E.user_id) & (M.firm_id == E.firm_id))
         .where(*enrollment_filters(s), *members)
         .group_by(role)
     ):
-        counts = figures.setdefault(role_id, {"workers": 0})
-        counts.update(enrolled=enrolled, completed=completed, overdue=overdue)
+        counts = figures.setdefault(role_id, {"workers": 0, "overdue": 0})
+        counts.update(enrolled=enrolled, completed=completed)
+    A = Assignment
+    for role_id, overdue in db.session.execute(
+        _overdue_from(select(role, func.count()))
+        .join(M, (M.user_id == A.user_id) & (M.firm_id == A.firm_id))
+        .where(*_overdue_conditions(s, mandatory_only=False), *members)
+        .group_by(role)
+    ):
+        counts = figures.setdefault(role_id, {"workers": 0, "enrolled": 0, "completed": 0})
+        counts["overdue"] = overdue
     locale = ui_locale()
     names = {r.id: r.name(locale) for r in db.session.scalars(select(JobRole))}
     out = [
@@ -558,7 +574,31 @@ def people_query(s: Slice, metric: str) -> Select:
     start, end = month_start(s.first), month_start(next_month(s.last))
     person = (User.id.label("user_id"), User.name.label("name"), User.mobile.label("mobile"))
     firm = Firm.name.label("firm")
-    if metric in ("enrolled", "completed", "overdue", "overdue_all", "active"):
+    if metric in ("overdue", "overdue_all"):
+        # One row per overdue assignment, with the firm that assigned it (the enrolment's
+        # public id is what a firm admin's reminder names).
+        A = Assignment
+        return (
+            _overdue_from(
+                select(
+                    *person,
+                    firm,
+                    E.public_id.label("enrollment_id"),
+                    E.course_id.label("course_id"),
+                    E.enrolled_at.label("enrolled_at"),
+                    E.completed_at.label("completed_at"),
+                    A.due_on.label("due_on"),
+                    E.status.label("status"),
+                    E.last_active_at.label("last_active_at"),
+                    A.is_mandatory.label("is_mandatory"),
+                )
+            )
+            .join(User, User.id == A.user_id)
+            .outerjoin(Firm, Firm.id == A.firm_id)
+            .where(*_overdue_conditions(s, mandatory_only=metric == "overdue"))
+            .order_by(A.due_on, A.id)
+        )
+    if metric in ("enrolled", "completed", "active"):
         moment = {"enrolled": E.enrolled_at, "completed": E.completed_at}.get(metric)
         query = (
             select(
@@ -576,11 +616,6 @@ def people_query(s: Slice, metric: str) -> Select:
             .join(User, User.id == E.user_id)
             .outerjoin(Firm, Firm.id == E.firm_id)
         )
-        if metric in ("overdue", "overdue_all"):
-            mandatory_only = metric == "overdue"
-            return query.where(*_overdue_conditions(s, mandatory_only=mandatory_only)).order_by(
-                E.due_on, E.id
-            )
         if metric == "active":
             return query.where(
                 *enrollment_filters(s), E.last_active_at >= _active_since()
@@ -598,6 +633,7 @@ def people_query(s: Slice, metric: str) -> Select:
                 firm,
                 C.course_id.label("course_id"),
                 C.serial.label("serial"),
+                C.public_code.label("public_code"),
                 C.issued_at.label("issued_at"),
                 C.revoked_at.label("revoked_at"),
                 C.expires_on.label("expires_on"),

@@ -360,7 +360,7 @@ def people_export(actor: User, params: dict) -> ExportTable:
         firm = scope.get_firm(params["firm"])
         target = firm
     if not has_permission(actor, "report.view", target):
-        abort(403)
+        abort(404)
     metric = params["metric"]
     if metric not in figures.METRICS:
         abort(404)

@@ -1,20 +1,21 @@
 """Browser editing of the skills taxonomy (consortium admins) and of job roles (consortium and
 firm admins).
 
-Every route: load through the scope (404 outside it) → check the named permission (403) →
+Every route: load through the scope (404 outside it) → check the named permission (404 too) →
 call one service function → commit → redirect (PRG), or render the form with its errors.
 Shared skills and roles are read-only here; editing one that isn't the caller's own is a 404.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from lms.core.i18n import ui_locale
+from lms.core.params import page_arg
 from lms.extensions import db
-from lms.permissions import has_permission
+from lms.permissions import require
 from lms.skills import service
 from lms.skills.forms import CopyRoleForm, RoleForm, SkillForm
 from lms.skills.models import level_name
@@ -30,11 +31,6 @@ def taxonomy_context() -> dict:
     return {"level_name": level_name}
 
 
-def require(permission: str, target) -> None:
-    if not has_permission(current_user, permission, target):
-        abort(403)
-
-
 def _consortium(consortium_id: int, permission: str) -> Consortium:
     consortium = current_scope().get_consortium(consortium_id)
     require(permission, consortium)
@@ -48,7 +44,7 @@ def _firm(firm_id: int) -> Firm:
 
 
 def _page() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    return page_arg()
 
 
 def _paginate(query):

@@ -13,7 +13,7 @@ from lms.core.i18n import ui_locale
 from lms.extensions import db
 from lms.jobs.service import start_job
 from lms.learning import service as learning
-from lms.permissions import has_permission
+from lms.permissions import has_permission, require
 from lms.skills import gaps as gap_service
 from lms.skills import recommendations, service
 from lms.skills.models import LEVEL_NAMES, JobRole, Skill, level_name
@@ -27,11 +27,6 @@ from lms.skills.profile_forms import (
 from lms.tenancy.scope import current_scope
 
 bp = Blueprint("skills", __name__)
-
-
-def _require(permission: str, target) -> None:
-    if not has_permission(current_user, permission, target):
-        abort(403)
 
 
 def _skill_options(locale: str, consortium_id: int):
@@ -246,7 +241,7 @@ def _skill_names(ids, locale):
 @login_required
 def firm_gaps(firm_id: int):
     firm = current_scope().get_firm(firm_id)
-    _require("report.view", firm)
+    require("report.view", firm)
     locale = ui_locale()
     cells = gap_service.gap_cells(firm.consortium_id, firm_id=firm.id, by="role")
     roles = {
@@ -273,7 +268,7 @@ def firm_gaps(firm_id: int):
 @login_required
 def person_skills(firm_id: int, public_id: str):
     firm = current_scope().get_firm(firm_id)
-    _require("person.view", firm)
+    require("person.view", firm)
     person = current_scope().get_person(public_id, within=firm)
     membership = next(
         (m for m in person.memberships if m.firm_id == firm.id and m.is_current()), None
@@ -295,7 +290,7 @@ def person_skills(firm_id: int, public_id: str):
     path_form.role.choices = choices((p.role.id, p.role.name(locale)) for p in profile["paths"])
     back = url_for("skills.person_skills", firm_id=firm.id, public_id=person.public_id)
     if request.method == "POST" and not can_manage:
-        abort(403)
+        abort(404)
     if role_form.save_role.data and role_form.validate_on_submit():
         try:
             service.set_job_role(current_user, membership, role_form.job_role.data or None)
@@ -330,9 +325,10 @@ def person_skills(firm_id: int, public_id: str):
                     source="firm",
                     due_on=path_form.due_on.data,
                     is_mandatory=False,
+                    firm=firm,
                 )
-                for key in counts:
-                    counts[key] += result[key]
+                counts["assigned"] += result["assigned"]
+                counts["updated"] += result["updated"] + result["unchanged"]
         except learning.LearningError as exc:
             db.session.rollback()
             path_form.due_on.errors.append(exc.args[0])
@@ -367,7 +363,7 @@ def person_skills(firm_id: int, public_id: str):
 @login_required
 def consortium_gaps(consortium_id: int):
     consortium = current_scope().get_consortium(consortium_id)
-    _require("report.view", consortium)
+    require("report.view", consortium)
     locale = ui_locale()
     cells = gap_service.gap_cells(consortium.id, by="firm")
     firms = {f.id: f.name for f in consortium.firms}
@@ -420,6 +416,6 @@ def consortium_gaps(consortium_id: int):
 @login_required
 def recompute_recommendations(consortium_id: int):
     consortium = current_scope().get_consortium(consortium_id)
-    _require("report.view", consortium)
+    require("report.view", consortium)
     job = start_job("recommendations", actor=current_user, consortium=consortium)
     return redirect(url_for("jobs.job_page", public_id=job.public_id))

@@ -1,14 +1,15 @@
 """Admin screens: consortia (platform), member firms and people (consortium and firm admins)."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
 from flask_login import current_user, login_required
 
 from lms.auth import service as accounts
 from lms.core.exports import csv_response
+from lms.core.params import int_arg, page_arg
 from lms.extensions import db
-from lms.permissions import has_permission
+from lms.permissions import require
 from lms.skills.service import role_options
 from lms.tenancy import importer, service
 from lms.tenancy.forms import ConfirmForm, ConsortiumForm, FirmForm, ImportForm, InviteForm
@@ -23,11 +24,6 @@ from lms.tenancy.scope import (
 )
 
 bp = Blueprint("tenancy", __name__)
-
-
-def require(permission: str, target=None) -> None:
-    if not has_permission(current_user, permission, target):
-        abort(403)
 
 
 def _field_error(form, exc) -> None:
@@ -53,7 +49,7 @@ def _flash_invitation(outcome: accounts.InvitationOutcome) -> None:
 
 
 def _page() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    return page_arg()
 
 
 # --- platform admin: consortia ---------------------------------------------------------------
@@ -256,7 +252,7 @@ def consortium_people(consortium_id: int):
     consortium = current_scope().get_consortium(consortium_id)
     require("consortium.people", consortium)
     search = request.args.get("q", "")
-    firm_id = request.args.get("firm", type=int)
+    firm_id = int_arg("firm")
     page = db.paginate(
         list_people(consortium, search=search, firm_id=firm_id),
         page=_page(),

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from lms.audit.service import record_action
 from lms.auth.models import User
+from lms.certificates.codes import format_code
 from lms.certificates.models import Certificate
 from lms.courses.models import CourseVersion
 from lms.extensions import db
@@ -422,12 +423,13 @@ def format_score(value) -> str:
 
 
 def verify_address() -> str:
-    """The public verification address with a placeholder for the certificate number."""
+    """The public verification address with a placeholder for the verification code (a
+    certificate number alone opens nothing)."""
     from lms.certificates.service import verify_url
 
-    placeholder = "SERIAL"
-    url = verify_url(SimpleNamespace(serial=placeholder))
-    return url[: -len(placeholder)] + pgettext("placeholder", "certificate-no")
+    placeholder = "CODE"
+    url = verify_url(SimpleNamespace(public_code=placeholder))
+    return url[: -len(placeholder)] + pgettext("placeholder", "verification-code")
 
 
 def transcript_document(user, scope: TranscriptScope = EVERYTHING) -> dict:
@@ -487,6 +489,11 @@ def transcript_document(user, scope: TranscriptScope = EVERYTHING) -> dict:
                     "score": format_score(r.Enrollment.score),
                     "hours": format_hours(r.hours),
                     "serial": r.Certificate.serial if r.Certificate else "",
+                    "code": (
+                        _("Verification code %(code)s", code=format_code(r.Certificate.public_code))
+                        if r.Certificate
+                        else ""
+                    ),
                     "cert_status": certificate_label(r.Certificate) if r.Certificate else "",
                 }
                 for r in rows

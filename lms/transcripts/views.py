@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, abort, render_template, request, send_file
+from flask import Blueprint, render_template, request, send_file
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from lms.core.exports import export_response
 from lms.core.pagination import paginate_rows
 from lms.extensions import db
-from lms.permissions import has_permission
+from lms.permissions import require
 from lms.tenancy.scope import current_scope, list_firms
 from lms.transcripts import (
     exports,  # noqa: F401  (registers the export sources)
@@ -21,11 +21,6 @@ from lms.transcripts import (
 from lms.transcripts.forms import ConsortiumPeriodForm, PeriodForm
 
 bp = Blueprint("transcripts", __name__)
-
-
-def _require(permission: str, target) -> None:
-    if not has_permission(current_user, permission, target):
-        abort(403)
 
 
 def _pdf(data: bytes, person) -> object:
@@ -73,7 +68,7 @@ def my_transcript_pdf():
 
 def _person(firm_id: int, public_id: str):
     firm = current_scope().get_firm(firm_id)
-    _require("report.view", firm)
+    require("report.view", firm)
     person = current_scope().get_person(public_id, within=firm)
     return firm, person, service.transcript_scope(current_user, firm)
 
@@ -99,7 +94,7 @@ def person_transcript_pdf(firm_id: int, public_id: str):
 @login_required
 def firm_hours(firm_id: int):
     firm = current_scope().get_firm(firm_id)
-    _require("report.view", firm)
+    require("report.view", firm)
     form = PeriodForm(request.args, default=service.this_year())
     valid = form.validate()
     period = form.period()
@@ -128,7 +123,7 @@ def firm_hours(firm_id: int):
 @login_required
 def consortium_hours(consortium_id: int):
     consortium = current_scope().get_consortium(consortium_id)
-    _require("report.view", consortium)
+    require("report.view", consortium)
     firms = db.session.scalars(list_firms(consortium)).all()
     form = ConsortiumPeriodForm(request.args, default=service.this_year())
     form.firm.choices = [("", _l("All firms"))] + [(str(f.id), f.name) for f in firms]

@@ -372,7 +372,7 @@ def test_worker_cannot_invite_people(app, firm, create_user, login):
     c = app.test_client()
     login(worker, c=c)
     response = invite_worker(c, firm)
-    assert response.status_code == 403
+    assert response.status_code == 404
     with app.app_context():
         assert db.session.scalar(select(func.count(Invitation.id))) == 0
 

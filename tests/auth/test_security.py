@@ -50,17 +50,21 @@ def test_unknown_url_answers_a_translated_404_without_internals(client, tr):
     assert tr("Not found", "en") in page_text(english)
 
 
-def test_forbidden_page_answers_a_translated_403_without_internals(
+def test_a_page_the_role_does_not_allow_is_the_same_404_as_a_missing_one(
     client, create_firm, create_user, login, tr
 ):
+    """Issue 12, hole 4: a refusal tells nothing about what exists."""
     login(create_user(role="worker", firm=create_firm()))
-    response = client.get("/admin/consortia")
-    assert response.status_code == 403
-    body = page_text(response)
-    assert tr("Not allowed") in body
-    assert tr("Your role does not allow this. Ask your administrator if you need it.") in body
+    refused = client.get("/admin/consortia")
+    missing = client.get("/admin/nothing-here")
+    assert refused.status_code == missing.status_code == 404
+    body = page_text(refused)
+    assert body.replace("/admin/consortia", "X") == page_text(missing).replace(
+        "/admin/nothing-here", "X"
+    )
+    assert tr("Not found") in body
     assert "Traceback" not in body and "abort(" not in body
-    assert "Content-Security-Policy" in response.headers
+    assert "Content-Security-Policy" in refused.headers
 
 
 def test_wrong_method_answers_405_page(client, tr):

@@ -3,6 +3,7 @@ certificate through the course_completed signal), and a world of two firms."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -37,7 +38,8 @@ class Issued:
     id: int
     public_id: str
     serial: str
-    code: str
+    public_code: str  # opens the verification page
+    badge_code: str  # addresses the Open Badges assertion
     course_id: int
     slug: str
     consortium_code: str
@@ -66,6 +68,7 @@ def certify(app, create_course):
                 cert.id,
                 cert.public_id,
                 cert.serial,
+                cert.public_code,
                 cert.verification_code,
                 c.id,
                 c.slug,
@@ -101,3 +104,11 @@ def set_dates(cert_id: int, *, expires_on: date | None = None) -> None:
     cert = db.session.get(Certificate, cert_id)
     cert.expires_on = expires_on
     db.session.commit()
+
+
+_CSRF = re.compile(r'(name="csrf_token"[^>]*?value=")[^"]*"')
+
+
+def without_csrf(html: str) -> str:
+    """A page with its CSRF tokens blanked (they differ from request to request)."""
+    return _CSRF.sub(r'\1"', html)

@@ -10,7 +10,7 @@ import pytest
 from tests.access import LOGIN, PERSONAS, assert_every_route_has_a_row, check_access
 
 PUBLIC = (200,) * 6
-ADMIN = (LOGIN, 403, 403, 200, 200, 404)
+ADMIN = (LOGIN, 404, 404, 200, 200, 404)
 
 C = "/consortia/{consortium}"
 
@@ -18,9 +18,15 @@ C = "/consortia/{consortium}"
 # order of PERSONAS). Placeholders are filled from the world below; "member_without" is a
 # worker of the certificate's firm who doesn't hold it.
 CERTIFICATES_MATRIX = {
-    "certificates.verify": ("GET", "/verify/{serial}", "firm_admin", PUBLIC),
-    "certificates.verify_json": ("GET", "/verify/{serial}.json", "firm_admin", PUBLIC),
-    "certificates.badge_assertion": ("GET", "/badges/assertions/{code}", "firm_admin", PUBLIC),
+    "certificates.verify_lookup": ("GET", "/verify", "firm_admin", PUBLIC),
+    "certificates.verify": ("GET", "/verify/{public_code}", "firm_admin", PUBLIC),
+    "certificates.verify_json": ("GET", "/verify/{public_code}.json", "firm_admin", PUBLIC),
+    "certificates.badge_assertion": (
+        "GET",
+        "/badges/assertions/{badge_code}",
+        "firm_admin",
+        PUBLIC,
+    ),
     "certificates.badge_class": (
         "GET",
         "/badges/classes/{consortium_code}/{slug}",
@@ -73,7 +79,7 @@ CERTIFICATES_MATRIX = {
         "POST",
         "/courses/{slug}/learners/{enrollment}/certificate",
         "trainer",
-        (LOGIN, 403, 403, 302, 403, 404),
+        (LOGIN, 404, 404, 302, 404, 404),
     ),
 }
 
@@ -103,8 +109,8 @@ def matrix_world(app, create_consortium, create_firm, create_user, create_course
         "consortium": consortium.id,
         "consortium_code": issued.consortium_code,
         "firm": firm_a.id,
-        "serial": issued.serial,
-        "code": issued.code,
+        "public_code": issued.public_code,
+        "badge_code": issued.badge_code,
         "slug": issued.slug,
         "certificate": issued.public_id,
         **_bulk_ids(app, issued, people["consortium_admin"], consortium),

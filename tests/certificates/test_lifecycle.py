@@ -124,6 +124,10 @@ def test_expiry_notifies_and_reassigns_once(app, world):
         assert old.status == "completed" and old.withdrawn_at is not None  # kept, set aside
         assert new.source == "recert" and new.status == "enrolled"
         assert new.due_on == today + timedelta(days=30) and new.is_mandatory
+        # The worker's firm's assignment (issue 12: one row per assigning party).
+        assert [(a.firm_id, a.source, a.due_on, a.is_mandatory) for a in new.assignments] == [
+            (new.firm_id, "recert", today + timedelta(days=30), True)
+        ]
         assert 0 in db.session.get(Certificate, issued.id).reminded
 
         # Running again (the same day, or later) changes nothing.

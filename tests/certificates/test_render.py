@@ -22,7 +22,7 @@ from jinja2.exceptions import SecurityError, TemplateNotFound
 
 from lms.certificates import render
 
-URL = "https://lms.example.cn/verify/TS-2026-000123A"
+URL = "https://lms.example.cn/verify/7K3MQ9XD2RTB"
 
 
 def _missing(message: str):
@@ -57,6 +57,7 @@ def context(name: str = "张三丰", url: str = URL) -> dict:
         "expires_label": "有效期至 2027年11月28日",
         "skills": [{"name": "PLC编程(IEC 61131-3)", "level": "三级/高级工"}],
         "serial_label": "证书编号 TS-2026-000123A",
+        "code_label": "验证码 7K3M-Q9XD-2RTB",
         "verify_url": url,
         "qr": render.qr_image(url),
         "logo": None,
@@ -123,7 +124,8 @@ def certificate(pdf_tools, tmp_path_factory) -> Path:
 
 
 def test_name_in_text_layer_and_size(certificate):
-    assert "张三丰" in run("pdftotext", "-enc", "UTF-8", str(certificate), "-")
+    text = run("pdftotext", "-enc", "UTF-8", str(certificate), "-")
+    assert "张三丰" in text and "7K3M-Q9XD-2RTB" in text  # the code beside the number
     assert certificate.stat().st_size < 300 * 1024
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from lms.audit.models import AuditRecord
 from lms.certificates import service
+from lms.certificates.codes import format_code
 from lms.certificates.models import Certificate
 from lms.certificates.serials import SERIAL_RE, is_valid
 from lms.extensions import db
@@ -155,15 +156,23 @@ def test_revoke_requires_a_reason_and_is_audited_once(
         )
 
 
-def test_find_by_serial_checks_the_check_character(app, create_user, create_firm, certify):
+def test_find_by_serial_and_code_needs_both_as_printed(app, create_user, create_firm, certify):
     firm = create_firm()
     issued = certify(create_user(role="worker", firm=firm), firm)
+    other = certify(create_user(role="worker", firm=firm), firm)
+    serial, code = issued.serial, issued.public_code
     with app.app_context():
-        assert service.find_by_serial(issued.serial).id == issued.id
-        assert service.find_by_serial(" " + issued.serial.lower() + " ").id == issued.id
-        wrong = issued.serial[:-1] + ("0" if issued.serial[-1] != "0" else "1")
-        assert service.find_by_serial(wrong) is None
-        assert service.find_by_serial("not a serial") is None
+        assert service.find_by_serial_and_code(serial, code).id == issued.id
+        typed = service.find_by_serial_and_code(f" {serial.lower()} ", format_code(code).lower())
+        assert typed.id == issued.id
+        wrong = serial[:-1] + ("0" if serial[-1] != "0" else "1")
+        assert service.find_by_serial_and_code(wrong, code) is None
+        assert service.find_by_serial_and_code(serial, other.public_code) is None
+        assert service.find_by_serial_and_code(other.serial, code) is None
+        assert service.find_by_serial_and_code(serial, "") is None
+        assert service.find_by_serial_and_code("not a serial", code) is None
+        assert service.find_by_code(code).id == issued.id
+        assert service.find_by_code(serial) is None  # a serial opens nothing
 
 
 # --- parallel issuing on PostgreSQL --------------------------------------------------------

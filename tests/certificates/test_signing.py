@@ -177,7 +177,7 @@ def test_verify_page_shows_the_signing_certificate_fingerprint(app, client, issu
     pdf, consortium_id = stored_pdf(app, issued_two[0])
     (signature,) = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
     embedded = hashlib.sha256(signature.signer_cert.dump()).hexdigest().upper()
-    page = client.get(f"/verify/{issued_two[0].serial}").get_data(as_text=True)
+    page = client.get(f"/verify/{issued_two[0].public_code}").get_data(as_text=True)
     shown = ":".join(embedded[i : i + 2] for i in range(0, 64, 2))
     assert shown in page
     with app.app_context():

@@ -10,10 +10,10 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from lms.audit.models import AuditRecord
+from lms.certificates.codes import format_code
 from lms.certificates.models import Certificate
-from lms.certificates.serials import make_serial
 from lms.extensions import db
-from tests.certificates.conftest import set_dates
+from tests.certificates.conftest import set_dates, without_csrf
 
 
 def _get(client, url):
@@ -24,22 +24,19 @@ def _get(client, url):
     return response
 
 
-def _wrong_check(serial: str) -> str:
-    return serial[:-1] + ("0" if serial[-1] != "0" else "1")
-
-
 # --- verification ---------------------------------------------------------------------------
 
 
 def test_verify_valid_shows_masked_name_only(client, two_firms):
     _c, _a, _b, _people, certs = two_firms
-    serial = certs["a1"].serial
-    page = client.get(f"/verify/{serial}").get_data(as_text=True)
+    serial, code = certs["a1"].serial, certs["a1"].public_code
+    page = client.get(f"/verify/{code}").get_data(as_text=True)
     assert "张*丰" in page and "张三丰" not in page
     assert serial in page and "安全生产培训" in page
-    assert f"/verify/{serial}.json" in page
-    assert f"/badges/assertions/{certs['a1'].code}" in page
-    data = client.get(f"/verify/{serial}.json").get_json()
+    assert format_code(code) in page
+    assert f"/verify/{code}.json" in page
+    assert f"/badges/assertions/{certs['a1'].badge_code}" in page
+    data = client.get(f"/verify/{code}.json").get_json()
     assert data == {
         "serial": serial,
         "status": "valid",
@@ -51,16 +48,22 @@ def test_verify_valid_shows_masked_name_only(client, two_firms):
         "issuer": data["issuer"],
     }
     assert data["issuer"].startswith("Consortium ")
-    assert "张三丰" not in client.get(f"/verify/{serial}.json").get_data(as_text=True)
+    assert "张三丰" not in client.get(f"/verify/{code}.json").get_data(as_text=True)
+
+
+def test_the_code_is_read_as_people_type_it(client, two_firms):
+    code = two_firms[4]["a1"].public_code
+    for typed in (format_code(code), code.lower(), code.replace("0", "o").replace("1", "l")):
+        assert client.get(f"/verify/{typed}").status_code == 200, typed
 
 
 def test_verify_expired_and_revoked(app, client, login, two_firms):
     _c, _a, _b, people, certs = two_firms
     with app.app_context():
         set_dates(certs["a2"].id, expires_on=date.today() - timedelta(days=3))
-    page = client.get(f"/verify/{certs['a2'].serial}").get_data(as_text=True)
+    page = client.get(f"/verify/{certs['a2'].public_code}").get_data(as_text=True)
     assert "Expired on" in page or "过期" in page
-    assert client.get(f"/verify/{certs['a2'].serial}.json").get_json()["status"] == "expired"
+    assert client.get(f"/verify/{certs['a2'].public_code}.json").get_json()["status"] == "expired"
     login(people["consortium_admin"])
     consortium = _c
     client.post(
@@ -68,47 +71,46 @@ def test_verify_expired_and_revoked(app, client, login, two_firms):
         data={"reason": "考试作弊"},
     )
     client.post("/logout")
-    page = client.get(f"/verify/{certs['b1'].serial}")
+    page = client.get(f"/verify/{certs['b1'].public_code}")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     with app.app_context():
         revoked_at = db.session.get(Certificate, certs["b1"].id).revoked_at
     assert ("Revoked on" in text or "撤销" in text) and "考试作弊" not in text  # no reason public
     assert str(revoked_at.year) in text
-    data = client.get(f"/verify/{certs['b1'].serial}.json").get_json()
+    data = client.get(f"/verify/{certs['b1'].public_code}.json").get_json()
     assert data["status"] == "revoked" and data["revoked_on"] == revoked_at.date().isoformat()
     assert data["holder"] == "王*"
 
 
-def test_unknown_serials_all_get_the_same_404_page(client, two_firms):
-    _c, _a, _b, _people, certs = two_firms
-    real = certs["a1"].serial
-    prefix, year = real.split("-")[:2]
+def test_codes_that_open_nothing_all_get_the_same_404_page(client, two_firms):
+    code = two_firms[4]["a1"].public_code
     candidates = [
-        make_serial(prefix, int(year), 999_999),  # well formed, never issued
-        "ZZ-1999-0000017",  # random
-        "not-a-serial",  # malformed
+        "0" * 12 if code != "0" * 12 else "1" * 12,  # well formed, never issued
+        code[:-1] + ("0" if code[-1] != "0" else "1"),  # one character off a real one
+        code[:-1],  # too short
+        "not-a-code",  # malformed
         "<img src=x onerror=alert(1)>",  # nothing of the request is echoed
-        _wrong_check(real),  # a real serial with a wrong check character
     ]
     bodies = set()
-    for serial in candidates:
-        response = client.get(f"/verify/{serial}")
-        assert response.status_code == 404, serial
-        bodies.add(response.get_data())
-        as_json = client.get(f"/verify/{serial}.json")
+    for candidate in candidates:
+        response = client.get(f"/verify/{candidate}")
+        assert response.status_code == 404, candidate
+        bodies.add(without_csrf(response.get_data(as_text=True)))
+        as_json = client.get(f"/verify/{candidate}.json")
         assert as_json.status_code == 404 and as_json.get_json() == {"status": "not_found"}
     assert len(bodies) == 1
-    assert b"onerror" not in bodies.pop()
+    assert "onerror" not in bodies.pop()
 
 
 def test_verify_is_rate_limited(client, two_firms):
-    serial = two_firms[4]["a1"].serial
-    statuses = [client.get(f"/verify/{serial}").status_code for _ in range(30)]
+    code = two_firms[4]["a1"].public_code
+    statuses = [client.get(f"/verify/{code}").status_code for _ in range(30)]
     assert set(statuses) == {200}
-    # the page, the JSON and the badges share one budget per address
-    assert client.get(f"/verify/{serial}.json").status_code == 429
-    assert client.get(f"/badges/assertions/{two_firms[4]['a1'].code}").status_code == 429
+    # the page, the JSON, the form and the badges share one budget per address
+    assert client.get(f"/verify/{code}.json").status_code == 429
+    assert client.post("/verify", data={"serial": "x", "code": "y"}).status_code == 429
+    assert client.get(f"/badges/assertions/{two_firms[4]['a1'].badge_code}").status_code == 429
 
 
 # --- Open Badges ------------------------------------------------------------------------------
@@ -117,12 +119,12 @@ def test_verify_is_rate_limited(client, two_firms):
 def test_open_badges_assertion_class_and_issuer(app, client, login, two_firms):
     consortium, _a, _b, people, certs = two_firms
     cert = certs["a1"]
-    response = client.get(f"/badges/assertions/{cert.code}")
+    response = client.get(f"/badges/assertions/{cert.badge_code}")
     assert response.status_code == 200 and response.mimetype == "application/ld+json"
     assertion = response.get_json()
     assert assertion["@context"] == "https://w3id.org/openbadges/v2"
     assert assertion["type"] == "Assertion"
-    assert assertion["id"] == f"http://localhost/badges/assertions/{cert.code}"
+    assert assertion["id"] == f"http://localhost/badges/assertions/{cert.badge_code}"
     assert assertion["verification"] == {"type": "HostedBadge"}
     recipient = assertion["recipient"]
     assert recipient["type"] == "email" and recipient["hashed"] is True
@@ -161,7 +163,7 @@ def test_open_badges_assertion_class_and_issuer(app, client, login, two_firms):
         f"/consortia/{consortium.id}/certificates/{cert.public_id}/revoke",
         data={"reason": "信息有误"},
     )
-    revoked = client.get(f"/badges/assertions/{cert.code}").get_json()
+    revoked = client.get(f"/badges/assertions/{cert.badge_code}").get_json()
     assert revoked["revoked"] is True and revoked["revocationReason"] == "信息有误"
 
     for url in (
@@ -173,12 +175,19 @@ def test_open_badges_assertion_class_and_issuer(app, client, login, two_firms):
         assert missing.status_code == 404 and missing.get_json() == {"status": "not_found"}
 
 
-def test_badge_expiry_and_telephone_recipient(app, client, create_firm, create_user, certify):
+def test_badge_expiry_and_the_url_recipient_without_an_email(
+    app, client, create_firm, create_user, certify
+):
     firm = create_firm()
     worker = create_user(role="worker", firm=firm, email=None)
     cert = certify(worker, firm, months=12)
-    assertion = client.get(f"/badges/assertions/{cert.code}").get_json()
-    assert assertion["recipient"]["type"] == "telephone"
+    assertion = client.get(f"/badges/assertions/{cert.badge_code}").get_json()
+    assert assertion["recipient"] == {
+        "type": "url",
+        "hashed": False,
+        "identity": f"http://localhost/verify/{cert.public_code}",
+    }
+    assert assertion["evidence"] == assertion["recipient"]["identity"]
     assert assertion["expires"].startswith(str(date.today().year + 1))
 
 
@@ -190,7 +199,7 @@ def test_worker_sees_and_downloads_own_certificate_only(client, login, two_firms
     login(people["a1"])
     page = client.get("/certificates").get_data(as_text=True)
     assert certs["a1"].serial in page and certs["a2"].serial not in page
-    assert f"/badges/assertions/{certs['a1'].code}" in page
+    assert f"/badges/assertions/{certs['a1'].badge_code}" in page
     pdf = _get(client, f"/certificates/{certs['a1'].public_id}.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert _get(client, f"/certificates/{certs['a2'].public_id}.pdf").status_code == 404
@@ -215,7 +224,7 @@ def test_firm_admin_sees_only_their_firm(client, login, two_firms):
     assert certs["b1"].serial not in page
     assert "张三丰" in page and "李四" in page and "王五" not in page  # their own workers
     assert people["a1"].mobile not in page  # mobiles masked
-    assert client.get(f"/firms/{firm_b.id}/certificates").status_code == 403
+    assert client.get(f"/firms/{firm_b.id}/certificates").status_code == 404
     assert _get(client, f"/certificates/{certs['a2'].public_id}.pdf").data.startswith(b"%PDF")
     assert _get(client, f"/certificates/{certs['b1'].public_id}.pdf").status_code == 404
     # search and status filter
@@ -315,9 +324,9 @@ def test_revoke_through_the_confirmation_page(app, client, login, two_firms):
     # an admin of another consortium, or a firm admin, can't reach it
     client.post("/logout")
     login(people["firm_admin_a"])
-    assert client.get(url).status_code == 403
+    assert client.get(url).status_code == 404
     other = client.get(f"/consortia/{consortium.id}/certificates/{certs['a2'].public_id}/revoke")
-    assert other.status_code == 403
+    assert other.status_code == 404
 
 
 def test_revoke_of_another_consortiums_certificate_is_404(

@@ -1,8 +1,9 @@
 """A certificate from completion to revocation: a worker on a 390 px phone completes a course,
-finds the certificate under 证书, downloads its PDF (name in the text layer, a QR code that
-decodes to the public verification page); anyone can verify it without signing in and sees only
-the masked name; the consortium admin revokes it on a desktop with a reason, and the public page
-then says so — every page scanned by axe.
+finds the certificate under 证书, downloads its PDF (name, serial and verification code in the
+text layer, a QR code that decodes to the public verification page of that code); anyone can
+verify it without signing in and sees only the masked name — by the QR code, or by typing the
+serial and the code, never by the serial alone; the consortium admin revokes it on a desktop
+with a reason, and the public page then says so — every page scanned by axe.
 
 The PDF checks need poppler-utils (pdftotext, pdftoppm), a CJK font and zxing-cpp: the journey is
 skipped when one is missing, and fails instead under LMS_REQUIRE_E2E=1 (CI)."""
@@ -24,7 +25,7 @@ from playwright.sync_api import expect
 
 from lms.demo.data import DEMO_PASSWORD
 from tests.e2e.conftest import TIMEOUT_MS
-from tests.e2e.journey import follow, sign_in, visit, work_through_course
+from tests.e2e.journey import check_accessibility, follow, sign_in, visit, work_through_course
 
 pytestmark = pytest.mark.e2e
 
@@ -139,7 +140,11 @@ def test_worker_earns_downloads_verifies_and_admin_revokes_a_certificate(
     assert re.fullmatch(r"[A-Z]+-\d{4}-\d+[0-9A-Z]", serial), f"serial {serial!r}"
     expect(card).to_contain_text(tr("Completed on %(date)s") % {"date": _today_label()})
     verify_href = card.get_by_role("link", name=tr("Verification page")).get_attribute("href")
-    assert urlsplit(verify_href).path == f"/verify/{serial}", verify_href
+    code = urlsplit(verify_href).path.removeprefix("/verify/")
+    # 12 characters of Crockford's base32 (no I, L, O, U), printed in groups of four
+    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{12}", code), verify_href
+    printed_code = "-".join(code[i : i + 4] for i in range(0, 12, 4))
+    expect(card).to_contain_text(tr("Verification code %(code)s") % {"code": printed_code})
 
     # 2. The PDF, fetched with the worker's session.
     href = card.get_by_role("link", name=tr("Download PDF")).get_attribute("href")
@@ -154,6 +159,7 @@ def test_worker_earns_downloads_verifies_and_admin_revokes_a_certificate(
     text = run("pdftotext", "-enc", "UTF-8", str(pdf), "-")
     assert WORKER_NAME in text, f"{WORKER_NAME} not in the PDF's text layer: {text[:300]!r}"
     assert serial in text, f"{serial} not in the PDF's text layer: {text[:300]!r}"
+    assert printed_code in text, f"{printed_code} not in the PDF's text layer: {text[:300]!r}"
 
     run("pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", "-singlefile", str(pdf),
         str(tmp_path / "page1"))  # fmt: skip
@@ -165,7 +171,7 @@ def test_worker_earns_downloads_verifies_and_admin_revokes_a_certificate(
     assert len(codes) == 1, f"QR codes on page 1: {codes}"
     qr_url = urlsplit(codes[0])
     assert qr_url.scheme in ("http", "https"), codes[0]
-    assert qr_url.path == f"/verify/{serial}", f"the QR code says {codes[0]!r}"
+    assert qr_url.path == f"/verify/{code}", f"the QR code says {codes[0]!r}"
 
     # 3. Anyone scanning it, without signing in: valid, the name masked, never in full.
     anon = anonymous_phone
@@ -180,12 +186,37 @@ def test_worker_earns_downloads_verifies_and_admin_revokes_a_certificate(
     assert WORKER_NAME not in anon.content(), f"{anon.url}: the full name is on the public page"
     expect(anon.get_by_role("button", name=tr("Sign out"))).to_have_count(0)  # signed out
 
-    data = anon.request.get(f"/verify/{serial}.json")
-    assert data.status == 200, f"/verify/{serial}.json: HTTP {data.status}"
+    data = anon.request.get(f"/verify/{code}.json")
+    assert data.status == 200, f"/verify/{code}.json: HTTP {data.status}"
     doc = data.json()
     assert doc["status"] == "valid" and doc["holder"] == MASKED_NAME, doc
-    assert doc["revoked_on"] is None, doc
+    assert doc["serial"] == serial and doc["revoked_on"] is None, doc
     assert WORKER_NAME not in data.text(), doc
+
+    # The serial alone (the address on PDFs issued before codes) opens nothing: it asks for
+    # the code, the page is the same for any serial …
+    visit(anon, f"/verify/{serial}")
+    main = anon.locator("main")
+    expect(main.locator(".status")).to_have_count(0)
+    content = main.inner_text()
+    assert COURSE_TITLE not in content and MASKED_NAME not in content, content
+    assert serial not in content, content
+    # … a wrong code is "not found" …
+    wrong = ("0" if code[0] != "0" else "1") + code[1:]
+    main.get_by_label(tr("Certificate no.")).fill(serial)
+    main.get_by_label(tr("Verification code")).fill(wrong)
+    with anon.expect_navigation() as navigation:
+        main.get_by_role("button", name=tr("Verify")).click()
+    assert navigation.value.status == 404, navigation.value.status
+    expect(main.locator(".status.off")).to_contain_text(tr("No certificate was found."))
+    assert COURSE_TITLE not in main.inner_text()
+    check_accessibility(anon)
+    # … and the code as printed (any case, with its hyphens) opens the certificate.
+    main.get_by_label(tr("Verification code")).fill(printed_code.lower())
+    follow(anon, main.get_by_role("button", name=tr("Verify")))
+    assert urlsplit(anon.url).path == qr_url.path, anon.url
+    expect(main.locator(".status.ok")).to_contain_text(tr("Valid certificate"))
+    expect(main).to_contain_text(serial)
 
     # 4. The consortium admin revokes it on a desktop, through the confirmation page.
     admin = desktop_page
@@ -209,7 +240,7 @@ def test_worker_earns_downloads_verifies_and_admin_revokes_a_certificate(
     # Without a reason nothing happens …
     follow(admin, admin.get_by_role("button", name=tr("Revoke certificate")))
     expect(admin.locator("main")).to_contain_text(tr("Give the reason for revoking."))
-    data = anon.request.get(f"/verify/{serial}.json")
+    data = anon.request.get(f"/verify/{code}.json")
     assert data.json()["status"] == "valid", data.text()
 
     # … with one, it is revoked.
@@ -236,7 +267,7 @@ def test_worker_earns_downloads_verifies_and_admin_revokes_a_certificate(
     content = anon.content()
     assert WORKER_NAME not in content, f"{anon.url}: the full name is on the public page"
     assert REASON not in content, f"{anon.url}: the reason for revoking is on the public page"
-    doc = anon.request.get(f"/verify/{serial}.json").json()
+    doc = anon.request.get(f"/verify/{code}.json").json()
     assert doc["status"] == "revoked", doc
     assert doc["revoked_on"] == datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat(), doc
 

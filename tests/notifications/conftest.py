@@ -51,10 +51,10 @@ def enrol(town, worker, *, due_in: int | None, source="firm", actor=None) -> Enr
         course.versions[-1],
         source=source,
         actor=actor,
+        due_on=TODAY + timedelta(days=due_in) if due_in is not None else None,
         check_prerequisites=False,
     )
     assert created
-    enrollment.due_on = TODAY + timedelta(days=due_in) if due_in is not None else None
     db.session.flush()
     return enrollment
 

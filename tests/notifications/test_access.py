@@ -30,7 +30,7 @@ NOTIFICATIONS_MATRIX = {
         "POST",
         "/firms/{firm}/overdue/remind",
         "firm_admin",
-        (LOGIN, 403, 403, 302, 302, 404),
+        (LOGIN, 404, 404, 302, 302, 404),
     ),
 }
 

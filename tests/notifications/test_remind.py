@@ -104,7 +104,7 @@ def test_a_firm_outside_the_consortium_is_not_found(app, client, login, town, ca
 def test_a_worker_may_not_remind(app, client, login, town, cases):
     login(town.worker2)
     response = client.post(URL.format(town.firm.id), data={"enrollment": cases["late"]})
-    assert response.status_code == 403
+    assert response.status_code == 404
     assert _reminders(app) == []
 
 

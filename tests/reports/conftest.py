@@ -6,7 +6,8 @@ smart-manufacturing, teaches s1) and B (industrial-internet, teaches s2), both o
 
     w1  A  enrolled 3 months ago, completed 2 months ago: certificate, 8 h, s1 raised to 3
     w1  B  enrolled this month, in progress, active now
-    w2  A  enrolled 2 months ago, mandatory, due 10 days ago: overdue; self-assessed s1 (no raise)
+    w2  A  enrolled 2 months ago, assigned by F1: mandatory, due 10 days ago: overdue;
+           self-assessed s1 (no raise)
     w3  A  enrolled and completed this month: certificate, 8 h, s1 raised to 2
     w3  B  enrolled 5 months ago, withdrawn
     w4  Z  enrolled and completed this month (consortium D)
@@ -24,7 +25,7 @@ from lms.certificates.models import Certificate
 from lms.core.types import utcnow
 from lms.courses.models import Course, CourseSkill, CourseVersion
 from lms.extensions import db
-from lms.learning.models import Enrollment
+from lms.learning.models import Assignment, Enrollment
 from lms.reports.summary import local_zone, month_of, month_start, prev_month
 from lms.skills.models import SkillEvidence
 from lms.transcripts.models import TrainingHours
@@ -152,13 +153,29 @@ def world(app, create_consortium, create_firm, create_user, create_course, creat
             started_at=months_ago(0),
             last_active_at=utcnow(),
         )
-        enrol(
+        w2_a = enrol(
             "w2",
             course_a,
             f1,
             months_ago(2),
+            source="firm",
+            assigned_by_id=admins["f1"].id,
             is_mandatory=True,
             due_on=local_day(utcnow()) - timedelta(days=10),
+        )
+        db.session.add(  # F1's assignment, which the enrolment's due date and flag are
+            Assignment(
+                consortium_id=w2_a.consortium_id,
+                firm_id=f1.id,
+                party_key=f1.id,
+                enrollment_id=w2_a.id,
+                user_id=w2_a.user_id,
+                course_id=course_a.id,
+                assigned_by_id=admins["f1"].id,
+                source="firm",
+                due_on=w2_a.due_on,
+                is_mandatory=True,
+            )
         )
         w3_a = enrol("w3", course_a, f2, months_ago(0), completed=months_ago(0))
         enrol(

@@ -355,19 +355,19 @@ MONTHLY_MATRIX = {
         "GET",
         "/consortia/{consortium}/reports/monthly",
         "consortium_admin",
-        (LOGIN, 403, 403, 200, 200, 404),
+        (LOGIN, 404, 404, 200, 200, 404),
     ),
     "monthly_reports.monthly_pdf": (
         "GET",
         "/consortia/{consortium}/reports/monthly.pdf",
         "consortium_admin",
-        (LOGIN, 403, 403, 200, 200, 404),
+        (LOGIN, 404, 404, 200, 200, 404),
     ),
     "monthly_reports.subscription": (
         "POST",
         "/consortia/{consortium}/reports/monthly/subscription",
         "consortium_admin",
-        (LOGIN, 403, 403, 302, 302, 404),
+        (LOGIN, 404, 404, 302, 302, 404),
     ),
 }
 

@@ -10,8 +10,8 @@ from lms.extensions import db
 from lms.skills.models import Skill, SkillCategory
 from tests.access import LOGIN, PERSONAS, assert_every_route_has_a_row, check_access
 
-MANAGE = (LOGIN, 403, 403, 200, 200, 404)  # taxonomy.manage / role.manage
-MANAGE_302 = (LOGIN, 403, 403, 302, 302, 404)
+MANAGE = (LOGIN, 404, 404, 200, 200, 404)  # taxonomy.manage / role.manage
+MANAGE_302 = (LOGIN, 404, 404, 302, 302, 404)
 
 C = "/consortia/{consortium}"
 F = "/firms/{firm}"

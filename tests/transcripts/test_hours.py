@@ -258,5 +258,5 @@ def test_a_firm_of_another_consortium_is_refused_by_the_filter(
 
 
 def test_a_firm_admin_cannot_open_the_consortium_page(world, firm_admin):
-    assert _get(firm_admin, f"/consortia/{world.consortium.id}/hours")[0].status_code == 403
-    assert _get(firm_admin, f"/firms/{world.firm_b.id}/hours")[0].status_code == 403
+    assert _get(firm_admin, f"/consortia/{world.consortium.id}/hours")[0].status_code == 404
+    assert _get(firm_admin, f"/firms/{world.firm_b.id}/hours")[0].status_code == 404
