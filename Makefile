@@ -116,6 +116,7 @@ test: $(VENV)/.dev-installed i18n-compile
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format:
 	$(BIN)/ruff check --fix .

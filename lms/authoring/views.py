@@ -35,6 +35,7 @@ from lms.authoring.forms import (
 )
 from lms.core.params import page_arg
 from lms.courses.lesson_types import LESSON_TYPES
+from lms.courses.models import Course, CourseVersion, Lesson, Module, Question
 from lms.courses.question_types import QUESTION_TYPES
 from lms.extensions import csrf, db
 from lms.permissions import require
@@ -47,6 +48,16 @@ bp = Blueprint("authoring", __name__)
 AUTHORED_TYPES = {k: v for k, v in LESSON_TYPES.items() if k in LessonForm.FIELDS_BY_TYPE}
 
 VERSION_URL = "/authoring/firms/<int:firm_id>/courses/<slug>/v<int:number>"
+
+
+def _version_for_review(consortium, slug: str, number: int) -> CourseVersion:
+    """A version of a course of `consortium` (already scoped) that has been sent for review at
+    least once (drafts are the authors' own), else 404."""
+    course = current_scope().get(Course, slug=slug, within=consortium)
+    version = current_scope().get(CourseVersion, version=number, within=course)
+    if version.status == "draft":
+        abort(404)
+    return version
 
 
 @bp.context_processor
@@ -64,11 +75,11 @@ def _firm(firm_id: int):
 
 def _course(firm_id: int, slug: str):
     firm = _firm(firm_id)
-    return current_scope().get_authored_course(slug, firm=firm)
+    return current_scope().get(Course, slug=slug, within=firm)
 
 
 def _version(firm_id: int, slug: str, number: int):
-    return current_scope().get_course_version(_course(firm_id, slug), number)
+    return current_scope().get(CourseVersion, version=number, within=_course(firm_id, slug))
 
 
 def _version_url(version, anchor: str | None = None) -> str:
@@ -306,7 +317,7 @@ def new_module(firm_id: int, slug: str, number: int):
 @login_required
 def edit_module(firm_id: int, slug: str, number: int, module_id: int):
     version = _version(firm_id, slug, number)
-    module = current_scope().get_module(module_id, version=version)
+    module = current_scope().get(Module, id=module_id, within=version)
     if (done := _read_only(version)) is not None:
         return done
     form = ModuleForm(obj=module)
@@ -325,7 +336,7 @@ def edit_module(firm_id: int, slug: str, number: int, module_id: int):
 @login_required
 def move_module(firm_id: int, slug: str, number: int, module_id: int):
     version = _version(firm_id, slug, number)
-    module = current_scope().get_module(module_id, version=version)
+    module = current_scope().get(Module, id=module_id, within=version)
     form = MoveForm()
     if form.validate_on_submit():
         _act(service.move_module, module, position=form.position.data)
@@ -338,7 +349,7 @@ def delete_module(firm_id: int, slug: str, number: int, module_id: int):
     version = _version(firm_id, slug, number)
     if request.method == "POST" and _gone(module_id, version.modules):
         return redirect(_version_url(version))  # a replayed delete: already done
-    module = current_scope().get_module(module_id, version=version)
+    module = current_scope().get(Module, id=module_id, within=version)
     if (done := _read_only(version)) is not None:
         return done
     form = ConfirmForm()
@@ -392,7 +403,7 @@ def _lesson_form_data(lesson) -> dict:
 @login_required
 def new_lesson(firm_id: int, slug: str, number: int, module_id: int):
     version = _version(firm_id, slug, number)
-    module = current_scope().get_module(module_id, version=version)
+    module = current_scope().get(Module, id=module_id, within=version)
     if (done := _read_only(version)) is not None:
         return done
     lesson_type = request.args.get("type", "text")
@@ -441,7 +452,7 @@ def new_lesson(firm_id: int, slug: str, number: int, module_id: int):
 @login_required
 def edit_lesson(firm_id: int, slug: str, number: int, lesson_id: int):
     version = _version(firm_id, slug, number)
-    lesson = current_scope().get_lesson(lesson_id, version=version)
+    lesson = current_scope().get(Lesson, id=lesson_id, within=version)
     if (done := _read_only(version)) is not None:
         return done
     form = LessonForm(
@@ -462,7 +473,7 @@ def edit_lesson(firm_id: int, slug: str, number: int, lesson_id: int):
                 minutes=form.minutes.data if form.minutes is not None else 0,
                 body=form.body.data if form.body is not None else "",
                 settings=form.settings(),
-                module=current_scope().get_module(form.module.data, version=version),
+                module=current_scope().get(Module, id=form.module.data, within=version),
             )
         except service.AuthoringError as exc:
             _failed(form, exc)
@@ -505,7 +516,7 @@ def _render_lesson(version, lesson, form, *, preview_html=None, media_form=None,
 @login_required
 def move_lesson(firm_id: int, slug: str, number: int, lesson_id: int):
     version = _version(firm_id, slug, number)
-    lesson = current_scope().get_lesson(lesson_id, version=version)
+    lesson = current_scope().get(Lesson, id=lesson_id, within=version)
     form = MoveForm()
     if form.validate_on_submit():
         _act(service.move_lesson, lesson, position=form.position.data)
@@ -518,7 +529,7 @@ def delete_lesson(firm_id: int, slug: str, number: int, lesson_id: int):
     version = _version(firm_id, slug, number)
     if request.method == "POST" and _gone(lesson_id, version.lessons):
         return redirect(_version_url(version))  # a replayed delete: already done
-    lesson = current_scope().get_lesson(lesson_id, version=version)
+    lesson = current_scope().get(Lesson, id=lesson_id, within=version)
     if (done := _read_only(version)) is not None:
         return done
     form = ConfirmForm()
@@ -557,7 +568,7 @@ def preview(firm_id: int, slug: str, number: int):
 def upload_media(firm_id: int, slug: str, number: int, lesson_id: int):
     """The video of a video lesson or the document of a file lesson."""
     version = _version(firm_id, slug, number)
-    lesson = current_scope().get_lesson(lesson_id, version=version)
+    lesson = current_scope().get(Lesson, id=lesson_id, within=version)
     if lesson.type not in service.MEDIA_CATEGORIES:
         abort(404)
     if (done := _read_only(version)) is not None:
@@ -617,7 +628,7 @@ def upload_media(firm_id: int, slug: str, number: int, lesson_id: int):
 def upload_image(firm_id: int, slug: str, number: int, lesson_id: int):
     """An image for the lesson's text: stored, then appended to the Markdown."""
     version = _version(firm_id, slug, number)
-    lesson = current_scope().get_lesson(lesson_id, version=version)
+    lesson = current_scope().get(Lesson, id=lesson_id, within=version)
     if (done := _read_only(version)) is not None:
         return done
     form = ImageForm()
@@ -661,7 +672,7 @@ ANSWER_FIELDS = {
 
 def _quiz(firm_id, slug, number, lesson_id):
     version = _version(firm_id, slug, number)
-    lesson = current_scope().get_lesson(lesson_id, version=version)
+    lesson = current_scope().get(Lesson, id=lesson_id, within=version)
     if lesson.type != "quiz":
         abort(404)
     return version, lesson
@@ -734,7 +745,7 @@ def new_question(firm_id: int, slug: str, number: int, lesson_id: int):
 @login_required
 def edit_question(firm_id: int, slug: str, number: int, lesson_id: int, question_id: int):
     version, lesson = _quiz(firm_id, slug, number, lesson_id)
-    question = current_scope().get_question(question_id, lesson=lesson)
+    question = current_scope().get(Question, id=question_id, within=lesson)
     if (done := _read_only(version)) is not None:
         return done
     form = QuestionForm(data=QuestionForm.data_of(question), question_type=question.type)
@@ -766,7 +777,7 @@ def edit_question(firm_id: int, slug: str, number: int, lesson_id: int, question
 @login_required
 def move_question(firm_id: int, slug: str, number: int, lesson_id: int, question_id: int):
     version, lesson = _quiz(firm_id, slug, number, lesson_id)
-    question = current_scope().get_question(question_id, lesson=lesson)
+    question = current_scope().get(Question, id=question_id, within=lesson)
     form = MoveForm()
     if form.validate_on_submit():
         _act(service.move_question, question, position=form.position.data)
@@ -782,7 +793,7 @@ def delete_question(firm_id: int, slug: str, number: int, lesson_id: int, questi
     version, lesson = _quiz(firm_id, slug, number, lesson_id)
     if request.method == "POST" and _gone(question_id, lesson.questions):
         return redirect(_lesson_url(lesson, "questions"))  # a replayed delete
-    question = current_scope().get_question(question_id, lesson=lesson)
+    question = current_scope().get(Question, id=question_id, within=lesson)
     if (done := _read_only(version)) is not None:
         return done
     form = ConfirmForm()
@@ -912,7 +923,7 @@ def _changes(old, new) -> dict:
 @login_required
 def review_version(consortium_id: int, slug: str, number: int):
     consortium = _consortium(consortium_id)
-    version = current_scope().get_version_for_review(slug, number, consortium=consortium)
+    version = _version_for_review(consortium, slug, number)
     return _render_review(consortium, version)
 
 
@@ -920,7 +931,7 @@ def review_version(consortium_id: int, slug: str, number: int):
 @login_required
 def approve_version(consortium_id: int, slug: str, number: int):
     consortium = _consortium(consortium_id)
-    version = current_scope().get_version_for_review(slug, number, consortium=consortium)
+    version = _version_for_review(consortium, slug, number)
     if ConfirmForm().validate_on_submit():
         if service.approve_version(current_user, version):
             db.session.commit()
@@ -942,7 +953,7 @@ def approve_version(consortium_id: int, slug: str, number: int):
 @login_required
 def return_version(consortium_id: int, slug: str, number: int):
     consortium = _consortium(consortium_id)
-    version = current_scope().get_version_for_review(slug, number, consortium=consortium)
+    version = _version_for_review(consortium, slug, number)
     form = ReturnForm()
     if form.validate_on_submit():
         try:

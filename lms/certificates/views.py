@@ -571,7 +571,7 @@ def trainer_issue(slug: str, enrollment_id: str):
     """A trainer of the course's firm issues the certificate of a completed enrolment."""
     from lms.learning.models import Enrollment
 
-    course = current_scope().get_course(slug)
+    course = current_scope().get(Course, slug=slug)
     require("course.author", course.firm)  # as sign-off: the trainers' call
     enrollment = db.session.scalars(
         select(Enrollment).where(

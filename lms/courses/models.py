@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from lms.core.tenancy import Tenant, TenantOwned
 from lms.core.types import UTCDateTime, utcnow
 from lms.extensions import db
 
@@ -29,8 +30,9 @@ VERSION_STATES = ("draft", "submitted", "published", "returned", "archived")
 LANGUAGES = ("zh-CN", "en")
 
 
-class Course(db.Model):
+class Course(TenantOwned, db.Model):
     __tablename__ = "courses"
+    __tenant__ = Tenant(firm="firm_id")  # the authoring firm
 
     id: Mapped[int] = mapped_column(primary_key=True)
     consortium_id: Mapped[int] = mapped_column(ForeignKey("consortia.id"), index=True)
@@ -52,8 +54,9 @@ class Course(db.Model):
         return f"<Course {self.id} {self.slug}>"
 
 
-class CourseVersion(db.Model):
+class CourseVersion(TenantOwned, db.Model):
     __tablename__ = "course_versions"
+    __tenant__ = Tenant(parent="course_id")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
@@ -124,8 +127,9 @@ class CourseSkill(db.Model):
         return f"<CourseSkill {self.version_id} {self.skill_id}:{self.level}>"
 
 
-class Module(db.Model):
+class Module(TenantOwned, db.Model):
     __tablename__ = "course_modules"
+    __tenant__ = Tenant(parent="version_id")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("course_versions.id"), index=True)
@@ -141,10 +145,11 @@ class Module(db.Model):
         return f"<Module {self.id} {self.position}>"
 
 
-class Lesson(db.Model):
+class Lesson(TenantOwned, db.Model):
     """One step of a course: text, video, file, quiz or practical task (see lesson_types)."""
 
     __tablename__ = "lessons"
+    __tenant__ = Tenant(parent="version_id")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("course_versions.id"), index=True)
@@ -171,8 +176,9 @@ class Lesson(db.Model):
         return f"<Lesson {self.id} {self.key}>"
 
 
-class Question(db.Model):
+class Question(TenantOwned, db.Model):
     __tablename__ = "questions"
+    __tenant__ = Tenant(parent="lesson_id")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id"), index=True)

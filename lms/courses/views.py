@@ -16,17 +16,22 @@ from flask import (
 from flask_babel import get_locale
 from flask_login import current_user, login_required
 from markupsafe import Markup
+from sqlalchemy.orm import joinedload, selectinload
 
 from lms.core.params import int_arg, page_arg
 from lms.core.storage import storage
 from lms.courses import service
 from lms.courses.lesson_types import LESSON_TYPES
+from lms.courses.models import Course
 from lms.extensions import db
 from lms.learning import service as learning
 from lms.skills.models import level_name
 from lms.tenancy.forms import ConfirmForm
 from lms.tenancy.models import SECTORS
 from lms.tenancy.scope import current_scope, list_firms
+
+# What the course page shows with the course: its firm and versions, loaded at once.
+COURSE_PAGE = (joinedload(Course.firm), selectinload(Course.versions))
 
 bp = Blueprint("courses", __name__)
 
@@ -108,7 +113,7 @@ def version_fragments(version) -> dict:
 @bp.get("/courses/<slug>")
 @login_required
 def course_page(slug: str):
-    course = current_scope().get_course(slug)
+    course = current_scope().get(Course, slug=slug, options=COURSE_PAGE)
     version = service.published_version(course)
     if version is None:
         abort(404)
@@ -133,7 +138,7 @@ def course_page(slug: str):
 @bp.post("/courses/<slug>/enroll")
 @login_required
 def enroll(slug: str):
-    course = current_scope().get_course(slug)
+    course = current_scope().get(Course, slug=slug, options=COURSE_PAGE)
     version = service.published_version(course)
     if version is None:
         abort(404)
@@ -153,7 +158,7 @@ def enroll(slug: str):
 @login_required
 def media(slug: str, version: int, path: str):
     """Course media through an access check: range requests, no sniffing, sandboxed."""
-    course = current_scope().get_course(slug)
+    course = current_scope().get(Course, slug=slug, options=COURSE_PAGE)
     if not path.startswith("media/") or ".." in path.split("/"):
         abort(404)
     key = service.media_key(course, version, path)

@@ -12,6 +12,7 @@ from lms.core.forms import choices
 from lms.core.i18n import ui_locale
 from lms.core.params import page_arg
 from lms.courses import service as courses
+from lms.courses.models import Course, Lesson
 from lms.extensions import db
 from lms.learning import service
 from lms.learning.forms import AssignForm, ConsortiumAssignForm, SignOffForm
@@ -176,7 +177,7 @@ def firm_enrollments(firm_id: int):
 
 
 def course_for_trainer(slug: str):
-    course = current_scope().get_course(slug)
+    course = current_scope().get(Course, slug=slug)
     if not (
         has_permission(current_user, "course.author", course.firm)
         or has_permission(current_user, "course.approve", course.consortium)
@@ -221,7 +222,7 @@ def sign_off(slug: str, enrollment_id: str, lesson_id: int):
     ).first()
     if enrollment is None:
         abort(404)
-    lesson = current_scope().get_lesson(lesson_id, version=enrollment.version)
+    lesson = current_scope().get(Lesson, id=lesson_id, within=enrollment.version)
     if lesson.type != "practical":
         abort(404)
     form = SignOffForm()

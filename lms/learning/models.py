@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from lms.core.tenancy import Tenant, TenantOwned
 from lms.core.types import UTCDateTime, new_public_id, utcnow
 from lms.extensions import db
 
@@ -38,8 +39,9 @@ ASSIGNMENT_SOURCES = ("firm", "consortium", "recert")
 OPEN_DUE = "completed_at IS NULL AND withdrawn_at IS NULL AND due_on IS NOT NULL"
 
 
-class Enrollment(db.Model):
+class Enrollment(TenantOwned, db.Model):
     __tablename__ = "enrollments"
+    __tenant__ = Tenant(firm="firm_id")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)

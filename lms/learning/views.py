@@ -13,7 +13,7 @@ from lms.courses.models import Lesson
 from lms.courses.question_types import QUESTION_TYPES
 from lms.extensions import db
 from lms.learning import service
-from lms.learning.models import QuizAttempt
+from lms.learning.models import Enrollment, QuizAttempt
 from lms.tenancy.forms import ConfirmForm
 from lms.tenancy.scope import current_scope
 
@@ -24,7 +24,12 @@ MAX_POSITION = 7 * 24 * 3600
 
 
 def _lesson(enrollment, lesson_id: int) -> Lesson:
-    return current_scope().get_lesson(lesson_id, version=enrollment.version)
+    return current_scope().get(Lesson, id=lesson_id, within=enrollment.version)
+
+
+def _own(enrollment_id: str) -> Enrollment:
+    """One of the user's own enrolments (in one of their consortia), else 404."""
+    return current_scope().get(Enrollment, public_id=enrollment_id, user_id=current_user.id)
 
 
 def _active(enrollment):
@@ -44,7 +49,7 @@ def my_learning():
 @login_required
 def resume(enrollment_id: str):
     """Continue where the learner left off: the last lesson, else the first not done."""
-    enrollment = _active(current_scope().get_own_enrollment(enrollment_id))
+    enrollment = _active(_own(enrollment_id))
     lessons = enrollment.version.lessons
     progress = service.progress_map(enrollment)
     target = next((x for x in lessons if x.key == enrollment.last_lesson_key), None)
@@ -57,7 +62,7 @@ def resume(enrollment_id: str):
 @bp.get("/learn/<enrollment_id>/lessons/<int:lesson_id>")
 @login_required
 def lesson(enrollment_id: str, lesson_id: int):
-    enrollment = _active(current_scope().get_own_enrollment(enrollment_id))
+    enrollment = _active(_own(enrollment_id))
     lesson = _lesson(enrollment, lesson_id)
     lessons = enrollment.version.lessons
     index = lessons.index(lesson)
@@ -88,7 +93,7 @@ def save_progress(enrollment_id: str, lesson_id: int):
     data = json_object()
     percent = json_number(data, "percent", default=0, minimum=0, maximum=100)
     position = json_number(data, "position", default=0, minimum=0, maximum=MAX_POSITION)
-    enrollment = _active(current_scope().get_own_enrollment(enrollment_id))
+    enrollment = _active(_own(enrollment_id))
     lesson = _lesson(enrollment, lesson_id)
     service.record_progress(enrollment, lesson, percent=int(percent), position_seconds=position)
     db.session.commit()
@@ -105,7 +110,7 @@ def save_progress(enrollment_id: str, lesson_id: int):
 @login_required
 def mark_done(enrollment_id: str, lesson_id: int):
     """'Done, next' without JavaScript: completes a reading/video/file lesson."""
-    enrollment = _active(current_scope().get_own_enrollment(enrollment_id))
+    enrollment = _active(_own(enrollment_id))
     lesson = _lesson(enrollment, lesson_id)
     if ConfirmForm().validate_on_submit() and LESSON_TYPES[lesson.type].completion == "view":
         service.record_progress(enrollment, lesson, percent=100)
@@ -125,7 +130,7 @@ def mark_done(enrollment_id: str, lesson_id: int):
 @bp.post("/learn/<enrollment_id>/lessons/<int:lesson_id>/attempts")
 @login_required
 def start_attempt(enrollment_id: str, lesson_id: int):
-    enrollment = _active(current_scope().get_own_enrollment(enrollment_id))
+    enrollment = _active(_own(enrollment_id))
     lesson = _lesson(enrollment, lesson_id)
     if lesson.type != "quiz" or not ConfirmForm().validate_on_submit():
         abort(400)
@@ -157,7 +162,7 @@ def _attempt(enrollment, attempt_id: str) -> QuizAttempt:
 @bp.route("/learn/<enrollment_id>/attempts/<attempt_id>", methods=["GET", "POST"])
 @login_required
 def attempt(enrollment_id: str, attempt_id: str):
-    enrollment = current_scope().get_own_enrollment(enrollment_id)
+    enrollment = _own(enrollment_id)
     attempt = _attempt(enrollment, attempt_id)
     lesson = attempt.lesson
     form = ConfirmForm()
@@ -191,7 +196,7 @@ def attempt(enrollment_id: str, attempt_id: str):
 @bp.route("/learn/<enrollment_id>/withdraw", methods=["GET", "POST"])
 @login_required
 def withdraw(enrollment_id: str):
-    enrollment = _active(current_scope().get_own_enrollment(enrollment_id))
+    enrollment = _active(_own(enrollment_id))
     form = ConfirmForm()
     back = url_for("learning.my_learning")
     if form.validate_on_submit():

@@ -18,7 +18,7 @@ from lms.extensions import db
 from lms.permissions import require
 from lms.skills import service
 from lms.skills.forms import CopyRoleForm, RoleForm, SkillForm
-from lms.skills.models import level_name
+from lms.skills.models import Skill, level_name
 from lms.tenancy.forms import ConfirmForm
 from lms.tenancy.models import Consortium, Firm
 from lms.tenancy.scope import current_scope, list_firms
@@ -136,7 +136,7 @@ def new_skill(consortium_id: int):
 @login_required
 def edit_skill(consortium_id: int, skill_id: str):
     consortium = _consortium(consortium_id, "taxonomy.manage")
-    skill = current_scope().get_skill(consortium, skill_id, editable=True)
+    skill = current_scope().get(Skill, id=skill_id, within=consortium, shared=False)
     form = SkillForm(obj=skill, categories=_categories(), editing=True)
     if form.validate_on_submit():
         try:

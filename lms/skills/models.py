@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from lms.core.tenancy import Tenant, TenantOwned
 from lms.core.types import UTCDateTime, utcnow
 from lms.extensions import db
 
@@ -41,8 +42,9 @@ class SkillCategory(db.Model):
         return f"<SkillCategory {self.id}>"
 
 
-class Skill(db.Model):
+class Skill(TenantOwned, db.Model):
     __tablename__ = "skills"
+    __tenant__ = Tenant(shared=True)  # a NULL consortium: the shared taxonomy
 
     id: Mapped[str] = mapped_column(String(60), primary_key=True)
     category_id: Mapped[str] = mapped_column(ForeignKey("skill_categories.id"), index=True)

@@ -132,7 +132,7 @@ def my_skills():
 @bp.get("/skills/<skill_id>")
 @login_required
 def my_skill(skill_id: str):
-    skill = current_scope().get_visible_skill(skill_id)
+    skill = current_scope().get(Skill, id=skill_id)
     profile = service.skill_profile(current_user.id).get(skill_id)
     return render_template(
         "skills/skill_history.html",

@@ -11,7 +11,7 @@ from functools import cached_property
 from flask import abort, g
 from flask_login import current_user
 from sqlalchemy import Select, exists, func, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
 from lms.auth.models import Invitation, User
 from lms.extensions import db
@@ -37,6 +37,33 @@ class Scope:
     @property
     def is_platform_admin(self) -> bool:
         return bool(self.user and self.user.is_authenticated and self.user.is_platform_admin)
+
+    def get(self, model, *, within=None, shared: bool = True, options=(), **key):
+        """The row of the tenant-owned `model` with `key` (column=value) that lies inside the
+        caller's reach, else the same 404 as for a row that does not exist.
+
+        How a row belongs to a tenant is the model's own declaration (lms.core.tenancy). Without
+        `within`, rows of the caller's consortia; with an already scoped firm or consortium,
+        only its rows; with an already scoped parent row (a version for its lessons), only that
+        parent's. `shared=False` leaves out the shared rows of models that have them.
+        """
+        firm_id = parent_id = None
+        if within is None:
+            consortium_ids = self.consortium_ids
+        elif isinstance(within, Firm):
+            consortium_ids, firm_id = {within.consortium_id}, within.id
+        elif isinstance(within, Consortium):
+            consortium_ids = {within.id}
+        else:
+            consortium_ids, parent_id = (), within.id
+        condition = model.tenant_clause(
+            consortium_ids=consortium_ids, firm_id=firm_id, parent_id=parent_id, shared=shared
+        )
+        query = select(model).filter_by(**key).where(condition).options(*options)
+        row = db.session.scalars(query.order_by(*model.__mapper__.primary_key)).first()
+        if row is None:
+            abort(404)
+        return row
 
     def get_consortium(self, consortium_id: int) -> Consortium:
         """A consortium the user belongs to (platform admins see all), else 404."""
@@ -84,142 +111,10 @@ class Scope:
             abort(404)
         return batch
 
-    def get_course(self, slug: str):
-        """A course of one of the user's consortia, else 404."""
-        from lms.courses.models import Course
-
-        course = db.session.scalars(
-            select(Course)
-            .where(Course.slug == slug, Course.consortium_id.in_(self.consortium_ids))
-            .order_by(Course.id)
-            .options(joinedload(Course.firm), selectinload(Course.versions))
-        ).first()
-        if course is None:
-            abort(404)
-        return course
-
-    def get_own_enrollment(self, public_id: str):
-        """One of the user's own enrolments, else 404."""
-        from lms.learning.models import Enrollment
-
-        enrollment = db.session.scalars(
-            select(Enrollment).where(
-                Enrollment.public_id == public_id, Enrollment.user_id == self.user.id
-            )
-        ).first()
-        if enrollment is None:
-            abort(404)
-        return enrollment
-
-    # -- authoring and review (lms/authoring) ------------------------------------------------
-
-    def get_authored_course(self, slug: str, *, firm: Firm):
-        """A course authored by `firm` (already scoped), else 404."""
-        from lms.courses.models import Course
-
-        course = db.session.scalars(
-            select(Course).where(
-                Course.slug == slug,
-                Course.firm_id == firm.id,
-                Course.consortium_id == firm.consortium_id,
-            )
-        ).first()
-        if course is None:
-            abort(404)
-        return course
-
-    def get_course_version(self, course, number: int):
-        """Version `number` of `course` (already scoped), else 404."""
-        from lms.courses.models import CourseVersion
-
-        version = db.session.scalars(
-            select(CourseVersion).where(
-                CourseVersion.course_id == course.id, CourseVersion.version == number
-            )
-        ).first()
-        if version is None:
-            abort(404)
-        return version
-
-    def get_version_for_review(self, slug: str, number: int, *, consortium: Consortium):
-        """A version of a course of `consortium` (already scoped) that has been sent for
-        review at least once (drafts are the authors' own), else 404."""
-        from lms.courses.models import Course, CourseVersion
-
-        version = db.session.scalars(
-            select(CourseVersion)
-            .join(Course, CourseVersion.course_id == Course.id)
-            .where(
-                Course.consortium_id == consortium.id,
-                Course.slug == slug,
-                CourseVersion.version == number,
-                CourseVersion.status != "draft",
-            )
-        ).first()
-        if version is None:
-            abort(404)
-        return version
-
-    def get_module(self, module_id: int, *, version):
-        """A module of `version` (already scoped), else 404."""
-        from lms.courses.models import Module
-
-        module = db.session.get(Module, module_id)
-        if module is None or module.version_id != version.id:
-            abort(404)
-        return module
-
-    def get_lesson(self, lesson_id: int, *, version):
-        """A lesson of `version` (already scoped), else 404."""
-        from lms.courses.models import Lesson
-
-        lesson = db.session.get(Lesson, lesson_id)
-        if lesson is None or lesson.version_id != version.id:
-            abort(404)
-        return lesson
-
-    def get_question(self, question_id: int, *, lesson):
-        """A question of the quiz `lesson` (already scoped), else 404."""
-        from lms.courses.models import Question
-
-        question = db.session.get(Question, question_id)
-        if question is None or question.lesson_id != lesson.id:
-            abort(404)
-        return question
-
     @cached_property
     def home_consortium(self) -> Consortium | None:
         """The consortium whose catalogue the user sees (their first current membership's)."""
         return self.memberships[0].consortium if self.memberships else None
-
-    # -- skills taxonomy and job roles (lms/skills/admin_views) ------------------------------
-
-    def get_skill(self, consortium: Consortium, skill_id: str, *, editable: bool = False):
-        """A skill `consortium` (already scoped) sees: shared or its own; with `editable`, only
-        its own. Else 404."""
-        from lms.skills.models import Skill
-
-        skill = db.session.get(Skill, skill_id)
-        if skill is None:
-            abort(404)
-        if skill.consortium_id == consortium.id:
-            return skill
-        if skill.consortium_id is None and not editable:
-            return skill
-        abort(404)
-
-    def get_visible_skill(self, skill_id: str):
-        """A skill of the shared taxonomy or of one of the user's consortia, else 404."""
-        from lms.skills.models import Skill
-
-        skill = db.session.get(Skill, skill_id)
-        if skill is None or not (
-            skill.consortium_id is None
-            or skill.consortium_id in self.consortium_ids
-            or self.is_platform_admin
-        ):
-            abort(404)
-        return skill
 
     def get_role(self, within: Consortium | Firm, role_id: str, *, editable: bool = False):
         """A job role seen in `within` (already scoped), else 404.

@@ -11,8 +11,18 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
+from werkzeug.exceptions import HTTPException
+
+from lms.auth.models import User
+from lms.core.tenancy import TenantOwned
+from lms.courses.models import Course, CourseVersion, Lesson
 from lms.extensions import db
+from lms.skills.models import Skill, SkillCategory
+from lms.tenancy.models import Consortium, Firm
+from lms.tenancy.scope import Scope
 
 ROOT = Path(__file__).resolve().parents[2] / "lms"
 VIEW_MODULES = sorted([*ROOT.glob("*/views.py"), *ROOT.glob("*/*_views.py")])
@@ -81,3 +91,91 @@ def test_the_check_finds_a_direct_read(tmp_path):
     view = tmp_path / "views.py"
     view.write_text("def show(i):\n    return db.session.get(Lesson, i)\n", encoding="utf-8")
     assert direct_reads(view, {"Lesson"}) == [(2, "Lesson")]
+
+
+# --- the one generic lookup: Scope.get over each model's own declaration ----------------------
+
+
+@pytest.fixture
+def two_firms(app, create_consortium, create_firm, create_user, create_course):
+    consortium = create_consortium()
+    firm, other_firm = create_firm(consortium), create_firm(consortium)
+    foreign = create_firm(create_consortium())
+    return SimpleNamespace(
+        consortium_id=consortium.id,
+        firm_id=firm.id,
+        other_firm_id=other_firm.id,
+        worker=create_user(role="worker", firm=firm),
+        ours=create_course(firm, slug="ours").id,
+        theirs=create_course(other_firm, slug="theirs").id,
+        foreign=create_course(foreign, slug="foreign").id,
+    )
+
+
+def _status(call) -> int:
+    try:
+        call()
+    except HTTPException as exc:
+        return exc.code
+    return 200
+
+
+def test_a_row_outside_the_callers_consortia_is_a_404_like_a_missing_one(app, two_firms):
+    with app.test_request_context():
+        scope = Scope(db.session.get(User, two_firms.worker.id))
+        assert scope.get(Course, slug="ours").id == two_firms.ours
+        assert scope.get(Course, slug="theirs").id == two_firms.theirs  # same consortium
+        assert _status(lambda: scope.get(Course, slug="foreign")) == 404
+        assert _status(lambda: scope.get(Course, slug="nothing")) == 404
+
+
+def test_within_a_firm_only_its_rows_and_within_a_parent_only_its_children(app, two_firms):
+    with app.test_request_context():
+        scope = Scope(db.session.get(User, two_firms.worker.id))
+        firm = db.session.get(Firm, two_firms.firm_id)
+        assert scope.get(Course, slug="ours", within=firm).id == two_firms.ours
+        assert _status(lambda: scope.get(Course, slug="theirs", within=firm)) == 404
+        ours, theirs = (
+            db.session.get(Course, two_firms.ours),
+            db.session.get(Course, two_firms.theirs),
+        )
+        version = scope.get(CourseVersion, version=1, within=ours)
+        lesson = version.lessons[0]
+        assert scope.get(Lesson, id=lesson.id, within=version) is lesson
+        other_version = scope.get(CourseVersion, version=1, within=theirs)
+        assert _status(lambda: scope.get(Lesson, id=lesson.id, within=other_version)) == 404
+        with pytest.raises(TypeError):
+            scope.get(Lesson, id=lesson.id)  # a child row is only looked up in its parent
+
+
+def test_shared_rows_are_seen_by_every_consortium_unless_left_out(app, two_firms):
+    with app.test_request_context():
+        db.session.add(SkillCategory(id="gl_cat", name_zh="类别", name_en="Category"))
+        db.session.add(Skill(id="gl_shared", category_id="gl_cat", name_zh="共", name_en="S"))
+        db.session.flush()
+        scope = Scope(db.session.get(User, two_firms.worker.id))
+        consortium = db.session.get(Consortium, two_firms.consortium_id)
+        assert scope.get(Skill, id="gl_shared").id == "gl_shared"
+        assert (
+            _status(lambda: scope.get(Skill, id="gl_shared", within=consortium, shared=False))
+            == 404
+        )
+        db.session.rollback()
+
+
+def test_every_model_looked_up_through_the_scope_declares_its_tenant():
+    looked_up = set()
+    for path in VIEW_MODULES:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "get"
+                and ast.unparse(node.func.value) == "current_scope()"
+                and node.args
+                and isinstance(node.args[0], ast.Name)
+            ):
+                looked_up.add(node.args[0].id)
+    models = {cls.__name__: cls for cls in (m.class_ for m in db.Model.registry.mappers)}
+    assert looked_up, "no view uses the generic lookup"
+    assert {name for name in looked_up if not issubclass(models[name], TenantOwned)} == set()
