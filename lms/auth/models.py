@@ -8,6 +8,7 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from lms.core.tenancy import Tenant, TenantOwned
 from lms.core.types import UTCDateTime, new_public_id, utcnow
 from lms.extensions import db
 
@@ -64,10 +65,11 @@ class UserSession(db.Model):
         return f"<UserSession {self.id} user={self.user_id}>"
 
 
-class Invitation(db.Model):
+class Invitation(TenantOwned, db.Model):
     """A single-use, expiring link that lets someone set a password and join a firm."""
 
     __tablename__ = "invitations"
+    __tenant__ = Tenant(firm="firm_id")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)

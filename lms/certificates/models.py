@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.certificates.codes import new_code, new_salt
+from lms.core.tenancy import Tenant, TenantOwned
 from lms.core.types import UTCDateTime, new_public_id, utcnow
 from lms.extensions import db
 
@@ -62,8 +63,9 @@ class SerialCounter(db.Model):
     value: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Certificate(db.Model):
+class Certificate(TenantOwned, db.Model):
     __tablename__ = "certificates"
+    __tenant__ = Tenant(firm="firm_id", owner="user_id")  # the holder keeps their own
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)

@@ -313,10 +313,21 @@ def my_certificates():
     return render_template("certificates/mine.html", certs=certs, format_code=format_code)
 
 
+def _viewable_certificate(public_id: str) -> Certificate:
+    """A certificate the user may open, else 404: their own (even after leaving the firm), or
+    one of a firm or consortium whose reports they see."""
+    scope = current_scope()
+    cert = scope.get(Certificate, public_id=public_id)
+    if cert.user_id != current_user.id:
+        place = scope.get_firm(cert.firm_id) if cert.firm_id else None
+        require("report.view", place or scope.get_consortium(cert.consortium_id))
+    return cert
+
+
 @bp.get("/certificates/<public_id>.pdf")
 @login_required
 def download(public_id: str):
-    cert = current_scope().get_certificate(public_id)
+    cert = _viewable_certificate(public_id)
     if not cert.pdf_path or not storage().exists(cert.pdf_path):
         service.store_pdf(cert)
         db.session.commit()
@@ -467,7 +478,7 @@ def consortium_certificates(consortium_id: int):
 def revoke(consortium_id: int, public_id: str):
     consortium = current_scope().get_consortium(consortium_id)
     require("certificate.manage", consortium)
-    cert = current_scope().get_certificate(public_id, within=consortium)
+    cert = current_scope().get(Certificate, public_id=public_id, within=consortium)
     back = url_for("certificates.consortium_certificates", consortium_id=consortium.id)
     form = RevokeForm()
     if cert.revoked_at is None and form.validate_on_submit():

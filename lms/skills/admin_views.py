@@ -18,7 +18,7 @@ from lms.extensions import db
 from lms.permissions import require
 from lms.skills import service
 from lms.skills.forms import CopyRoleForm, RoleForm, SkillForm
-from lms.skills.models import Skill, level_name
+from lms.skills.models import JobRole, Skill, level_name
 from lms.tenancy.forms import ConfirmForm
 from lms.tenancy.models import Consortium, Firm
 from lms.tenancy.scope import current_scope, list_firms
@@ -136,7 +136,7 @@ def new_skill(consortium_id: int):
 @login_required
 def edit_skill(consortium_id: int, skill_id: str):
     consortium = _consortium(consortium_id, "taxonomy.manage")
-    skill = current_scope().get(Skill, id=skill_id, within=consortium, shared=False)
+    skill = current_scope().get(Skill, id=skill_id, within=consortium, own_only=True)
     form = SkillForm(obj=skill, categories=_categories(), editing=True)
     if form.validate_on_submit():
         try:
@@ -261,7 +261,7 @@ def _roles(place: Place):
 
 
 def _role(place: Place, role_id: str):
-    role = current_scope().get_role(place.firm or place.consortium, role_id)
+    role = current_scope().get(JobRole, id=role_id, within=place.firm or place.consortium)
     return render_template("skills/admin/role.html", place=place, role=role)
 
 
@@ -269,7 +269,9 @@ def _role_form(place: Place, role_id: str | None = None):
     """Create (role_id None) or edit one of the place's own roles."""
     role = None
     if role_id is not None:
-        role = current_scope().get_role(place.firm or place.consortium, role_id, editable=True)
+        role = current_scope().get(
+            JobRole, id=role_id, within=place.firm or place.consortium, own_only=True
+        )
     visible = db.session.scalars(service.list_skills(place.consortium, locale=ui_locale())).all()
     form = RoleForm(skills=visible, role=role, editing=role is not None)
     if form.validate_on_submit():
@@ -303,7 +305,9 @@ def _role_form(place: Place, role_id: str | None = None):
 
 
 def _deactivate(place: Place, role_id: str):
-    role = current_scope().get_role(place.firm or place.consortium, role_id, editable=True)
+    role = current_scope().get(
+        JobRole, id=role_id, within=place.firm or place.consortium, own_only=True
+    )
     form = ConfirmForm()
     back = place.url("role", role_id=role.id)
     if form.validate_on_submit():
@@ -325,7 +329,9 @@ def _deactivate(place: Place, role_id: str):
 
 
 def _activate(place: Place, role_id: str):
-    role = current_scope().get_role(place.firm or place.consortium, role_id, editable=True)
+    role = current_scope().get(
+        JobRole, id=role_id, within=place.firm or place.consortium, own_only=True
+    )
     if ConfirmForm().validate_on_submit():
         service.set_role_active(current_user, role, active=True)
         db.session.commit()
@@ -374,7 +380,7 @@ def activate_consortium_role(consortium_id: int, role_id: str):
 def copy_role(consortium_id: int, role_id: str):
     """A consortium's own, editable copy of a role it sees (usually a shared one)."""
     place = _consortium_place(consortium_id)
-    source = current_scope().get_role(place.consortium, role_id)
+    source = current_scope().get(JobRole, id=role_id, within=place.consortium)
     form = CopyRoleForm(
         data={
             "role_id": f"{source.id}_{place.consortium.code.lower()}",

@@ -13,6 +13,9 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    and_,
+    false,
+    or_,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -70,13 +73,30 @@ def level_name(level: int, locale: str) -> str:
     return f"{level} · {en if locale.startswith('en') else zh}"
 
 
-class JobRole(db.Model):
+class JobRole(TenantOwned, db.Model):
     """A job role and the skill levels it requires.
 
     Shared roles (from the taxonomy) have no consortium; a consortium or a firm may add its own.
     """
 
     __tablename__ = "job_roles"
+    __tenant__ = Tenant(firm="firm_id", shared=True)
+
+    @classmethod
+    def tenant_clause(
+        cls, *, consortium_ids, firm_id=None, parent_id=None, own_only=False, user_id=None
+    ):
+        """A firm sees the shared roles, its consortium's and its own; a consortium sees the
+        shared roles, its own and its firms'. `own_only` (editing): the firm's own roles, or
+        the consortium's own (a firm's roles are edited under the firm)."""
+        inside = cls.consortium_id.in_(list(consortium_ids)) if consortium_ids else false()
+        if firm_id is not None:
+            own = and_(inside, cls.firm_id == firm_id)
+            seen = or_(own, and_(inside, cls.firm_id.is_(None)))
+        else:
+            own = and_(inside, cls.firm_id.is_(None))
+            seen = inside
+        return own if own_only else or_(seen, cls.consortium_id.is_(None))
 
     id: Mapped[str] = mapped_column(String(60), primary_key=True)
     consortium_id: Mapped[int | None] = mapped_column(ForeignKey("consortia.id"), index=True)

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from lms.core.tenancy import Tenant, TenantOwned
 from lms.core.types import UTCDateTime, new_public_id, utcnow
 from lms.extensions import db
 
@@ -106,10 +107,11 @@ class Membership(db.Model):
         return f"<Membership {self.id} user={self.user_id} {self.role}@{self.firm_id}>"
 
 
-class ImportBatch(db.Model):
+class ImportBatch(TenantOwned, db.Model):
     """A parsed people file waiting for the firm admin to confirm it."""
 
     __tablename__ = "import_batches"
+    __tenant__ = Tenant(firm="firm_id")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from lms.auth.models import Invitation, User
 from lms.extensions import db
-from lms.tenancy.models import Consortium, Firm, ImportBatch, Membership
+from lms.tenancy.models import Consortium, Firm, Membership
 
 
 class Scope:
@@ -38,18 +38,19 @@ class Scope:
     def is_platform_admin(self) -> bool:
         return bool(self.user and self.user.is_authenticated and self.user.is_platform_admin)
 
-    def get(self, model, *, within=None, shared: bool = True, options=(), **key):
+    def get(self, model, *, within=None, own_only: bool = False, options=(), **key):
         """The row of the tenant-owned `model` with `key` (column=value) that lies inside the
         caller's reach, else the same 404 as for a row that does not exist.
 
         How a row belongs to a tenant is the model's own declaration (lms.core.tenancy). Without
         `within`, rows of the caller's consortia; with an already scoped firm or consortium,
         only its rows; with an already scoped parent row (a version for its lessons), only that
-        parent's. `shared=False` leaves out the shared rows of models that have them.
+        parent's. `own_only` keeps only the place's own rows (what it may edit).
         """
-        firm_id = parent_id = None
+        firm_id = parent_id = user_id = None
         if within is None:
             consortium_ids = self.consortium_ids
+            user_id = self.user.id if self.user and self.user.is_authenticated else None
         elif isinstance(within, Firm):
             consortium_ids, firm_id = {within.consortium_id}, within.id
         elif isinstance(within, Consortium):
@@ -57,7 +58,11 @@ class Scope:
         else:
             consortium_ids, parent_id = (), within.id
         condition = model.tenant_clause(
-            consortium_ids=consortium_ids, firm_id=firm_id, parent_id=parent_id, shared=shared
+            consortium_ids=consortium_ids,
+            firm_id=firm_id,
+            parent_id=parent_id,
+            own_only=own_only,
+            user_id=user_id,
         )
         query = select(model).filter_by(**key).where(condition).options(*options)
         row = db.session.scalars(query.order_by(*model.__mapper__.primary_key)).first()
@@ -89,82 +94,10 @@ class Scope:
             abort(404)
         return user
 
-    def get_invitation(self, public_id: str, *, within: Firm | Consortium) -> Invitation:
-        query = select(Invitation).where(Invitation.public_id == public_id)
-        if isinstance(within, Firm):
-            query = query.where(Invitation.firm_id == within.id)
-        else:
-            query = query.where(Invitation.consortium_id == within.id)
-        invitation = db.session.scalars(query).first()
-        if invitation is None:
-            abort(404)
-        return invitation
-
-    def get_import_batch(self, public_id: str, *, firm: Firm) -> ImportBatch:
-        """A people-import batch of `firm` (already scoped), else 404."""
-        batch = db.session.scalars(
-            select(ImportBatch).where(
-                ImportBatch.public_id == public_id, ImportBatch.firm_id == firm.id
-            )
-        ).first()
-        if batch is None:
-            abort(404)
-        return batch
-
     @cached_property
     def home_consortium(self) -> Consortium | None:
         """The consortium whose catalogue the user sees (their first current membership's)."""
         return self.memberships[0].consortium if self.memberships else None
-
-    def get_role(self, within: Consortium | Firm, role_id: str, *, editable: bool = False):
-        """A job role seen in `within` (already scoped), else 404.
-
-        In a consortium: shared roles, its own and its firms' (editable: its own; a firm's roles
-        are edited under the firm). In a firm: shared roles, the consortium's and the firm's
-        (editable: the firm's).
-        """
-        from lms.skills.models import JobRole
-
-        role = db.session.get(JobRole, role_id)
-        if role is None:
-            abort(404)
-        if isinstance(within, Firm):
-            own = role.firm_id == within.id and role.consortium_id == within.consortium_id
-            visible = (
-                own
-                or role.consortium_id is None
-                or (role.consortium_id == within.consortium_id and role.firm_id is None)
-            )
-        else:
-            own = role.consortium_id == within.id and role.firm_id is None
-            visible = role.consortium_id is None or role.consortium_id == within.id
-        if own or (visible and not editable):
-            return role
-        abort(404)
-
-    def get_certificate(self, public_id: str, *, within: Consortium | None = None):
-        """A certificate the user may open, else 404: their own (even after leaving the
-        firm), or one of a firm or consortium whose reports they see. `within` restricts it
-        to one consortium."""
-        from lms.certificates.models import Certificate
-        from lms.permissions import has_permission
-
-        query = select(Certificate).where(Certificate.public_id == public_id)
-        if within is not None:
-            query = query.where(Certificate.consortium_id == within.id)
-        cert = db.session.scalars(query).first()
-        if cert is None:
-            abort(404)
-        if cert.user_id == self.user.id:
-            return cert
-        if cert.consortium_id in self.consortium_ids:
-            firm = db.session.get(Firm, cert.firm_id) if cert.firm_id else None
-            consortium = db.session.get(Consortium, cert.consortium_id)
-            if (firm and has_permission(self.user, "report.view", firm)) or has_permission(
-                self.user, "report.view", consortium
-            ):
-                return cert
-        abort(404)
 
 
 def current_scope() -> Scope:

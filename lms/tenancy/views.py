@@ -6,6 +6,7 @@ from flask_babel import lazy_pgettext as _lp
 from flask_login import current_user, login_required
 
 from lms.auth import service as accounts
+from lms.auth.models import Invitation
 from lms.core.exports import csv_response
 from lms.core.params import int_arg, page_arg
 from lms.extensions import db
@@ -13,7 +14,7 @@ from lms.permissions import require
 from lms.skills.service import role_options
 from lms.tenancy import importer, service
 from lms.tenancy.forms import ConfirmForm, ConsortiumForm, FirmForm, ImportForm, InviteForm
-from lms.tenancy.models import Firm
+from lms.tenancy.models import Firm, ImportBatch
 from lms.tenancy.scope import (
     count_unactivated,
     current_scope,
@@ -425,7 +426,7 @@ def activation_links(firm_id: int):
 @login_required
 def revoke_invitation(firm_id: int, public_id: str):
     firm = _firm_for(firm_id, "person.invite")
-    invitation = current_scope().get_invitation(public_id, within=firm)
+    invitation = current_scope().get(Invitation, public_id=public_id, within=firm)
     if ConfirmForm().validate_on_submit():
         accounts.revoke_invitation(current_user, invitation)
         db.session.commit()
@@ -496,7 +497,7 @@ def import_people(firm_id: int):
 @login_required
 def import_preview(firm_id: int, batch_id: str):
     firm = _firm_for(firm_id, "person.import")
-    batch = current_scope().get_import_batch(batch_id, firm=firm)
+    batch = current_scope().get(ImportBatch, public_id=batch_id, within=firm)
     form = ConfirmForm()
     if form.validate_on_submit():
         counts = importer.confirm_import(current_user, firm, batch)

@@ -157,7 +157,7 @@ def test_shared_rows_are_seen_by_every_consortium_unless_left_out(app, two_firms
         consortium = db.session.get(Consortium, two_firms.consortium_id)
         assert scope.get(Skill, id="gl_shared").id == "gl_shared"
         assert (
-            _status(lambda: scope.get(Skill, id="gl_shared", within=consortium, shared=False))
+            _status(lambda: scope.get(Skill, id="gl_shared", within=consortium, own_only=True))
             == 404
         )
         db.session.rollback()
