@@ -398,7 +398,6 @@ def get_invitation_for_token(token: str) -> Invitation:
 
 def accept_invitation(token: str, *, password: str, locale: str) -> User:
     """Create the invitee's account with their password; each link works exactly once."""
-    from lms.tenancy.service import add_membership
 
     invitation = get_invitation_for_token(token)
     user = db.session.scalars(
@@ -420,33 +419,16 @@ def accept_invitation(token: str, *, password: str, locale: str) -> User:
         user = User(name=invitation.name, email=invitation.email, mobile=invitation.mobile)
     user.locale = locale
     set_password(user, password)
-    # Claim the invitation atomically so two submits (or two tabs) create one account.
-    claimed = db.session.execute(
-        update(Invitation)
-        .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
-        .values(accepted_at=utcnow())
-    ).rowcount
-    if claimed != 1:
-        raise AccountError(_l("This invitation has already been used. Sign in instead."))
+    _claim(invitation)  # two submits (or two tabs) create one account
     db.session.add(user)
     db.session.flush()
-    add_membership(
-        user,
-        user,
-        consortium=invitation.consortium,
-        firm=invitation.firm,
-        role=invitation.role,
-        job_role_id=invitation.job_role_id,
-        audit=False,
-    )
-    record_action(user, "invitation.accept", invitation, consortium_id=invitation.consortium_id)
+    _join(user, invitation)
     return user
 
 
 def accept_invitation_as(user: User, token: str) -> Invitation:
     """A signed-in person accepts an invitation to their own e-mail or mobile: the role is
     added to their account (a worker dispatched to a second firm joins it this way)."""
-    from lms.tenancy.service import add_membership
 
     invitation = get_invitation_for_token(token)
     if not is_addressed_to(invitation, user):
@@ -456,6 +438,13 @@ def accept_invitation_as(user: User, token: str) -> Invitation:
                 "then open the link again to accept it with the right account."
             )
         )
+    _claim(invitation)
+    _join(user, invitation)
+    return invitation
+
+
+def _claim(invitation: Invitation) -> None:
+    """Mark the invitation used, atomically: of two submits, one goes on."""
     claimed = db.session.execute(
         update(Invitation)
         .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
@@ -463,6 +452,12 @@ def accept_invitation_as(user: User, token: str) -> Invitation:
     ).rowcount
     if claimed != 1:
         raise AccountError(_l("This invitation has already been used. Sign in instead."))
+
+
+def _join(user: User, invitation: Invitation) -> None:
+    """Give `user` the invitation's role, recorded as their acceptance."""
+    from lms.tenancy.service import add_membership
+
     add_membership(
         user,
         user,
@@ -473,7 +468,6 @@ def accept_invitation_as(user: User, token: str) -> Invitation:
         audit=False,
     )
     record_action(user, "invitation.accept", invitation, consortium_id=invitation.consortium_id)
-    return invitation
 
 
 def revoke_invitation(actor: User, invitation: Invitation) -> None:
