@@ -19,7 +19,7 @@ from lms.certificates.codes import format_code, is_code, new_code, normalize_cod
 from lms.certificates.models import Certificate, CertificateTemplate, SerialCounter
 from lms.certificates.serials import is_valid, make_serial, normalize
 from lms.core.storage import storage
-from lms.core.types import utcnow
+from lms.core.types import local_date, utcnow
 from lms.extensions import db
 from lms.skills.models import LEVEL_NAMES, Skill
 from lms.tenancy.models import Consortium
@@ -102,7 +102,8 @@ def issue(enrollment, *, source: str = "completion", actor=None) -> Certificate:
     version = enrollment.version
     course = version.course
     consortium = course.consortium
-    completed = (enrollment.completed_at or utcnow()).date()
+    # The day of completion where the learner is (a UTC date is a day early before 08:00).
+    completed = local_date(enrollment.completed_at or utcnow())
     cert = Certificate(
         serial=next_serial(consortium, completed.year),
         public_code=unused_code(),

@@ -4,7 +4,7 @@ certificates and their PDFs, a firm's and a consortium's certificates, revocatio
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, datetime
 
 from flask import (
     Blueprint,
@@ -32,6 +32,7 @@ from lms.certificates.serials import is_serial
 from lms.core.exports import csv_response
 from lms.core.params import int_arg, page_arg
 from lms.core.storage import storage
+from lms.core.types import local_date
 from lms.courses.models import Course, CourseVersion
 from lms.extensions import db, limiter
 from lms.permissions import require
@@ -116,9 +117,10 @@ def _not_found_json():
 
 
 def _iso(value) -> str | None:
+    """A date as ISO text; a moment as its date where the consortium is (not UTC's)."""
     if value is None:
         return None
-    return (value.date() if hasattr(value, "date") else value).isoformat()
+    return (local_date(value) if isinstance(value, datetime) else value).isoformat()
 
 
 @bp.get("/verify/<code>.json")

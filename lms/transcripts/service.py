@@ -4,13 +4,11 @@ period aggregates the reports read, and a worker's transcript as data and as PDF
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask_babel import force_locale, format_date, pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -21,6 +19,7 @@ from lms.audit.service import record_action
 from lms.auth.models import User
 from lms.certificates.codes import format_code
 from lms.certificates.models import Certificate
+from lms.core.types import local_date, local_today
 from lms.courses.models import CourseVersion
 from lms.extensions import db
 from lms.learning.models import STATUS_LABELS, Enrollment
@@ -42,15 +41,6 @@ class HoursError(ValueError):
 
 
 # --- dates and periods ------------------------------------------------------------------------
-
-
-def local_date(moment: datetime) -> date:
-    """The date of a UTC moment in the app's time zone (Asia/Shanghai unless configured)."""
-    return moment.astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
-
-
-def local_today() -> date:
-    return datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
 
 
 @dataclass(frozen=True)

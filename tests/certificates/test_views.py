@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -42,7 +43,7 @@ def test_verify_valid_shows_masked_name_only(client, two_firms):
         "status": "valid",
         "holder": "张*丰",
         "course": "安全生产培训",
-        "completed_on": date.today().isoformat(),
+        "completed_on": datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat(),  # the day there
         "expires_on": None,
         "revoked_on": None,
         "issuer": data["issuer"],
@@ -79,7 +80,8 @@ def test_verify_expired_and_revoked(app, client, login, two_firms):
     assert ("Revoked on" in text or "撤销" in text) and "考试作弊" not in text  # no reason public
     assert str(revoked_at.year) in text
     data = client.get(f"/verify/{certs['b1'].public_code}.json").get_json()
-    assert data["status"] == "revoked" and data["revoked_on"] == revoked_at.date().isoformat()
+    revoked_on = revoked_at.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    assert data["status"] == "revoked" and data["revoked_on"] == revoked_on  # the day there
     assert data["holder"] == "王*"
 
 
