@@ -267,7 +267,7 @@ def test_the_pdf_prints_the_code_and_its_qr_code_carries_the_code_address(
         import zxingcpp
         from PIL import Image
     except ImportError:
-        _missing("zxing-cpp is not installed: pip install -e '.[dev]' (make test does)")
+        _missing("zxing-cpp is not installed: make test installs it from requirements/dev.txt")
     firm = create_firm()
     issued = certify(create_user(role="worker", firm=firm), firm)
     with app.app_context():

@@ -142,7 +142,7 @@ def test_qr_decodes_to_the_verification_url(certificate):
     try:
         import zxingcpp
     except ImportError:
-        _missing("zxing-cpp is not installed: pip install -e '.[dev]' (make test does)")
+        _missing("zxing-cpp is not installed: make test installs it from requirements/dev.txt")
     found = zxingcpp.read_barcodes(gray(certificate, 150))
     assert [b.text for b in found if b.format == zxingcpp.BarcodeFormat.QRCode] == [URL]
 

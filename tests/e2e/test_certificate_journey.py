@@ -61,7 +61,7 @@ def pdf_tools():
     try:
         import zxingcpp
     except ImportError:
-        _missing("zxing-cpp is not installed: pip install -e '.[dev]' (make test does)")
+        _missing("zxing-cpp is not installed: make test installs it from requirements/dev.txt")
     return zxingcpp
 
 
