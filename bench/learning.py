@@ -35,7 +35,7 @@ from flask.sessions import SecureCookieSessionInterface  # noqa: E402
 from itsdangerous import URLSafeTimedSerializer  # noqa: E402
 
 from lms import create_app  # noqa: E402
-from lms.auth.service import _digest  # noqa: E402
+from lms.auth.service import token_digest  # noqa: E402
 from lms.core.types import new_public_id, utcnow  # noqa: E402
 from lms.extensions import db  # noqa: E402
 
@@ -111,11 +111,11 @@ def database_url() -> str:
 def seed(app) -> dict:
     """Bulk rows straight into the tables (the services are measured elsewhere)."""
     from lms.auth.models import User, UserSession
+    from lms.core.codes import uscc_check_char
     from lms.courses.markdown import render_markdown
     from lms.courses.models import Course, CourseSkill, CourseVersion, Lesson, Module
     from lms.learning.models import Enrollment
-    from lms.skills.service import import_seed_taxonomy
-    from lms.tenancy.codes import uscc_check_char
+    from lms.taxonomy.service import import_seed_taxonomy
     from lms.tenancy.models import Consortium, Firm, Membership
 
     rng = random.Random(7)
@@ -240,7 +240,7 @@ def seed(app) -> dict:
             token, csrf_raw = secrets.token_urlsafe(32), secrets.token_hex(20)
             db.session.add(
                 UserSession(
-                    token_hash=_digest(token),
+                    token_hash=token_digest(token),
                     user_id=uid,
                     created_at=now,
                     last_seen_at=now,

@@ -25,9 +25,9 @@ from sqlalchemy import insert  # noqa: E402
 from lms import create_app  # noqa: E402
 from lms.auth.models import User  # noqa: E402
 from lms.auth.passwords import hash_password  # noqa: E402
+from lms.core.codes import uscc_check_char  # noqa: E402
 from lms.core.types import new_public_id, utcnow  # noqa: E402
 from lms.extensions import db  # noqa: E402
-from lms.tenancy.codes import uscc_check_char  # noqa: E402
 from lms.tenancy.models import Consortium, Firm, Membership  # noqa: E402
 
 N = int(os.environ.get("LMS_BENCH_PEOPLE", "20000"))

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED_TAXONOMY = ROOT / "lms" / "skills" / "seed" / "taxonomy.yaml"
+SEED_TAXONOMY = ROOT / "lms" / "taxonomy" / "seed" / "taxonomy.yaml"
 
 
 def generate(out: Path, *, workers: int = 2000, courses: int = 200, seed: int = 1) -> Path:

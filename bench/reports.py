@@ -21,7 +21,7 @@ time of every table is printed. Then, per backend, it measures:
 - GET /firms/<id>/reports as the admin of the largest firm, the same way;
 - an XLSX export of 100,000 rows: the people behind "enrolments" (export source
   "reports.people") over the shortest run of recent months that has that many, through
-  lms.core.exports.write_table, read back with openpyxl to check the header, the row count and
+  lms.jobs.exports.write_table, read back with openpyxl to check the header, the row count and
   that a "=" name was neutralised;
 - as the baseline in the same run, the plain consortium-wide GROUP BY firm × course over the
   enrolments (count and completed count), and the ratios dashboard p95 / baseline;
@@ -234,7 +234,7 @@ def _codes(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _taxonomy() -> tuple[list[str], list[str]]:
-    from lms.skills.service import SEED as TAXONOMY
+    from lms.taxonomy.service import SEED as TAXONOMY
 
     data = yaml.safe_load(TAXONOMY.read_text(encoding="utf-8"))
     return [s["id"] for s in data["skills"]], [r["id"] for r in data["roles"]]
@@ -265,7 +265,7 @@ def generate(scale: float, now: int) -> dict:
             "created_at": Ts(np.array([created])),
         },
     )
-    from lms.tenancy.codes import uscc_check_char
+    from lms.core.codes import uscc_check_char
 
     codes = [f"91130200MB{i:07d}" for i in range(FIRMS)]
     kinds = np.array(
@@ -745,7 +745,7 @@ def _sqlite_path(url: str) -> str:
 
 def prepare_schema(app) -> None:
     """The app's tables (db.create_all, as the other benches do) and the seed taxonomy."""
-    from lms.skills.service import import_seed_taxonomy
+    from lms.taxonomy.service import import_seed_taxonomy
 
     with app.app_context():
         db.drop_all()
@@ -936,7 +936,7 @@ def measure_export(app, world: dict, path: Path) -> dict:
     from openpyxl import load_workbook
 
     from lms.auth.models import User
-    from lms.core.exports import SOURCES, write_table
+    from lms.jobs.exports import SOURCES, write_table
 
     first, last = world["export_period"]
     params = {

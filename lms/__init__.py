@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from lms.config import PROJECT_ROOT, load_config
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -17,8 +17,6 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
-    from lms.config import load_config
-
     app.config.update(load_config(Path(app.instance_path)))
     if config:
         app.config.update(config)
@@ -26,17 +24,89 @@ def create_app(config: dict | None = None) -> Flask:
     configure_blueprints(app)
     configure_cli(app)
     from lms.core import web
-    from lms.skills.service import connect_signals
 
     web.init_app(app)
-    connect_signals()
-    from lms.certificates.service import connect_signals as connect_certificates
+    configure_templates(app)
+    configure_jobs()
+    configure_signals()
+    return app
 
-    connect_certificates()
+
+def configure_templates(app: Flask) -> None:
+    """Helpers every template may use, from the domains that own them."""
+    from flask_login import current_user
+
+    from lms.notifications.reminders import reminded_today
+    from lms.notifications.service import unread_count
+    from lms.permissions import has_permission
+    from lms.taxonomy.models import level_name
+    from lms.taxonomy.service import skill_name
+    from lms.tenancy import labels
+
+    def can(permission, target=None) -> bool:
+        return has_permission(current_user, permission, target)
+
+    def unread_notifications() -> int:
+        """The top bar's badge: one COUNT query, for signed-in users only."""
+        if not (current_user and current_user.is_authenticated):
+            return 0
+        return unread_count(current_user)
+
+    app.jinja_env.globals.update(
+        can=can,
+        level_name=level_name,
+        skill_name=skill_name,
+        unread_notifications=unread_notifications,
+        reminded_today=reminded_today,  # for the enrolment lists of learning
+        ROLE_LABELS=labels.ROLE_LABELS,
+        FIRM_KIND_LABELS=labels.FIRM_KIND_LABELS,
+        REGION_LABELS=labels.REGION_LABELS,
+        SECTOR_LABELS=labels.SECTOR_LABELS,
+    )
+
+
+def configure_jobs() -> None:
+    """Everything that runs in the background, by kind (lms.jobs names no domain above it)."""
+    from lms.certificates.bulk import bulk_job
+    from lms.certificates.lifecycle import lifecycle_job
+    from lms.jobs.exports import JOB_KIND as EXPORTS
+    from lms.jobs.exports import export_job
+    from lms.jobs.service import register_job
+    from lms.notifications.reminders import reminders_job
+    from lms.notifications.service import email_job
+    from lms.reports.monthly import monthly_job
+    from lms.reports.summary import refresh_job
+    from lms.skills.recommendations import recompute_job
+
+    for kind, function in (
+        ("recommendations", recompute_job),
+        ("certificates.lifecycle", lifecycle_job),
+        ("certificates.bulk", bulk_job),
+        ("notifications.email", email_job),
+        ("notifications.reminders", reminders_job),
+        (EXPORTS, export_job),
+        ("reports.refresh", refresh_job),
+        ("reports.monthly", monthly_job),
+    ):
+        register_job(kind, function)
+
+
+def configure_signals() -> None:
+    """News travels up the layers: the domains above subscribe to the signals of those below."""
+    from lms.certificates.service import connect_signals as connect_certificates
+    from lms.learning.service import connect_signals as connect_learning
+    from lms.notifications.events import connect_signals as connect_notifications
+    from lms.skills.service import connect_signals as connect_skills
     from lms.transcripts.service import connect_signals as connect_transcripts
 
-    connect_transcripts()
-    return app
+    for connect in (
+        connect_learning,
+        connect_skills,
+        connect_notifications,
+        connect_certificates,
+        connect_transcripts,
+    ):
+        connect()
 
 
 def configure_extensions(app: Flask) -> None:
@@ -58,43 +128,50 @@ def configure_extensions(app: Flask) -> None:
 
 
 def configure_blueprints(app: Flask) -> None:
-    from lms.audit.views import bp as audit_bp
     from lms.auth.views import bp as auth_bp
     from lms.authoring.views import bp as authoring_bp
     from lms.certificates.design_views import bp as certificate_designs_bp
     from lms.certificates.views import bp as certificates_bp
     from lms.core.views import bp as core_bp
-    from lms.courses.views import bp as courses_bp
+    from lms.home.views import bp as home_bp
     from lms.jobs.views import bp as jobs_bp
     from lms.learning.admin_views import bp as assignments_bp
+    from lms.learning.catalogue_views import bp as courses_bp
     from lms.learning.views import bp as learning_bp
+    from lms.notifications.views import bp as notifications_bp
+    from lms.reports.course_views import bp as course_reports_bp
+    from lms.reports.monthly_views import bp as monthly_reports_bp
+    from lms.reports.views import bp as reports_bp
     from lms.skills.admin_views import bp as taxonomy_bp
     from lms.skills.views import bp as skills_bp
+    from lms.tenancy.audit_views import bp as audit_bp
+    from lms.tenancy.invitation_views import bp as invitations_bp
     from lms.tenancy.views import bp as tenancy_bp
-
-    for bp in (core_bp, auth_bp, tenancy_bp, audit_bp, courses_bp, learning_bp, assignments_bp):
-        app.register_blueprint(bp)
-    app.register_blueprint(authoring_bp)
-    app.register_blueprint(jobs_bp)
-    app.register_blueprint(skills_bp)
-    app.register_blueprint(certificates_bp)
-    app.register_blueprint(certificate_designs_bp)
-    app.register_blueprint(taxonomy_bp)
-    from lms.notifications.views import bp as notifications_bp
-
-    app.register_blueprint(notifications_bp)
-    from lms.reports.views import bp as reports_bp
-
-    app.register_blueprint(reports_bp)
-    from lms.reports.monthly_views import bp as monthly_reports_bp
-
-    app.register_blueprint(monthly_reports_bp)
     from lms.transcripts.views import bp as transcripts_bp
 
-    app.register_blueprint(transcripts_bp)
-    from lms.reports.course_views import bp as course_reports_bp
-
-    app.register_blueprint(course_reports_bp)
+    for bp in (
+        home_bp,
+        core_bp,
+        auth_bp,
+        tenancy_bp,
+        invitations_bp,
+        audit_bp,
+        courses_bp,
+        learning_bp,
+        assignments_bp,
+        authoring_bp,
+        jobs_bp,
+        skills_bp,
+        certificates_bp,
+        certificate_designs_bp,
+        taxonomy_bp,
+        notifications_bp,
+        reports_bp,
+        monthly_reports_bp,
+        transcripts_bp,
+        course_reports_bp,
+    ):
+        app.register_blueprint(bp)
 
 
 def configure_cli(app: Flask) -> None:

@@ -5,6 +5,9 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+# The checkout: templates, static files, migrations, the demo courses and instance/ live here.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
 
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)

@@ -1,22 +1,16 @@
 """Import every domain's models so the metadata (and Alembic) sees all tables."""
 
 from lms.audit.models import AuditRecord
-from lms.auth.models import Invitation, User, UserSession
+from lms.auth.models import User, UserSession
 from lms.certificates.models import Certificate, CertificateTemplate, SerialCounter
 from lms.courses.models import Course, CourseSkill, CourseVersion, Lesson, Module, Question
 from lms.jobs.models import Job
 from lms.learning.models import Enrollment, LessonProgress, PracticalSignoff, QuizAttempt
 from lms.notifications.models import Notification, NotificationPreference
 from lms.reports.models import ReportCube, ReportState, ReportWorker
-from lms.skills.models import (
-    JobRole,
-    RecommendationList,
-    RoleSkill,
-    Skill,
-    SkillCategory,
-    SkillEvidence,
-)
-from lms.tenancy.models import Consortium, Firm, ImportBatch, Membership
+from lms.skills.models import RecommendationList, SkillEvidence
+from lms.taxonomy.models import JobRole, RoleSkill, Skill, SkillCategory
+from lms.tenancy.models import Consortium, Firm, ImportBatch, Invitation, Membership
 from lms.transcripts.models import TrainingHours
 
 __all__ = [

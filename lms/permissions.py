@@ -1,11 +1,16 @@
-"""Named permissions, mapped from roles in one place and checked against a firm or consortium."""
+"""Named permissions, mapped from roles in one place and checked against a firm or consortium;
+and the declaration every route makes of who may use it (`public`, `needs`)."""
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+
 from flask import abort
-from flask_login import current_user
+from flask_login import current_user, login_required
 
 from lms.tenancy.models import CONSORTIUM_ROLES, Consortium, Firm
+from lms.tenancy.scope import current_scope
 
 # Certificates: report.view on a firm lists and downloads its certificates (its firm admins,
 # and the consortium's admins on each firm); certificate.manage (consortium admins) revokes.
@@ -98,3 +103,74 @@ def require(permission: str, target: Firm | Consortium | None = None) -> None:
     as for an object that does not exist, so nobody learns what lies outside their reach."""
     if not has_permission(current_user, permission, target):
         abort(404)
+
+
+# --- route declarations ----------------------------------------------------------------------
+# Every view says who may use it, right under its route:
+#
+#     @bp.get("/firms/<int:firm_id>/people")
+#     @needs("person.view", on="firm")
+#     def firm_people(firm): ...
+#
+# and reads load → authorize → act: the firm is loaded in the caller's scope and the permission
+# checked on it before the view runs (either failing is the 404 of a missing page). Objects
+# below the place (a course of the firm, an enrolment) are loaded by the view through the same
+# scope. The access-matrix tests derive each caller's expected answer from these declarations.
+
+PLACES = {"firm": "firm_id", "consortium": "consortium_id"}
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may use a route: everyone (`public`), any signed-in user, or holders of `permission`
+    on the URL's firm or consortium (`place`), or anywhere they hold a role (no place)."""
+
+    public: bool = False
+    permission: str | None = None
+    place: str | None = None
+
+    def allows(self, user, target: Firm | Consortium | None = None) -> bool:
+        """Whether `user` passes this declaration (for a place, on `target`)."""
+        if self.public:
+            return True
+        if user is None or not user.is_authenticated:
+            return False
+        if self.permission is None:
+            return True
+        return has_permission(user, self.permission, target if self.place else None)
+
+
+def public(view):
+    """Declare a route open to everyone, signed in or not."""
+    view.access = Access(public=True)
+    return view
+
+
+def needs(permission: str | None = None, *, on: str | None = None):
+    """Declare (and enforce) who may use a route: a signed-in user (guests go to the sign-in
+    page) holding `permission` — on the firm or consortium of the URL's `firm_id` or
+    `consortium_id` when `on` is "firm" or "consortium" (the view then receives the loaded
+    `firm` or `consortium` instead of the id), else on the instance or anywhere they hold a role.
+    Without a permission, any signed-in user; the view scopes what it loads to them."""
+    assert permission is None or permission in ALL_PERMISSIONS, permission
+    assert on is None or (permission and on in PLACES), on
+    access = Access(permission=permission, place=on)
+
+    def decorate(view):
+        @functools.wraps(view)
+        def checked(*args, **kwargs):
+            if on is not None:
+                scope = current_scope()
+                key = kwargs.pop(PLACES[on])
+                target = scope.get_firm(key) if on == "firm" else scope.get_consortium(key)
+                require(permission, target)
+                kwargs[on] = target
+            elif permission is not None:
+                require(permission)
+            return view(*args, **kwargs)
+
+        guarded = login_required(checked)
+        guarded.access = access
+        return guarded
+
+    return decorate

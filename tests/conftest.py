@@ -16,8 +16,8 @@ os.environ.setdefault("LMS_SECRET_KEY", "test-secret-key-not-for-production")
 from lms import create_app  # noqa: E402
 from lms.auth.models import User  # noqa: E402
 from lms.auth.passwords import hash_password  # noqa: E402
+from lms.core.codes import uscc_check_char  # noqa: E402
 from lms.extensions import db  # noqa: E402
-from lms.tenancy.codes import uscc_check_char  # noqa: E402
 from lms.tenancy.models import Consortium, Firm, Membership  # noqa: E402
 
 PASSWORD = "Correct-Horse-42"
@@ -220,7 +220,7 @@ def create_user(app):
 
 def ensure_skills(skill_ids) -> None:
     """Skills (and their category "testing") that don't exist yet; call inside a context."""
-    from lms.skills.models import Skill, SkillCategory
+    from lms.taxonomy.models import Skill, SkillCategory
 
     if db.session.get(SkillCategory, "testing") is None:
         db.session.add(SkillCategory(id="testing", name_zh="测试类", name_en="Testing"))
@@ -237,7 +237,7 @@ def ensure_skills(skill_ids) -> None:
 @pytest.fixture
 def create_role(app):
     """A job role: create_role("plc_tech", {"plc": 3}, name_zh="PLC 技术员", firm=firm)."""
-    from lms.skills.models import JobRole, RoleSkill
+    from lms.taxonomy.models import JobRole, RoleSkill
 
     def make(role_id: str | None = None, skills: dict | None = None, **kw) -> JobRole:
         role_id = role_id or f"role_{next(_counter)}"
@@ -369,7 +369,7 @@ def create_course(app, tmp_path, create_firm):
     def make(firm: Firm | None = None, slug: str | None = None, **kw):
         from lms.courses.package import read_package
         from lms.courses.service import import_package
-        from lms.skills.service import known_skill_ids
+        from lms.taxonomy.service import known_skill_ids
 
         firm = firm or create_firm()
         slug = slug or f"course-{next(_counter)}"

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from lms.extensions import db
 from lms.jobs import service as jobs
 from lms.jobs.models import Job
-from lms.skills.models import SkillCategory
+from lms.taxonomy.models import SkillCategory
 from lms.tenancy.models import Consortium
 
 CALLS: list[int] = []
@@ -41,9 +41,9 @@ def silent_job(job, report) -> dict:
 @pytest.fixture
 def kinds(monkeypatch):
     CALLS.clear()
-    monkeypatch.setitem(jobs.JOB_KINDS, "test-ok", "tests.test_jobs:ok_job")
-    monkeypatch.setitem(jobs.JOB_KINDS, "test-bad", "tests.test_jobs:bad_job")
-    monkeypatch.setitem(jobs.JOB_KINDS, "test-silent", "tests.test_jobs:silent_job")
+    monkeypatch.setitem(jobs.JOB_KINDS, "test-ok", ok_job)
+    monkeypatch.setitem(jobs.JOB_KINDS, "test-bad", bad_job)
+    monkeypatch.setitem(jobs.JOB_KINDS, "test-silent", silent_job)
     yield
     CALLS.clear()
 

@@ -163,7 +163,7 @@ def test_the_test_app_is_unaffected_by_the_migration_apps(app, sqlite_app, clien
 
 
 def _demo_summary(app) -> dict:
-    from lms.tenancy.codes import normalize_uscc
+    from lms.core.codes import normalize_uscc
     from lms.tenancy.models import Consortium, Firm, Membership
 
     with app.app_context():

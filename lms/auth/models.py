@@ -8,7 +8,6 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lms.core.tenancy import Tenant, TenantOwned
 from lms.core.types import UTCDateTime, new_public_id, utcnow
 from lms.extensions import db
 
@@ -33,7 +32,10 @@ class User(UserMixin, db.Model):
     # The job role the person is working towards (career path); gaps are shown for it too.
     target_role_id: Mapped[str | None] = mapped_column(ForeignKey("job_roles.id"))
 
-    memberships: Mapped[list[Membership]] = relationship(back_populates="user")  # noqa: F821
+    # Oldest first: a person's first firm is where their own enrolments are counted.
+    memberships: Mapped[list[Membership]] = relationship(  # noqa: F821
+        back_populates="user", order_by="Membership.id"
+    )
 
     __table_args__ = (CheckConstraint("email IS NOT NULL OR mobile IS NOT NULL", name="contact"),)
 
@@ -63,32 +65,3 @@ class UserSession(db.Model):
 
     def __repr__(self) -> str:
         return f"<UserSession {self.id} user={self.user_id}>"
-
-
-class Invitation(TenantOwned, db.Model):
-    """A single-use, expiring link that lets someone set a password and join a firm."""
-
-    __tablename__ = "invitations"
-    __tenant__ = Tenant(firm="firm_id")
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    consortium_id: Mapped[int] = mapped_column(ForeignKey("consortia.id"), index=True)
-    firm_id: Mapped[int | None] = mapped_column(ForeignKey("firms.id"), index=True)
-    role: Mapped[str] = mapped_column(String(20))
-    name: Mapped[str] = mapped_column(String(80))
-    email: Mapped[str | None] = mapped_column(String(254))
-    mobile: Mapped[str | None] = mapped_column(String(11))
-    job_role_id: Mapped[str | None] = mapped_column(ForeignKey("job_roles.id"))
-    invited_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    firm = relationship("Firm")
-    consortium = relationship("Consortium")
-
-    def __repr__(self) -> str:
-        return f"<Invitation {self.public_id} {self.role}>"

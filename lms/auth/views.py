@@ -12,10 +12,9 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 
 from lms.auth import service
-from lms.auth.forms import AcceptInvitationForm, ChangePasswordForm, LoginForm, ProfileForm
+from lms.auth.forms import ChangePasswordForm, LoginForm, ProfileForm
 from lms.auth.passwords import MIN_LENGTH, policy_name
 from lms.auth.session import sign_in, sign_out
 from lms.core.urls import safe_next
@@ -47,7 +46,7 @@ def _lockout_notice():
 
 
 def _next_page() -> str:
-    return safe_next(request.args.get("next")) or url_for("core.index")
+    return safe_next(request.args.get("next")) or url_for("home.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -74,62 +73,6 @@ def logout():
     db.session.commit()
     flash(_l("You have signed out."), "info")
     return redirect(url_for("auth.login"))
-
-
-@bp.route("/invite/<token>", methods=["GET", "POST"])
-@password_attempts
-def accept_invitation(token: str):
-    try:
-        invitation = service.get_invitation_for_token(token)
-    except service.AccountError as exc:
-        return render_template("auth/invitation_invalid.html", message=exc.message), 404
-    if current_user.is_authenticated:
-        return _join_as_signed_in(token, invitation)
-    form = AcceptInvitationForm()
-    if request.method == "GET":
-        form.locale.data = session.get("locale", "zh_CN")
-    if form.validate_on_submit():
-        try:
-            user = service.accept_invitation(
-                token, password=form.password.data, locale=form.locale.data
-            )
-        except service.AccountError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "password").errors.append(exc.message)
-        else:
-            sign_in(user, remember=False)
-            db.session.commit()
-            flash(_l("Welcome! Your account is ready."), "success")
-            return redirect(url_for("core.index"))
-    return render_template(
-        "auth/accept_invitation.html",
-        form=form,
-        invitation=invitation,
-        min_length=MIN_LENGTH,
-        policy=policy_name(),
-    )
-
-
-def _join_as_signed_in(token: str, invitation):
-    """A signed-in person accepts an invitation to their own account with one click."""
-    if not service.is_addressed_to(invitation, current_user):
-        message = _l(
-            "This invitation is for another e-mail address or mobile number. Sign out, then "
-            "open the link again to accept it with the right account."
-        )
-        return render_template("auth/invitation_invalid.html", message=message), 404
-    form = FlaskForm()
-    if form.validate_on_submit():
-        try:
-            service.accept_invitation_as(current_user, token)
-        except service.AccountError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            db.session.commit()
-            flash(_l("You accepted the invitation."), "success")
-            return redirect(url_for("core.index"))
-    return render_template("auth/join_invitation.html", form=form, invitation=invitation)
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -181,3 +124,15 @@ def change_password():
         min_length=MIN_LENGTH,
         policy=policy_name(),
     )
+
+
+@bp.post("/locale")
+def change_locale():
+    """The language switcher: remembered on the user, or in the session for guests."""
+    locale = request.form.get("locale", "")
+    if locale in current_app.config["LMS_LOCALES"]:
+        session["locale"] = locale
+        if current_user.is_authenticated:
+            service.set_locale(current_user, locale)
+            db.session.commit()
+    return redirect(safe_next(request.form.get("next")) or url_for("home.index"))

@@ -22,9 +22,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from lms.core.forms import choices as select_choices
 from lms.core.i18n import ui_locale
-from lms.core.web import SECTOR_LABELS
-from lms.skills.models import level_name
+from lms.taxonomy.models import level_name
 from lms.tenancy.forms import MultiCheckboxField
+from lms.tenancy.labels import SECTOR_LABELS
 
 LANGUAGE_LABELS = {"zh-CN": "中文", "en": "English"}
 MAX_CHOICES = 6

@@ -13,6 +13,7 @@ import copy
 import re
 import secrets
 
+from blinker import Namespace
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
@@ -42,11 +43,15 @@ from lms.courses.service import (
     search_text_for,
 )
 from lms.extensions import db
-from lms.notifications import events as notification_events
-from lms.skills.models import Skill
+from lms.taxonomy.models import Skill
 from lms.tenancy.models import SECTORS, Consortium, Firm
 
 from .uploads import CheckedFile, random_media_path
+
+signals = Namespace()
+# Sent when a reviewer approves a version or returns it to its authors (sender=CourseVersion;
+# actor, approved), inside the review's transaction; notifications tell the submitter.
+version_reviewed = signals.signal("version-reviewed")
 
 EDITABLE_STATES = ("draft", "returned")
 # Status as text and icon (UI.md: status is never colour alone); css class for the colour.
@@ -118,13 +123,11 @@ def list_recent_decisions(consortium: Consortium, *, limit: int = 10) -> list[Co
 
 def skill_options(consortium_id: int) -> list[Skill]:
     """The shared skills and the consortium's own, for the skill pickers."""
-    from lms.skills.service import _visible_skills
+    from lms.taxonomy.service import visible_skills
 
     return list(
         db.session.scalars(
-            select(Skill)
-            .where(_visible_skills(consortium_id))
-            .order_by(Skill.category_id, Skill.id)
+            select(Skill).where(visible_skills(consortium_id)).order_by(Skill.category_id, Skill.id)
         )
     )
 
@@ -924,7 +927,7 @@ def approve_version(actor: User, version: CourseVersion) -> bool:
     skills = {s.id: s for s in db.session.scalars(select(Skill))}
     version.search_text = search_text_for(version, skills)
     publish_version(actor, version)  # archives the old version, moves learners, audits
-    notification_events.course_reviewed(version, actor, approved=True)
+    version_reviewed.send(version, actor=actor, approved=True)
     return True
 
 
@@ -945,7 +948,7 @@ def return_version(actor: User, version: CourseVersion, *, comment: str) -> bool
     db.session.refresh(version)
     if claimed:
         _audit(actor, "course.return", version)
-        notification_events.course_reviewed(version, actor, approved=False)
+        version_reviewed.send(version, actor=actor, approved=False)
     return bool(claimed)
 
 

@@ -39,7 +39,7 @@ from lms.courses.models import Course, CourseVersion, Lesson, Module, Question
 from lms.courses.question_types import QUESTION_TYPES
 from lms.extensions import csrf, db
 from lms.permissions import require
-from lms.skills.models import Skill, level_name
+from lms.taxonomy.models import Skill, level_name
 from lms.tenancy.forms import ConfirmForm
 from lms.tenancy.scope import current_scope
 

@@ -37,6 +37,8 @@ import yaml
 from jinja2 import FileSystemLoader
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from lms.config import PROJECT_ROOT
+
 DEFAULT_DIR = Path(__file__).parent / "default"
 ASSET_SCHEME = "lms-asset:"
 QR_PREFIX = f"{ASSET_SCHEME}qr:"  # + the percent-encoded text: a QR code made by the fetcher
@@ -52,7 +54,6 @@ FONT_CANDIDATES = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
     "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
 )
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Bump when the cut font's character set or options change: the cache file name includes it.
 CUT_FONT_VERSION = "1"
 _COLOR = re.compile(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,30}|rgba?\([0-9.,%\s]{5,40}\)")

@@ -21,7 +21,7 @@ from lms.certificates.serials import is_valid, make_serial, normalize
 from lms.core.storage import storage
 from lms.core.types import local_date, utcnow
 from lms.extensions import db
-from lms.skills.models import LEVEL_NAMES, Skill
+from lms.taxonomy.models import LEVEL_NAMES, Skill
 from lms.tenancy.models import Consortium
 
 log = logging.getLogger(__name__)

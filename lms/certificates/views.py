@@ -29,14 +29,14 @@ from lms.certificates.codes import format_code
 from lms.certificates.forms import RevokeForm, VerifyForm
 from lms.certificates.models import Certificate
 from lms.certificates.serials import is_serial
-from lms.core.exports import csv_response
+from lms.core.codes import mask_mobile
 from lms.core.params import int_arg, page_arg
 from lms.core.storage import storage
 from lms.core.types import local_date
 from lms.courses.models import Course, CourseVersion
 from lms.extensions import db, limiter
+from lms.jobs.exports import csv_response
 from lms.permissions import require
-from lms.tenancy.codes import mask_mobile
 from lms.tenancy.models import Consortium, Firm
 from lms.tenancy.scope import current_scope
 
@@ -296,7 +296,7 @@ def badge_issuer(consortium_id: int):
             "type": "Issuer",
             "id": url_for("certificates.badge_issuer", consortium_id=consortium.id, _external=True),
             "name": consortium.name,
-            "url": current_app.config.get("LMS_BASE_URL") or url_for("core.index", _external=True),
+            "url": current_app.config.get("LMS_BASE_URL") or url_for("home.index", _external=True),
         }
     )
 

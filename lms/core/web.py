@@ -1,4 +1,4 @@
-"""Request plumbing shared by every page: security headers, error pages, template helpers."""
+"""Request plumbing shared by every page: security headers, error pages, template filters."""
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import format_date, format_datetime, get_locale
@@ -6,53 +6,14 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+from lms.core.codes import mask_email, mask_mobile
 from lms.core.params import InvalidInput, answers_json, refuse_nul_characters
-from lms.permissions import has_permission
-from lms.skills.models import level_name
-from lms.skills.service import skill_name
-from lms.tenancy.codes import mask_email, mask_mobile
-from lms.tenancy.models import FIRM_KINDS, REGIONS, ROLES, SECTORS
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-
-ROLE_LABELS = {
-    "worker": _l("Worker"),
-    "trainer": _l("Trainer"),
-    "firm_admin": _l("Firm admin"),
-    "consortium_admin": _l("Consortium admin"),
-    "auditor": _l("Auditor"),
-}
-FIRM_KIND_LABELS = {
-    "chain_leader": _l("Chain leader"),
-    "single_champion": _l("Single champion"),
-    "specialized_sme": _l("Specialised SME"),
-    "hr_service": _l("HR service provider"),
-    "college": _l("College / training base"),
-}
-REGION_LABELS = {
-    "east": _l("East"),
-    "central": _l("Central"),
-    "west": _l("West"),
-    "northeast": _l("Northeast"),
-}
-SECTOR_LABELS = {
-    "smart-manufacturing": _l("Smart manufacturing"),
-    "industrial-internet": _l("Industrial internet"),
-    "equipment-manufacturing": _l("Equipment manufacturing"),
-    "electronics": _l("Electronics and information"),
-    "automotive": _l("Automotive"),
-    "new-materials": _l("New materials"),
-    "new-energy": _l("New energy"),
-    "biomedicine": _l("Biomedicine"),
-    "textiles": _l("Textiles and apparel"),
-    "food-processing": _l("Food processing"),
-}
-assert set(ROLE_LABELS) == set(ROLES) and set(FIRM_KIND_LABELS) == set(FIRM_KINDS)
-assert set(REGION_LABELS) == set(REGIONS) and set(SECTOR_LABELS) == set(SECTORS)
 
 ERROR_TEXT = {
     400: (_l("Bad request"), _l("The request could not be understood. Go back and try again.")),
@@ -82,15 +43,6 @@ def _number(value) -> str:
     if isinstance(value, int) or float(value).is_integer():
         return f"{int(value):,}"
     return f"{float(value):,.1f}"
-
-
-def _unread_notifications() -> int:
-    """The top bar's badge: one COUNT query, for signed-in users only."""
-    if not (current_user and current_user.is_authenticated):
-        return 0
-    from lms.notifications.service import unread_count
-
-    return unread_count(current_user)
 
 
 def init_app(app: Flask) -> None:
@@ -139,19 +91,12 @@ def init_app(app: Flask) -> None:
         db.session.rollback()
         return render_error(500)
 
+    # The domains add their own helpers (lms.create_app): core names none of them.
     app.jinja_env.globals.update(
-        can=lambda permission, target=None: has_permission(current_user, permission, target),
         # "zh_CN"/"en" as in LMS_LOCALES (str(Locale) would say "zh_Hans_CN").
         current_locale=lambda: "_".join(
             filter(None, (get_locale().language, get_locale().territory))
         ),
-        ROLE_LABELS=ROLE_LABELS,
-        level_name=level_name,
-        skill_name=skill_name,
-        FIRM_KIND_LABELS=FIRM_KIND_LABELS,
-        REGION_LABELS=REGION_LABELS,
-        SECTOR_LABELS=SECTOR_LABELS,
-        unread_notifications=_unread_notifications,
     )
     app.jinja_env.filters.update(
         mask_mobile=mask_mobile,

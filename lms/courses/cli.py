@@ -12,7 +12,7 @@ from lms.courses import service
 from lms.courses.models import Course
 from lms.courses.package import Package, find_packages, read_package
 from lms.extensions import db
-from lms.skills.service import known_skill_ids
+from lms.taxonomy.service import known_skill_ids
 from lms.tenancy.models import Consortium, Firm
 
 

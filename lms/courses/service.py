@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from sqlalchemy import Select, select, update
+from blinker import Namespace
+from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload, load_only
 
 from lms.audit.service import record_action
@@ -16,9 +17,13 @@ from lms.courses.markdown import render_markdown, without_title_heading
 from lms.courses.models import Course, CourseSkill, CourseVersion, Lesson, Module, Question
 from lms.courses.package import Package, PackageLesson
 from lms.extensions import db
-from lms.learning.models import Enrollment
-from lms.skills.models import Skill
+from lms.taxonomy.models import Skill
 from lms.tenancy.models import Consortium, Firm
+
+signals = Namespace()
+# Sent when a version becomes the course's published one (sender=CourseVersion), inside the
+# publishing transaction; learning moves the course's active enrolments to it.
+version_published = signals.signal("version-published")
 
 
 class CourseError(ValueError):
@@ -178,17 +183,7 @@ def publish_version(actor: User | None, version: CourseVersion, *, audit: bool =
             other.status = "archived"
     version.status = "published"
     version.published_at = utcnow()
-    # Learners still on the course move to the new version; progress is keyed by lesson key,
-    # so it carries over for every lesson that still exists.
-    db.session.execute(
-        update(Enrollment)
-        .where(
-            Enrollment.course_id == version.course_id,
-            Enrollment.status.in_(("enrolled", "in_progress")),
-        )
-        .values(version_id=version.id)
-        .execution_options(synchronize_session=False)
-    )
+    version_published.send(version)  # learners still on the course move to it
     if audit:
         record_action(
             actor,

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from lms.auth.models import User
 from lms.auth.passwords import hash_password
+from lms.core.codes import uscc_check_char
 from lms.core.types import utcnow
 from lms.extensions import db
-from lms.tenancy.codes import uscc_check_char
 from lms.tenancy.models import Consortium, Firm, Membership
 
 # Documented in the README; demo data only, never used outside it.
@@ -134,7 +134,7 @@ def is_loaded() -> bool:
 
 def load_demo() -> dict:
     """Create the demo consortium; the caller commits. Returns counts for the CLI to print."""
-    from lms.skills.service import import_seed_taxonomy
+    from lms.taxonomy.service import import_seed_taxonomy
 
     import_seed_taxonomy()
     rng = random.Random(20261128)
@@ -237,7 +237,7 @@ def load_demo() -> dict:
 
 def _load_courses(consortium: Consortium, firms: dict[str, Firm]) -> int:
     """The skills taxonomy and the demo catalogue in courses/ (all published)."""
-    from lms import PROJECT_ROOT
+    from lms.config import PROJECT_ROOT
     from lms.courses.cli import import_packages
     from lms.courses.package import find_packages
 
@@ -257,8 +257,9 @@ def _skill_history(rng: random.Random, consortium: Consortium, now) -> None:
     """Where demo workers stand: career goals, firm-admin ratings of their role's skills, a few
     self-assessments, and some completed courses (which record their skills as evidence)."""
     from lms.learning.models import Enrollment
-    from lms.skills.models import JobRole, SkillEvidence
+    from lms.skills.models import SkillEvidence
     from lms.skills.service import mark_level_rises, record_course_evidence
+    from lms.taxonomy.models import JobRole
     from lms.transcripts.service import credit_course_hours
 
     roles = {r.id: r for r in db.session.scalars(select(JobRole))}

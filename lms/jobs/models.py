@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.core.types import UTCDateTime, new_public_id, utcnow
 from lms.extensions import db
@@ -22,6 +22,8 @@ class Job(db.Model):
     consortium_id: Mapped[int | None] = mapped_column(ForeignKey("consortia.id"), index=True)
     firm_id: Mapped[int | None] = mapped_column(ForeignKey("firms.id"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # Named, not imported: accounts (lms.auth) sit above jobs in the layer order.
+    created_by = relationship("User")
     state: Mapped[str] = mapped_column(String(10), default="queued")
     progress: Mapped[int] = mapped_column(Integer, default=0)
     total: Mapped[int] = mapped_column(Integer, default=0)

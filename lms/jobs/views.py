@@ -4,8 +4,8 @@ from flask import Blueprint, abort, render_template, send_file, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from lms.core.exports import LINK_HOURS, result_file
 from lms.core.storage import storage
+from lms.jobs.exports import LINK_HOURS, result_file
 from lms.jobs.service import get_job_for
 
 bp = Blueprint("jobs", __name__)

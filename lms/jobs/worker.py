@@ -1,6 +1,7 @@
 """The Celery side of background jobs (used when LMS_REDIS_URL is set).
 
-Start a worker with: `celery -A lms.jobs.worker worker --loglevel=info`
+Start a worker with: `celery -A lms.worker worker --loglevel=info` (lms/worker.py gives this
+module the application factory: jobs sit below every domain and import none of them).
 """
 
 from __future__ import annotations
@@ -18,14 +19,21 @@ celery_app.conf.update(
     broker_connection_retry_on_startup=True,
 )
 _flask_app = None
+_app_factory = None
+
+
+def use_app_factory(factory) -> None:
+    """How a worker process builds the Flask app its tasks run in."""
+    global _app_factory
+    _app_factory = factory
 
 
 def _app():
     global _flask_app
     if _flask_app is None:
-        from lms import create_app
-
-        _flask_app = create_app()
+        if _app_factory is None:
+            raise RuntimeError("start the worker with `celery -A lms.worker worker`")
+        _flask_app = _app_factory()
     return _flask_app
 
 

@@ -17,7 +17,6 @@ from lms.extensions import db
 from lms.learning import service
 from lms.learning.forms import AssignForm, ConsortiumAssignForm, SignOffForm
 from lms.learning.models import Enrollment
-from lms.notifications import reminders
 from lms.permissions import has_permission, require
 from lms.tenancy.importer import ImportFileError
 from lms.tenancy.scope import current_scope, list_firms
@@ -138,7 +137,7 @@ def assign_consortium(consortium_id: int):
                 for u in service.firm_workers(f, job_role_id=form.job_role.data or None)
             ]
             if _assign(form, version, users, source="consortium"):
-                return redirect(url_for("core.index"))
+                return redirect(url_for("home.index"))
     return render_template("learning/assign_consortium.html", form=form, place=consortium)
 
 
@@ -163,7 +162,6 @@ def firm_enrollments(firm_id: int):
         status=status,
         overdue=overdue,
         progress_percent=service.progress_percent,
-        reminded=reminders.reminded_today(page.items),
         own=own,
         late={
             e.id

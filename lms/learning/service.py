@@ -24,7 +24,6 @@ from lms.learning.models import (
     PracticalSignoff,
     QuizAttempt,
 )
-from lms.notifications import events as notification_events
 from lms.tenancy.models import Firm
 
 signals = Namespace()
@@ -32,6 +31,11 @@ signals = Namespace()
 # certificates subscribe to it.
 course_completed = signals.signal("course-completed")
 practical_signed_off = signals.signal("practical-signed-off")
+# Sent when an admin assigns a course (sender=Enrollment; actor, again=True when a withdrawn
+# enrolment is assigned afresh), and when an assignment is about to move the due date (before it
+# is set: sender=Enrollment; actor, due_on). Notifications subscribe to both.
+enrollment_assigned = signals.signal("enrollment-assigned")
+due_date_changing = signals.signal("due-date-changing")
 
 
 class LearningError(ValueError):
@@ -152,7 +156,7 @@ def enroll(
             )
             _audit_assignment(actor, withdrawn, firm_id=party, due_on=due_on)
         apply_assignments(withdrawn)
-        notification_events.assignment_given(withdrawn, actor, again=True)
+        enrollment_assigned.send(withdrawn, actor=actor, again=True)
         return withdrawn, True
     enrollment = Enrollment(
         consortium_id=course.consortium_id,
@@ -181,7 +185,7 @@ def enroll(
             is_mandatory=is_mandatory,
         )
         _audit_assignment(actor, enrollment, firm_id=party, due_on=due_on)
-        notification_events.assignment_given(enrollment, actor)
+        enrollment_assigned.send(enrollment, actor=actor, again=False)
     return enrollment, True
 
 
@@ -743,7 +747,7 @@ def record_assignment(
     if outcome == "unchanged":
         return outcome
     values = effective_values(enrollment)
-    notification_events.due_date_changed(enrollment, actor, values[0])  # before it is set
+    due_date_changing.send(enrollment, actor=actor, due_on=values[0])  # before it is set
     apply_assignments(enrollment, values)
     if actor is not None:
         _audit_assignment(actor, enrollment, firm_id=firm_id, due_on=due_on, change=outcome)
@@ -787,7 +791,7 @@ def firm_workers(firm: Firm, *, job_role_id: str | None = None) -> list[User]:
 
 def firm_job_roles(firm: Firm) -> list:
     """The job roles the firm's current people hold."""
-    from lms.skills.models import JobRole
+    from lms.taxonomy.models import JobRole
     from lms.tenancy.models import Membership
     from lms.tenancy.scope import current_membership_conditions
 
@@ -913,3 +917,23 @@ def pending_signoffs(enrollment: Enrollment) -> list[Lesson]:
         for x in enrollment.version.lessons
         if x.type == "practical" and not lesson_done(x, progress)
     ]
+
+
+def connect_signals() -> None:
+    """Learners still on a course move to its newly published version."""
+    from lms.courses.service import version_published
+
+    version_published.connect(_on_version_published, weak=False)
+
+
+def _on_version_published(version, **_kw) -> None:
+    # Progress is keyed by lesson key, so it carries over for every lesson that still exists.
+    db.session.execute(
+        update(Enrollment)
+        .where(
+            Enrollment.course_id == version.course_id,
+            Enrollment.status.in_(("enrolled", "in_progress")),
+        )
+        .values(version_id=version.id)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,11 +1,11 @@
-"""Notifications other domains' services send as part of their own unit of work.
+"""Notifications for news from the domains below, received by signal (connect_signals):
 
-- `assignment_given`: learning.enroll (a firm or consortium admin assigns a course) and
-  learning.assign_course (an enrolled worker gets a new due date);
-- `course_reviewed`: authoring.approve_version / return_version.
+- `assignment_given`: learning's `enrollment_assigned` (a firm or consortium admin assigns a
+  course) and `due_date_changing` (an enrolled worker gets a new due date);
+- `course_reviewed`: authoring's `version_reviewed` (approve_version / return_version).
 
-Each is called inside the service's transaction, so the message exists exactly when the change
-it announces is committed; each key names its event, so a replay adds nothing.
+Signals are delivered inside the sender's transaction, so the message exists exactly when the
+change it announces is committed; each key names its event, so a replay adds nothing.
 """
 
 from __future__ import annotations
@@ -115,3 +115,24 @@ def course_reviewed(version, actor, *, approved: bool) -> None:
         ),
         **params,
     )
+
+
+def connect_signals() -> None:
+    from lms.authoring.service import version_reviewed
+    from lms.learning.service import due_date_changing, enrollment_assigned
+
+    enrollment_assigned.connect(_on_enrollment_assigned, weak=False)
+    due_date_changing.connect(_on_due_date_changing, weak=False)
+    version_reviewed.connect(_on_version_reviewed, weak=False)
+
+
+def _on_enrollment_assigned(enrollment, *, actor, again=False, **_kw) -> None:
+    assignment_given(enrollment, actor, again=again)
+
+
+def _on_due_date_changing(enrollment, *, actor, due_on, **_kw) -> None:
+    due_date_changed(enrollment, actor, due_on)
+
+
+def _on_version_reviewed(version, *, actor, approved, **_kw) -> None:
+    course_reviewed(version, actor, approved=approved)

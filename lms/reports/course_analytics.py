@@ -34,12 +34,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import contains_eager, joinedload
 
 from lms.auth.models import User
-from lms.core.exports import ExportTable
 from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.models import Course, CourseVersion, Lesson, Question
 from lms.courses.question_types import QUESTION_TYPES
 from lms.courses.service import latest_version, published_version
 from lms.extensions import db
+from lms.jobs.exports import ExportTable
 from lms.learning.models import Enrollment, LessonProgress, PracticalSignoff, QuizAttempt
 from lms.tenancy.models import Firm
 

@@ -15,11 +15,11 @@ from flask_babel import format_decimal, format_percent
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from lms.core.exports import table_response
 from lms.core.params import page_arg
 from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.question_types import QUESTION_TYPES
 from lms.extensions import db
+from lms.jobs.exports import table_response
 from lms.learning.admin_views import course_for_trainer
 from lms.permissions import has_permission
 from lms.reports import course_analytics as analytics

@@ -180,7 +180,7 @@ def parse_filters(args, *, consortium_id: int, firm_id: int | None = None) -> Fi
         else:
             f.sector = args["sector"]
     if args.get("job_role"):
-        from lms.skills.service import roles_for
+        from lms.taxonomy.service import roles_for
 
         ids = {
             r.id
@@ -191,7 +191,7 @@ def parse_filters(args, *, consortium_id: int, firm_id: int | None = None) -> Fi
         else:
             f.job_role_id = args["job_role"]
     if args.get("skill"):
-        from lms.skills.service import known_skill_ids
+        from lms.taxonomy.service import known_skill_ids
 
         if args["skill"] not in known_skill_ids(consortium_id):
             f.errors["skill"] = _l("Choose a skill from the list.")
@@ -440,7 +440,7 @@ def by_skill(
     """Per skill: enrolments and completions of the courses that teach it, and the verified
     level rises of the slice's workers in it. `courses` is by_course(s) when the caller has it."""
     from lms.core.i18n import ui_locale
-    from lms.skills.models import Skill
+    from lms.taxonomy.models import Skill
 
     t = t or totals(s)
     taught = course_skills(s.consortium_id)
@@ -475,7 +475,7 @@ def by_job_role(s: Slice) -> list[dict]:
     """Team progress per job role: the firm's current workers in each role, and their
     enrolments and completions in the period and the firm's assignments of them overdue now."""
     from lms.core.i18n import ui_locale
-    from lms.skills.models import JobRole
+    from lms.taxonomy.models import JobRole
 
     M, E = Membership, Enrollment
     start, end = month_start(s.first), month_start(next_month(s.last))

@@ -16,13 +16,13 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from lms.auth.models import User
-from lms.core.exports import ExportTable, export_response, register_export, table_response
+from lms.core.codes import mask_mobile
 from lms.core.pagination import paginate_rows
 from lms.extensions import db
+from lms.jobs.exports import ExportTable, export_response, register_export, table_response
 from lms.learning.models import STATUS_LABELS
 from lms.reports import figures
 from lms.reports.summary import ensure_fresh
-from lms.tenancy.codes import mask_mobile
 from lms.tenancy.models import Firm
 from lms.tenancy.scope import Scope, current_scope
 from lms.tenancy.views import require
@@ -42,8 +42,8 @@ def _dashboard(consortium, firm=None) -> tuple[figures.Filters, object]:
 
 def _options(consortium, firm, info: dict) -> dict:
     from lms.core.i18n import ui_locale
-    from lms.skills.models import Skill
-    from lms.skills.service import known_skill_ids, role_options
+    from lms.taxonomy.models import Skill
+    from lms.taxonomy.service import known_skill_ids, role_options
 
     locale = ui_locale()
     skills = db.session.scalars(select(Skill).where(Skill.id.in_(known_skill_ids(consortium.id))))

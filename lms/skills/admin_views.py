@@ -16,9 +16,9 @@ from lms.core.i18n import ui_locale
 from lms.core.params import page_arg
 from lms.extensions import db
 from lms.permissions import require
-from lms.skills import service
 from lms.skills.forms import CopyRoleForm, RoleForm, SkillForm
-from lms.skills.models import JobRole, Skill, level_name
+from lms.taxonomy import service
+from lms.taxonomy.models import JobRole, Skill, level_name
 from lms.tenancy.forms import ConfirmForm
 from lms.tenancy.models import Consortium, Firm
 from lms.tenancy.scope import current_scope, list_firms

@@ -7,7 +7,7 @@ import yaml
 from flask.cli import with_appcontext
 
 from lms.extensions import db
-from lms.skills.service import TaxonomyError, import_taxonomy
+from lms.taxonomy.service import TaxonomyError, import_taxonomy
 
 
 @click.group("skills", help="Skills taxonomy.")

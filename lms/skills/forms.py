@@ -10,8 +10,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from lms.core.i18n import ui_locale
-from lms.skills.models import level_name
-from lms.skills.service import (
+from lms.taxonomy.models import level_name
+from lms.taxonomy.service import (
     ID_PATTERN,
     ID_RULE,
     MAX_EDITION,

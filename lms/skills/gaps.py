@@ -13,8 +13,9 @@ from sqlalchemy import and_, case, func, select
 from lms.auth.models import User
 from lms.courses.models import Course, CourseSkill, CourseVersion
 from lms.extensions import db
-from lms.skills.models import JobRole, RoleSkill, Skill, SkillEvidence
+from lms.skills.models import SkillEvidence
 from lms.skills.service import skill_profile
+from lms.taxonomy.models import JobRole, RoleSkill, Skill
 from lms.tenancy.models import Membership
 from lms.tenancy.scope import current_membership_conditions
 

@@ -8,7 +8,7 @@ from wtforms import DateField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
 from lms.core.forms import choices
-from lms.skills.models import level_name
+from lms.taxonomy.models import level_name
 
 
 def level_choices(locale: str):

@@ -35,7 +35,7 @@ from lms.skills.engine import (
     rank_workers,
     text_matrices,
 )
-from lms.skills.models import LEVEL_NAMES
+from lms.taxonomy.models import LEVEL_NAMES
 
 __all__ = [
     "WEIGHTS",

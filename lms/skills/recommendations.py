@@ -23,14 +23,9 @@ from lms.courses.models import CourseVersion
 from lms.extensions import db
 from lms.learning.models import Enrollment
 from lms.skills import engine
-from lms.skills.models import (
-    JobRole,
-    RecommendationList,
-    RoleSkill,
-    Skill,
-    SkillEvidence,
-)
+from lms.skills.models import RecommendationList, SkillEvidence
 from lms.skills.recommend import Course, Gap, learning_path, narrow_text, reason_text
+from lms.taxonomy.models import JobRole, RoleSkill, Skill
 from lms.tenancy.models import Membership
 from lms.tenancy.scope import current_membership_conditions
 

@@ -7,16 +7,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from lms.core.exports import csv_response
 from lms.core.forms import choices
 from lms.core.i18n import ui_locale
 from lms.extensions import db
+from lms.jobs.exports import csv_response
 from lms.jobs.service import start_job
 from lms.learning import service as learning
 from lms.permissions import has_permission, require
 from lms.skills import gaps as gap_service
 from lms.skills import recommendations, service
-from lms.skills.models import LEVEL_NAMES, JobRole, Skill, level_name
 from lms.skills.profile_forms import (
     JobRoleForm,
     PathForm,
@@ -24,6 +23,8 @@ from lms.skills.profile_forms import (
     TargetRoleForm,
     level_choices,
 )
+from lms.taxonomy import service as taxonomy
+from lms.taxonomy.models import LEVEL_NAMES, JobRole, Skill, level_name
 from lms.tenancy.scope import current_scope
 
 bp = Blueprint("skills", __name__)
@@ -86,7 +87,8 @@ def my_skills():
         return render_template("skills/my_skills.html", roles=roles, rows=[], recs=[])
     target_form = TargetRoleForm(prefix="target")
     target_form.target_role.choices = choices(
-        [("", _l("— no goal yet —"))] + service.role_options(roles.consortium_id, roles.firm_ids[0])
+        [("", _l("— no goal yet —"))]
+        + taxonomy.role_options(roles.consortium_id, roles.firm_ids[0])
     )
     level_form = SkillLevelForm(prefix="self")
     level_form.skill.choices = _skill_options(locale, roles.consortium_id)
@@ -99,7 +101,7 @@ def my_skills():
                 consortium_id=roles.consortium_id,
                 firm_id=roles.firm_ids[0],
             )
-        except service.TaxonomyError:
+        except taxonomy.TaxonomyError:
             db.session.rollback()
             target_form.target_role.errors.append(_l("Choose a job role from the list."))
         else:
@@ -279,7 +281,7 @@ def person_skills(firm_id: int, public_id: str):
     can_manage = has_permission(current_user, "skill.rate", firm)
     role_form = JobRoleForm(prefix="role")
     role_form.job_role.choices = choices(
-        [("", _l("— none —"))] + service.role_options(firm.consortium_id, firm.id)
+        [("", _l("— none —"))] + taxonomy.role_options(firm.consortium_id, firm.id)
     )
     rate_form = SkillLevelForm(prefix="rate")
     rate_form.skill.choices = _skill_options(locale, firm.consortium_id)
@@ -294,7 +296,7 @@ def person_skills(firm_id: int, public_id: str):
     if role_form.save_role.data and role_form.validate_on_submit():
         try:
             service.set_job_role(current_user, membership, role_form.job_role.data or None)
-        except service.TaxonomyError:
+        except taxonomy.TaxonomyError:
             db.session.rollback()
             role_form.job_role.errors.append(_l("Choose a job role from the list."))
         else:

@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from lms.core.forms import choices
-from lms.core.web import FIRM_KIND_LABELS, REGION_LABELS, ROLE_LABELS, SECTOR_LABELS
+from lms.tenancy.labels import FIRM_KIND_LABELS, REGION_LABELS, ROLE_LABELS, SECTOR_LABELS
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -14,16 +14,11 @@ from sqlalchemy import select, update
 
 from lms.audit.service import record_action
 from lms.auth.models import User
-from lms.auth.service import (
-    AccountError,
-    contact_match,
-    holds_role_at,
-    invite_person,
-    normalize_contact,
-)
+from lms.auth.service import AccountError, contact_match, normalize_contact
 from lms.core import archives
 from lms.core.types import utcnow
 from lms.extensions import db
+from lms.tenancy.invitations import holds_role_at, invite_person
 from lms.tenancy.models import FIRM_ROLES, Firm, ImportBatch, Membership
 from lms.tenancy.service import TenancyError, add_membership
 
@@ -294,7 +289,7 @@ def parse_rows(rows: list[list[str]], max_rows: int) -> list[dict]:
 
 def _job_role_lookup(firm: Firm) -> dict[str, str]:
     """Lower-cased id, Chinese and English name and occupation name → role id."""
-    from lms.skills.service import roles_for
+    from lms.taxonomy.service import roles_for
 
     lookup: dict[str, str] = {}
     for role in db.session.scalars(roles_for(firm.consortium_id, firm.id)):

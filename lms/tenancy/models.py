@@ -87,8 +87,10 @@ class Membership(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="memberships")  # noqa: F821
-    firm: Mapped[Firm | None] = relationship()
-    consortium: Mapped[Consortium] = relationship()
+    # A membership is nearly always shown or scoped with its firm and consortium: load them in
+    # the same statement (the session loader relies on this for every signed-in page).
+    firm: Mapped[Firm | None] = relationship(lazy="joined")
+    consortium: Mapped[Consortium] = relationship(lazy="joined")
     job_role: Mapped[JobRole | None] = relationship()  # noqa: F821
 
     __table_args__ = (
@@ -128,3 +130,32 @@ class ImportBatch(TenantOwned, db.Model):
 
     def __repr__(self) -> str:
         return f"<ImportBatch {self.public_id} {self.status}>"
+
+
+class Invitation(TenantOwned, db.Model):
+    """A single-use, expiring link that lets someone set a password and join a firm."""
+
+    __tablename__ = "invitations"
+    __tenant__ = Tenant(firm="firm_id")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    consortium_id: Mapped[int] = mapped_column(ForeignKey("consortia.id"), index=True)
+    firm_id: Mapped[int | None] = mapped_column(ForeignKey("firms.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(80))
+    email: Mapped[str | None] = mapped_column(String(254))
+    mobile: Mapped[str | None] = mapped_column(String(11))
+    job_role_id: Mapped[str | None] = mapped_column(ForeignKey("job_roles.id"))
+    invited_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    firm: Mapped[Firm | None] = relationship()
+    consortium: Mapped[Consortium] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Invitation {self.public_id} {self.role}>"

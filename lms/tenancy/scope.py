@@ -13,9 +13,9 @@ from flask_login import current_user
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from lms.auth.models import Invitation, User
+from lms.auth.models import User
 from lms.extensions import db
-from lms.tenancy.models import Consortium, Firm, Membership
+from lms.tenancy.models import Consortium, Firm, Invitation, Membership
 
 
 class Scope:

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from lms.audit.service import record_action
 from lms.auth.models import User
 from lms.auth.service import revoke_user_sessions
+from lms.core.codes import normalize_uscc
 from lms.extensions import db
-from lms.tenancy.codes import normalize_uscc
 from lms.tenancy.models import (
     CONSORTIUM_ROLES,
     FIRM_KINDS,
@@ -132,7 +132,7 @@ def add_membership(
     if firm is None and role not in CONSORTIUM_ROLES:
         raise TenancyError(_l("This role belongs to a firm."), field="role")
     if job_role_id:
-        from lms.skills.service import role_usable
+        from lms.taxonomy.service import role_usable
 
         if not role_usable(job_role_id, consortium.id, firm.id if firm else None):
             raise TenancyError(_l("Choose a job role from the list."), field="job_role")

@@ -6,15 +6,14 @@ from flask_babel import lazy_pgettext as _lp
 from flask_login import current_user, login_required
 
 from lms.auth import service as accounts
-from lms.auth.models import Invitation
-from lms.core.exports import csv_response
 from lms.core.params import int_arg, page_arg
 from lms.extensions import db
+from lms.jobs.exports import csv_response
 from lms.permissions import require
-from lms.skills.service import role_options
-from lms.tenancy import importer, service
+from lms.taxonomy.service import role_options
+from lms.tenancy import importer, invitations, service
 from lms.tenancy.forms import ConfirmForm, ConsortiumForm, FirmForm, ImportForm, InviteForm
-from lms.tenancy.models import Firm, ImportBatch
+from lms.tenancy.models import Firm, ImportBatch, Invitation
 from lms.tenancy.scope import (
     count_unactivated,
     current_scope,
@@ -35,7 +34,7 @@ def _field_error(form, exc) -> None:
         field.errors.append(exc.message)
 
 
-def _flash_invitation(outcome: accounts.InvitationOutcome) -> None:
+def _flash_invitation(outcome: invitations.InvitationOutcome) -> None:
     if outcome.invitation is None:
         flash(
             _l(
@@ -45,7 +44,7 @@ def _flash_invitation(outcome: accounts.InvitationOutcome) -> None:
             "success",
         )
         return
-    link = url_for("auth.accept_invitation", token=outcome.token, _external=True)
+    link = url_for("invitations.accept", token=outcome.token, _external=True)
     flash(link, "invite-link")
 
 
@@ -124,7 +123,7 @@ def invite_consortium_admin(consortium_id: int):
     form = InviteForm(roles=("consortium_admin", "auditor"))
     if form.validate_on_submit():
         try:
-            outcome = accounts.invite_person(
+            outcome = invitations.invite_person(
                 current_user,
                 consortium=consortium,
                 firm=None,
@@ -284,7 +283,7 @@ def invite_firm_admin(consortium_id: int):
     if form.validate_on_submit():
         firm = current_scope().get_firm(form.firm.data)
         try:
-            outcome = accounts.invite_person(
+            outcome = invitations.invite_person(
                 current_user,
                 consortium=consortium,
                 firm=firm,
@@ -329,15 +328,15 @@ def firm_people(firm_id: int):
         per_page=current_app.config["LMS_PAGE_SIZE"],
         error_out=False,
     )
-    invitations = db.session.scalars(list_pending_invitations(firm).limit(50)).all()
+    pending = db.session.scalars(list_pending_invitations(firm).limit(50)).all()
     return render_template(
         "tenancy/people.html",
         page=page,
         search=search,
         place=firm,
         firms=None,
-        invitations=invitations,
-        invitation_status=accounts.invitation_status,
+        invitations=pending,
+        invitation_status=invitations.invitation_status,
         unactivated=count_unactivated(firm),
         confirm_form=ConfirmForm(),
     )
@@ -352,7 +351,7 @@ def invite_person(firm_id: int):
     )
     if form.validate_on_submit():
         try:
-            outcome = accounts.invite_person(
+            outcome = invitations.invite_person(
                 current_user,
                 consortium=firm.consortium,
                 firm=firm,
@@ -385,7 +384,7 @@ def send_activation(firm_id: int, public_id: str):
     person = current_scope().get_person(public_id, within=firm)
     if ConfirmForm().validate_on_submit():
         try:
-            outcome = accounts.create_activation_link(current_user, firm, person)
+            outcome = invitations.create_activation_link(current_user, firm, person)
         except accounts.AccountError as exc:
             flash(exc.message, "info")
         else:
@@ -402,7 +401,7 @@ def activation_links(firm_id: int):
     back = redirect(url_for("tenancy.firm_people", firm_id=firm.id))
     if not ConfirmForm().validate_on_submit():
         return back
-    links = accounts.create_activation_links(current_user, firm)
+    links = invitations.create_activation_links(current_user, firm)
     if not links:
         flash(_l("Everyone in this firm has activated their account."), "info")
         return back
@@ -416,7 +415,7 @@ def activation_links(firm_id: int):
             str(_l("Activation link")),
         ],
         [
-            (p.name, p.mobile, p.email, url_for("auth.accept_invitation", token=t, _external=True))
+            (p.name, p.mobile, p.email, url_for("invitations.accept", token=t, _external=True))
             for p, t in links
         ],
     )
@@ -428,7 +427,7 @@ def revoke_invitation(firm_id: int, public_id: str):
     firm = _firm_for(firm_id, "person.invite")
     invitation = current_scope().get(Invitation, public_id=public_id, within=firm)
     if ConfirmForm().validate_on_submit():
-        accounts.revoke_invitation(current_user, invitation)
+        invitations.revoke_invitation(current_user, invitation)
         db.session.commit()
         flash(_l("The invitation was withdrawn."), "success")
     return redirect(url_for("tenancy.firm_people", firm_id=firm.id))

@@ -1,6 +1,6 @@
 """The training-hours exports "for a training-subsidy claim": one row per credit.
 
-Registered with lms/core/exports.py, so a big export runs as a background job; a source runs
+Registered with lms/jobs/exports.py, so a big export runs as a background job; a source runs
 again there without a request, so it loads the firm or consortium and checks the permission
 itself, from the plain params.
 """
@@ -11,10 +11,10 @@ from flask import abort
 from flask_babel import gettext as _
 from flask_babel import pgettext
 
-from lms.core.exports import ExportTable, register_export
+from lms.core.codes import mask_mobile
 from lms.extensions import db
+from lms.jobs.exports import ExportTable, register_export
 from lms.permissions import has_permission
-from lms.tenancy.codes import mask_mobile
 from lms.tenancy.models import Consortium, Firm
 from lms.transcripts import service
 from lms.transcripts.service import Period

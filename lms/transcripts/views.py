@@ -9,9 +9,9 @@ from flask import Blueprint, render_template, request, send_file
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from lms.core.exports import export_response
 from lms.core.pagination import paginate_rows
 from lms.extensions import db
+from lms.jobs.exports import export_response
 from lms.permissions import require
 from lms.tenancy.scope import current_scope, list_firms
 from lms.transcripts import (

@@ -10,8 +10,9 @@ import pytest
 from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
-from lms.auth.models import Invitation, User, UserSession
+from lms.auth.models import User, UserSession
 from lms.extensions import db
+from lms.tenancy.models import Invitation
 
 COOKIE = "lms_session"
 STRONG_PASSWORD = "Sunflower-Kettle-93"

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from lms.audit.models import AuditRecord
-from lms.auth.models import Invitation, User
+from lms.auth.models import User
 from lms.core.types import utcnow
 from lms.extensions import db
-from lms.tenancy.models import Membership
+from lms.tenancy.models import Invitation, Membership
 from tests.auth.conftest import STRONG_PASSWORD, field_errors, invite_token, page_text, sid
 
 TOO_COMMON = "This password is too common; choose one that is hard to guess."
@@ -380,7 +380,7 @@ def test_worker_cannot_invite_people(app, firm, create_user, login):
 def test_a_job_role_of_another_firm_or_an_inactive_one_cannot_be_given(
     app, firm, create_firm, create_role, create_user
 ):
-    from lms.skills.models import JobRole
+    from lms.taxonomy.models import JobRole
     from lms.tenancy.service import TenancyError, add_membership
 
     with app.app_context():

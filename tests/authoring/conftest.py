@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from lms.courses.models import Course, CourseVersion
 from lms.extensions import db
-from lms.skills.models import Skill, SkillCategory
+from lms.taxonomy.models import Skill, SkillCategory
 
 
 @pytest.fixture(autouse=True)

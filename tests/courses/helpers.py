@@ -181,7 +181,7 @@ class Published:
 def import_dir(app, firm_id: int, pkg: Path) -> Published:
     """Read, validate and publish a package folder for the firm's consortium; commit."""
     from lms.courses.service import course_slugs, import_package
-    from lms.skills.service import known_skill_ids
+    from lms.taxonomy.service import known_skill_ids
     from lms.tenancy.models import Firm
 
     with app.test_request_context():
@@ -209,7 +209,7 @@ def import_dir(app, firm_id: int, pkg: Path) -> Published:
 
 
 def seed_skills(app) -> None:
-    from lms.skills.service import import_seed_taxonomy
+    from lms.taxonomy.service import import_seed_taxonomy
 
     with app.app_context():
         import_seed_taxonomy()

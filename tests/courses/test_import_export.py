@@ -18,7 +18,7 @@ from lms.courses.service import CourseError, export_version, import_package, med
 from lms.extensions import db
 from lms.learning import service as learning
 from lms.learning.models import Enrollment
-from lms.skills.service import known_skill_ids
+from lms.taxonomy.service import known_skill_ids
 from lms.tenancy.models import Firm
 from tests.conftest import write_package
 from tests.courses.helpers import (

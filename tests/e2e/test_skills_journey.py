@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from lms.demo.data import DEMO_PASSWORD
-from lms.skills.models import level_name
+from lms.taxonomy.models import level_name
 from tests.e2e.journey import check_accessibility, follow, sign_in, visit
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 from openpyxl import load_workbook
 
-from lms.core.exports import ExportTable, safe_cell, table_response, write_table
+from lms.jobs.exports import ExportTable, safe_cell, table_response, write_table
 
 ROWS = [
     ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tx", "张三"],

@@ -11,8 +11,9 @@ from lms.auth.models import User
 from lms.extensions import db
 from lms.skills import gaps
 from lms.skills.gaps import GapCell, UncoveredGap
-from lms.skills.models import JobRole, SkillEvidence
+from lms.skills.models import SkillEvidence
 from lms.skills.service import record_self_assessment
+from lms.taxonomy.models import JobRole
 from lms.tenancy.models import Membership
 
 

@@ -12,11 +12,11 @@ from lms.learning.models import Enrollment
 from lms.skills.models import SkillEvidence
 from lms.skills.service import (
     held_levels,
-    import_seed_taxonomy,
     record_course_evidence,
     record_self_assessment,
     skill_profile,
 )
+from lms.taxonomy.service import import_seed_taxonomy
 
 
 def _complete(app, create_course, firm, worker, skills):

@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 
 from lms.audit.models import AuditRecord
 from lms.auth.models import User
-from lms.core.exports import safe_cell
 from lms.courses.models import Course, CourseVersion
 from lms.extensions import db
+from lms.jobs.exports import safe_cell
 from lms.jobs.models import Job
 from lms.learning import service as learning
 from lms.learning.models import Enrollment

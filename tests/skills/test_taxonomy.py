@@ -6,8 +6,8 @@ import yaml
 from sqlalchemy import func, select
 
 from lms.extensions import db
-from lms.skills.models import JobRole, RoleSkill, Skill, SkillCategory, level_name
-from lms.skills.service import SEED
+from lms.taxonomy.models import JobRole, RoleSkill, Skill, SkillCategory, level_name
+from lms.taxonomy.service import SEED
 
 SMALL = {
     "categories": [{"id": "plc_control", "name_zh": "电气与PLC控制", "name_en": "PLC control"}],

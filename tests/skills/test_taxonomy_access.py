@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from lms.extensions import db
-from lms.skills.models import Skill, SkillCategory
+from lms.taxonomy.models import Skill, SkillCategory
 from tests.access import LOGIN, PERSONAS, assert_every_route_has_a_row, check_access
 
 MANAGE = (LOGIN, 404, 404, 200, 200, 404)  # taxonomy.manage / role.manage

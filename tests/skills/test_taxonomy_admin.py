@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from lms.audit.models import AuditRecord
 from lms.extensions import db
-from lms.skills.models import JobRole, RoleSkill, Skill, SkillCategory
-from lms.skills.service import roles_for
+from lms.taxonomy.models import JobRole, RoleSkill, Skill, SkillCategory
+from lms.taxonomy.service import roles_for
 from lms.tenancy.models import Membership
 
 # --- the world ---------------------------------------------------------------------------------

@@ -5,8 +5,9 @@ import io
 
 from sqlalchemy import select
 
-from lms.auth.models import Invitation, User
+from lms.auth.models import User
 from lms.extensions import db
+from lms.tenancy.models import Invitation
 
 
 def _csv_rows(response) -> list[list[str]]:

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from lms.tenancy.codes import (
+from lms.core.codes import (
     CodeError,
     mask_email,
     mask_mobile,

@@ -7,9 +7,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from lms.auth.models import Invitation, User
+from lms.auth.models import User
 from lms.extensions import db
-from lms.tenancy.models import Consortium, Firm, Membership
+from lms.tenancy.models import Consortium, Firm, Invitation, Membership
 from tests.conftest import PASSWORD, valid_credit_code
 from tests.tenancy.pages import field_errors, mentions
 
@@ -498,6 +498,6 @@ def test_audit_log_is_not_shown_to_firm_people_or_other_consortia(
 
 
 def test_credit_codes_of_the_fixture_factory_are_valid():
-    from lms.tenancy.codes import normalize_uscc
+    from lms.core.codes import normalize_uscc
 
     assert normalize_uscc(valid_credit_code(12345)) == valid_credit_code(12345)

@@ -10,10 +10,10 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import select
 
-from lms.auth.models import Invitation, User
+from lms.auth.models import User
 from lms.extensions import db
 from lms.tenancy.importer import preview_rows
-from lms.tenancy.models import Firm, ImportBatch, Membership
+from lms.tenancy.models import Firm, ImportBatch, Invitation, Membership
 from tests.tenancy.pages import (
     field_errors,
     flashes,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from lms.extensions import db
-from lms.skills.models import Skill, SkillCategory
+from lms.taxonomy.models import Skill, SkillCategory
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from lms.auth.models import User
 from lms.core.tenancy import TenantOwned
 from lms.courses.models import Course, CourseVersion, Lesson
 from lms.extensions import db
-from lms.skills.models import Skill, SkillCategory
+from lms.taxonomy.models import Skill, SkillCategory
 from lms.tenancy.models import Consortium, Firm
 from lms.tenancy.scope import Scope
 

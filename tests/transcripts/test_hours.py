@@ -166,7 +166,7 @@ def test_the_export_source_checks_the_actor_itself(app, world):
     from werkzeug.exceptions import NotFound
 
     from lms.auth.models import User
-    from lms.core.exports import SOURCES
+    from lms.jobs.exports import SOURCES
 
     with app.test_request_context():
         params = {"firm": world.firm_a.id, **service.this_year().params()}

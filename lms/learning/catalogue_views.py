@@ -25,7 +25,7 @@ from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.models import Course
 from lms.extensions import db
 from lms.learning import service as learning
-from lms.skills.models import level_name
+from lms.taxonomy.models import level_name
 from lms.tenancy.forms import ConfirmForm
 from lms.tenancy.models import SECTORS
 from lms.tenancy.scope import current_scope, list_firms

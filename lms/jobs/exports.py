@@ -29,6 +29,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, redirect, url_for
 
+from lms.jobs.service import start_job
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = {
     "csv": "text/csv",
@@ -97,8 +99,6 @@ def export_response(name: str, *, actor, params: dict, fmt: str) -> Response:
         return table_response(fmt, table)
     from flask_babel import get_locale
 
-    from lms.jobs.service import start_job
-
     job = start_job(
         JOB_KIND,
         actor=actor,
@@ -111,12 +111,10 @@ def export_job(job, report) -> dict:
     """The "exports" job: write the file to storage; the job page links to it."""
     from flask_babel import force_locale
 
-    from lms.auth.models import User
     from lms.core.storage import storage
-    from lms.extensions import db
 
     fmt = job.params["format"]
-    actor = db.session.get(User, job.created_by_id)
+    actor = job.created_by
     with force_locale(job.params.get("locale") or "zh_CN"):
         table = SOURCES[job.params["source"]](actor, job.params["params"])
         total = table.count or 0
