@@ -1,14 +1,15 @@
 """Named permissions, mapped from roles in one place and checked against a firm or consortium;
-and the declaration every route makes of who may use it (`public`, `needs`)."""
+and `needs`, the declaration of a route that takes a permission (lms.core.access has `public`
+and `signed_in` for the others)."""
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 from flask import abort
 from flask_login import current_user, login_required
 
+from lms.core.access import Access, declare
 from lms.tenancy.models import CONSORTIUM_ROLES, Consortium, Firm
 from lms.tenancy.scope import current_scope
 
@@ -120,41 +121,25 @@ def require(permission: str, target: Firm | Consortium | None = None) -> None:
 PLACES = {"firm": "firm_id", "consortium": "consortium_id"}
 
 
-@dataclass(frozen=True)
-class Access:
-    """Who may use a route: everyone (`public`), any signed-in user, or holders of `permission`
-    on the URL's firm or consortium (`place`), or anywhere they hold a role (no place)."""
-
-    public: bool = False
-    permission: str | None = None
-    place: str | None = None
-
-    def allows(self, user, target: Firm | Consortium | None = None) -> bool:
-        """Whether `user` passes this declaration (for a place, on `target`)."""
-        if self.public:
-            return True
-        if user is None or not user.is_authenticated:
-            return False
-        if self.permission is None:
-            return True
-        return has_permission(user, self.permission, target if self.place else None)
+def allows(access: Access, user, target: Firm | Consortium | None = None) -> bool:
+    """Whether `user` passes the declaration `access` (for a place, on `target`)."""
+    if access.public:
+        return True
+    if user is None or not user.is_authenticated:
+        return False
+    if access.permission is None:
+        return True
+    return has_permission(user, access.permission, target if access.place else None)
 
 
-def public(view):
-    """Declare a route open to everyone, signed in or not."""
-    view.access = Access(public=True)
-    return view
-
-
-def needs(permission: str | None = None, *, on: str | None = None):
-    """Declare (and enforce) who may use a route: a signed-in user (guests go to the sign-in
-    page) holding `permission` — on the firm or consortium of the URL's `firm_id` or
+def needs(permission: str, *, on: str | None = None):
+    """Declare (and enforce) who may use a route: a signed-in user (guests are sent to the
+    sign-in page) holding `permission` — on the firm or consortium of the URL's `firm_id` or
     `consortium_id` when `on` is "firm" or "consortium" (the view then receives the loaded
     `firm` or `consortium` instead of the id), else on the instance or anywhere they hold a role.
-    Without a permission, any signed-in user; the view scopes what it loads to them."""
-    assert permission is None or permission in ALL_PERMISSIONS, permission
-    assert on is None or (permission and on in PLACES), on
-    access = Access(permission=permission, place=on)
+    Any signed-in user, without a permission, is `lms.core.access.signed_in`."""
+    assert permission in ALL_PERMISSIONS, permission
+    assert on is None or on in PLACES, on
 
     def decorate(view):
         @functools.wraps(view)
@@ -165,12 +150,10 @@ def needs(permission: str | None = None, *, on: str | None = None):
                 target = scope.get_firm(key) if on == "firm" else scope.get_consortium(key)
                 require(permission, target)
                 kwargs[on] = target
-            elif permission is not None:
+            else:
                 require(permission)
             return view(*args, **kwargs)
 
-        guarded = login_required(checked)
-        guarded.access = access
-        return guarded
+        return declare(login_required(checked), Access(permission=permission, place=on))
 
     return decorate

@@ -1,7 +1,14 @@
 """What every blueprint's access-matrix test shares: the callers, and the check of one row.
 
-A row is (method, url, who counts as "member with the permission", expected statuses in the
-order of PERSONAS); "{placeholders}" in the url are filled from the test's world.
+A row is (method, url, who counts as "member with the permission", expected); "{placeholders}"
+in the url are filled from the test's world. `expected` is either
+
+- the status of an allowed call (an int): each caller's answer then follows from the route's
+  declaration (lms.permissions `public` / `needs`): a guest is sent to sign in, a caller the
+  declaration refuses gets the 404 of a missing page, everyone else this status; or
+- the statuses in the order of PERSONAS, for routes whose view refuses more than its declaration
+  says (objects owned by one person, a course of one firm). They must still agree with it: a
+  caller the declaration refuses is refused.
 """
 
 from __future__ import annotations
@@ -38,9 +45,20 @@ def check_access(row, persona, people, ids, client, login, *, data=None, any_met
     user = people.get(persona)
     if persona == "member_with" and user is None:
         user = people[holder]
+    path = url.format(**ids)
+    allowed = declared_access(client.application, method, path, user)
+    if isinstance(expected, int):
+        expected = tuple(
+            (LOGIN if p == "guest" and not allowed else expected if allowed else 404)
+            if p == persona
+            else None
+            for p in PERSONAS
+        )
+    elif not allowed:
+        refused = LOGIN if persona == "guest" else 404
+        assert expected[PERSONAS.index(persona)] == refused, (row, persona, "declaration")
     if user is not None:
         login(user)
-    path = url.format(**ids)
     response = client.open(path, method=method, data=data)
     raw = response.get_data()
     response.close()
@@ -61,6 +79,30 @@ def check_access(row, persona, people, ids, client, login, *, data=None, any_met
             _normalised(missing.get_data(as_text=True), missing_path),
         )
         assert refused == absent, (row, persona, _first_difference(refused, absent))
+
+
+def declared_access(app, method: str, path: str, user) -> bool:
+    """Whether the declaration of the route serving `path` lets `user` (None: a guest) in."""
+    from lms.auth.models import User
+    from lms.extensions import db
+    from lms.permissions import allows
+    from lms.tenancy.models import Consortium, Firm
+
+    endpoint, args = app.url_map.bind("localhost").match(path.split("?")[0], method=method)
+    access = getattr(app.view_functions[endpoint], "access", None)
+    if access is None:
+        assert endpoint == "static", f"{endpoint} declares no access (lms.permissions)"
+        return True
+    with app.app_context():
+        caller = db.session.get(User, user.id) if user is not None else None
+        target = None
+        if access.place == "firm":
+            target = db.session.get(Firm, args["firm_id"])
+        elif access.place == "consortium":
+            target = db.session.get(Consortium, args["consortium_id"])
+        if caller is None:
+            return access.public
+        return allows(access, caller, target)
 
 
 def _normalised(body: str, path: str) -> str:

@@ -11,12 +11,13 @@ from flask import (
     url_for,
 )
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from lms.auth import service
 from lms.auth.forms import ChangePasswordForm, LoginForm, ProfileForm
 from lms.auth.passwords import MIN_LENGTH, policy_name
 from lms.auth.session import sign_in, sign_out
+from lms.core.access import public, signed_in
 from lms.core.urls import safe_next
 from lms.extensions import db, limiter
 
@@ -50,6 +51,7 @@ def _next_page() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@public
 @password_attempts
 def login():
     if current_user.is_authenticated:
@@ -68,6 +70,7 @@ def login():
 
 
 @bp.post("/logout")
+@public
 def logout():
     sign_out()
     db.session.commit()
@@ -76,7 +79,7 @@ def logout():
 
 
 @bp.route("/account", methods=["GET", "POST"])
-@login_required
+@signed_in
 def account():
     form = ProfileForm(obj=current_user)
     if form.validate_on_submit():
@@ -94,8 +97,8 @@ def account():
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
+@signed_in
 @password_attempts
-@login_required
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
@@ -127,6 +130,7 @@ def change_password():
 
 
 @bp.post("/locale")
+@public
 def change_locale():
     """The language switcher: remembered on the user, or in the session for guests."""
     locale = request.form.get("locale", "")

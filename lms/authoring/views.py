@@ -18,7 +18,7 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from flask_login import current_user, login_required
+from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from lms.authoring import service, uploads
@@ -38,7 +38,7 @@ from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.models import Course, CourseVersion, Lesson, Module, Question
 from lms.courses.question_types import QUESTION_TYPES
 from lms.extensions import csrf, db
-from lms.permissions import require
+from lms.permissions import needs
 from lms.taxonomy.models import Skill, level_name
 from lms.tenancy.forms import ConfirmForm
 from lms.tenancy.scope import current_scope
@@ -67,19 +67,12 @@ def authoring_context() -> dict:
     return {"VERSION_STATUS": service.VERSION_STATUS, "published_version": published_version}
 
 
-def _firm(firm_id: int):
-    firm = current_scope().get_firm(firm_id)
-    require("course.author", firm)
-    return firm
-
-
-def _course(firm_id: int, slug: str):
-    firm = _firm(firm_id)
+def _course(firm, slug: str):
     return current_scope().get(Course, slug=slug, within=firm)
 
 
-def _version(firm_id: int, slug: str, number: int):
-    return current_scope().get(CourseVersion, version=number, within=_course(firm_id, slug))
+def _version(firm, slug: str, number: int):
+    return current_scope().get(CourseVersion, version=number, within=_course(firm, slug))
 
 
 def _version_url(version, anchor: str | None = None) -> str:
@@ -162,9 +155,8 @@ def _failed(form, exc, field_map=None) -> None:
 
 
 @bp.get("/authoring/firms/<int:firm_id>/courses")
-@login_required
-def my_courses(firm_id: int):
-    firm = _firm(firm_id)
+@needs("course.author", on="firm")
+def my_courses(firm):
     page = db.paginate(
         service.list_firm_courses(firm),
         page=page_arg(),
@@ -180,9 +172,8 @@ def _skills(owner) -> list[Skill]:
 
 
 @bp.route("/authoring/firms/<int:firm_id>/courses/new", methods=["GET", "POST"])
-@login_required
-def new_course(firm_id: int):
-    firm = _firm(firm_id)
+@needs("course.author", on="firm")
+def new_course(firm):
     form = CourseForm(
         skills=_skills(firm), prerequisites=service.prerequisite_options(firm.consortium)
     )
@@ -201,17 +192,17 @@ def new_course(firm_id: int):
 
 
 @bp.get("/authoring/firms/<int:firm_id>/courses/<slug>")
-@login_required
-def course(firm_id: int, slug: str):
+@needs("course.author", on="firm")
+def course(firm, slug: str):
     """The course's latest version: the one being edited or reviewed, or the published one."""
-    course = _course(firm_id, slug)
+    course = _course(firm, slug)
     return _render_version(course.versions[-1])
 
 
 @bp.get(VERSION_URL)
-@login_required
-def version(firm_id: int, slug: str, number: int):
-    return _render_version(_version(firm_id, slug, number))
+@needs("course.author", on="firm")
+def version(firm, slug: str, number: int):
+    return _render_version(_version(firm, slug, number))
 
 
 def _render_version(version):
@@ -235,9 +226,9 @@ def _render_version(version):
 
 
 @bp.route(VERSION_URL + "/edit", methods=["GET", "POST"])
-@login_required
-def edit_course(firm_id: int, slug: str, number: int):
-    version = _version(firm_id, slug, number)
+@needs("course.author", on="firm")
+def edit_course(firm, slug: str, number: int):
+    version = _version(firm, slug, number)
     if (done := _read_only(version)) is not None:
         return done
     course = version.course
@@ -272,10 +263,10 @@ def edit_course(firm_id: int, slug: str, number: int):
 
 
 @bp.post("/authoring/firms/<int:firm_id>/courses/<slug>/versions")
-@login_required
-def new_version(firm_id: int, slug: str):
+@needs("course.author", on="firm")
+def new_version(firm, slug: str):
     """“Edit” on a published course: the next version as a draft copy (once per click)."""
-    course = _course(firm_id, slug)
+    course = _course(firm, slug)
     if not ConfirmForm().validate_on_submit():
         return redirect(_version_url(course.versions[-1]))
     version, created = service.create_next_version(current_user, course)
@@ -296,9 +287,9 @@ def new_version(firm_id: int, slug: str):
 
 
 @bp.route(VERSION_URL + "/modules/new", methods=["GET", "POST"])
-@login_required
-def new_module(firm_id: int, slug: str, number: int):
-    version = _version(firm_id, slug, number)
+@needs("course.author", on="firm")
+def new_module(firm, slug: str, number: int):
+    version = _version(firm, slug, number)
     if (done := _read_only(version)) is not None:
         return done
     form = ModuleForm()
@@ -314,9 +305,9 @@ def new_module(firm_id: int, slug: str, number: int):
 
 
 @bp.route(VERSION_URL + "/modules/<int:module_id>/edit", methods=["GET", "POST"])
-@login_required
-def edit_module(firm_id: int, slug: str, number: int, module_id: int):
-    version = _version(firm_id, slug, number)
+@needs("course.author", on="firm")
+def edit_module(firm, slug: str, number: int, module_id: int):
+    version = _version(firm, slug, number)
     module = current_scope().get(Module, id=module_id, within=version)
     if (done := _read_only(version)) is not None:
         return done
@@ -333,9 +324,9 @@ def edit_module(firm_id: int, slug: str, number: int, module_id: int):
 
 
 @bp.post(VERSION_URL + "/modules/<int:module_id>/move")
-@login_required
-def move_module(firm_id: int, slug: str, number: int, module_id: int):
-    version = _version(firm_id, slug, number)
+@needs("course.author", on="firm")
+def move_module(firm, slug: str, number: int, module_id: int):
+    version = _version(firm, slug, number)
     module = current_scope().get(Module, id=module_id, within=version)
     form = MoveForm()
     if form.validate_on_submit():
@@ -344,9 +335,9 @@ def move_module(firm_id: int, slug: str, number: int, module_id: int):
 
 
 @bp.route(VERSION_URL + "/modules/<int:module_id>/delete", methods=["GET", "POST"])
-@login_required
-def delete_module(firm_id: int, slug: str, number: int, module_id: int):
-    version = _version(firm_id, slug, number)
+@needs("course.author", on="firm")
+def delete_module(firm, slug: str, number: int, module_id: int):
+    version = _version(firm, slug, number)
     if request.method == "POST" and _gone(module_id, version.modules):
         return redirect(_version_url(version))  # a replayed delete: already done
     module = current_scope().get(Module, id=module_id, within=version)
@@ -400,9 +391,9 @@ def _lesson_form_data(lesson) -> dict:
 
 
 @bp.route(VERSION_URL + "/modules/<int:module_id>/lessons/new", methods=["GET", "POST"])
-@login_required
-def new_lesson(firm_id: int, slug: str, number: int, module_id: int):
-    version = _version(firm_id, slug, number)
+@needs("course.author", on="firm")
+def new_lesson(firm, slug: str, number: int, module_id: int):
+    version = _version(firm, slug, number)
     module = current_scope().get(Module, id=module_id, within=version)
     if (done := _read_only(version)) is not None:
         return done
@@ -449,9 +440,9 @@ def new_lesson(firm_id: int, slug: str, number: int, module_id: int):
 
 
 @bp.route(VERSION_URL + "/lessons/<int:lesson_id>/edit", methods=["GET", "POST"])
-@login_required
-def edit_lesson(firm_id: int, slug: str, number: int, lesson_id: int):
-    version = _version(firm_id, slug, number)
+@needs("course.author", on="firm")
+def edit_lesson(firm, slug: str, number: int, lesson_id: int):
+    version = _version(firm, slug, number)
     lesson = current_scope().get(Lesson, id=lesson_id, within=version)
     if (done := _read_only(version)) is not None:
         return done
@@ -513,9 +504,9 @@ def _render_lesson(version, lesson, form, *, preview_html=None, media_form=None,
 
 
 @bp.post(VERSION_URL + "/lessons/<int:lesson_id>/move")
-@login_required
-def move_lesson(firm_id: int, slug: str, number: int, lesson_id: int):
-    version = _version(firm_id, slug, number)
+@needs("course.author", on="firm")
+def move_lesson(firm, slug: str, number: int, lesson_id: int):
+    version = _version(firm, slug, number)
     lesson = current_scope().get(Lesson, id=lesson_id, within=version)
     form = MoveForm()
     if form.validate_on_submit():
@@ -524,9 +515,9 @@ def move_lesson(firm_id: int, slug: str, number: int, lesson_id: int):
 
 
 @bp.route(VERSION_URL + "/lessons/<int:lesson_id>/delete", methods=["GET", "POST"])
-@login_required
-def delete_lesson(firm_id: int, slug: str, number: int, lesson_id: int):
-    version = _version(firm_id, slug, number)
+@needs("course.author", on="firm")
+def delete_lesson(firm, slug: str, number: int, lesson_id: int):
+    version = _version(firm, slug, number)
     if request.method == "POST" and _gone(lesson_id, version.lessons):
         return redirect(_version_url(version))  # a replayed delete: already done
     lesson = current_scope().get(Lesson, id=lesson_id, within=version)
@@ -551,10 +542,10 @@ def delete_lesson(firm_id: int, slug: str, number: int, lesson_id: int):
 
 
 @bp.post(VERSION_URL + "/preview")
-@login_required
-def preview(firm_id: int, slug: str, number: int):
+@needs("course.author", on="firm")
+def preview(firm, slug: str, number: int):
     """Sanitised HTML of the posted Markdown, for the live preview (JSON)."""
-    version = _version(firm_id, slug, number)
+    version = _version(firm, slug, number)
     text = request.form.get("body", "")
     return jsonify(html=service.render_lesson_markdown(version, text))
 
@@ -564,10 +555,10 @@ def preview(firm_id: int, slug: str, number: int):
 
 @bp.post(VERSION_URL + "/lessons/<int:lesson_id>/media")
 @csrf.exempt  # the global check would parse the body under the 16 MB limit; MediaForm checks
-@login_required  # the CSRF token itself once the body is read under this route's own limit
-def upload_media(firm_id: int, slug: str, number: int, lesson_id: int):
+@needs("course.author", on="firm")  # the CSRF token once the body is read under its own limit
+def upload_media(firm, slug: str, number: int, lesson_id: int):
     """The video of a video lesson or the document of a file lesson."""
-    version = _version(firm_id, slug, number)
+    version = _version(firm, slug, number)
     lesson = current_scope().get(Lesson, id=lesson_id, within=version)
     if lesson.type not in service.MEDIA_CATEGORIES:
         abort(404)
@@ -624,10 +615,10 @@ def upload_media(firm_id: int, slug: str, number: int, lesson_id: int):
 
 
 @bp.post(VERSION_URL + "/lessons/<int:lesson_id>/images")
-@login_required
-def upload_image(firm_id: int, slug: str, number: int, lesson_id: int):
+@needs("course.author", on="firm")
+def upload_image(firm, slug: str, number: int, lesson_id: int):
     """An image for the lesson's text: stored, then appended to the Markdown."""
-    version = _version(firm_id, slug, number)
+    version = _version(firm, slug, number)
     lesson = current_scope().get(Lesson, id=lesson_id, within=version)
     if (done := _read_only(version)) is not None:
         return done
@@ -670,8 +661,8 @@ ANSWER_FIELDS = {
 }
 
 
-def _quiz(firm_id, slug, number, lesson_id):
-    version = _version(firm_id, slug, number)
+def _quiz(firm, slug, number, lesson_id):
+    version = _version(firm, slug, number)
     lesson = current_scope().get(Lesson, id=lesson_id, within=version)
     if lesson.type != "quiz":
         abort(404)
@@ -704,9 +695,9 @@ def _save_question(form, action) -> bool:
 
 
 @bp.route(VERSION_URL + "/lessons/<int:lesson_id>/questions/new", methods=["GET", "POST"])
-@login_required
-def new_question(firm_id: int, slug: str, number: int, lesson_id: int):
-    version, lesson = _quiz(firm_id, slug, number, lesson_id)
+@needs("course.author", on="firm")
+def new_question(firm, slug: str, number: int, lesson_id: int):
+    version, lesson = _quiz(firm, slug, number, lesson_id)
     if (done := _read_only(version)) is not None:
         return done
     qtype = request.args.get("type", "single")
@@ -742,9 +733,9 @@ def new_question(firm_id: int, slug: str, number: int, lesson_id: int):
     VERSION_URL + "/lessons/<int:lesson_id>/questions/<int:question_id>/edit",
     methods=["GET", "POST"],
 )
-@login_required
-def edit_question(firm_id: int, slug: str, number: int, lesson_id: int, question_id: int):
-    version, lesson = _quiz(firm_id, slug, number, lesson_id)
+@needs("course.author", on="firm")
+def edit_question(firm, slug: str, number: int, lesson_id: int, question_id: int):
+    version, lesson = _quiz(firm, slug, number, lesson_id)
     question = current_scope().get(Question, id=question_id, within=lesson)
     if (done := _read_only(version)) is not None:
         return done
@@ -774,9 +765,9 @@ def edit_question(firm_id: int, slug: str, number: int, lesson_id: int, question
 
 
 @bp.post(VERSION_URL + "/lessons/<int:lesson_id>/questions/<int:question_id>/move")
-@login_required
-def move_question(firm_id: int, slug: str, number: int, lesson_id: int, question_id: int):
-    version, lesson = _quiz(firm_id, slug, number, lesson_id)
+@needs("course.author", on="firm")
+def move_question(firm, slug: str, number: int, lesson_id: int, question_id: int):
+    version, lesson = _quiz(firm, slug, number, lesson_id)
     question = current_scope().get(Question, id=question_id, within=lesson)
     form = MoveForm()
     if form.validate_on_submit():
@@ -788,9 +779,9 @@ def move_question(firm_id: int, slug: str, number: int, lesson_id: int, question
     VERSION_URL + "/lessons/<int:lesson_id>/questions/<int:question_id>/delete",
     methods=["GET", "POST"],
 )
-@login_required
-def delete_question(firm_id: int, slug: str, number: int, lesson_id: int, question_id: int):
-    version, lesson = _quiz(firm_id, slug, number, lesson_id)
+@needs("course.author", on="firm")
+def delete_question(firm, slug: str, number: int, lesson_id: int, question_id: int):
+    version, lesson = _quiz(firm, slug, number, lesson_id)
     if request.method == "POST" and _gone(question_id, lesson.questions):
         return redirect(_lesson_url(lesson, "questions"))  # a replayed delete
     question = current_scope().get(Question, id=question_id, within=lesson)
@@ -814,9 +805,9 @@ def delete_question(firm_id: int, slug: str, number: int, lesson_id: int, questi
 
 
 @bp.route(VERSION_URL + "/submit", methods=["GET", "POST"])
-@login_required
-def submit_version(firm_id: int, slug: str, number: int):
-    version = _version(firm_id, slug, number)
+@needs("course.author", on="firm")
+def submit_version(firm, slug: str, number: int):
+    version = _version(firm, slug, number)
     if version.status == "submitted":
         if request.method == "POST":  # a replayed submit: already done
             return redirect(_version_url(version))
@@ -850,19 +841,12 @@ def submit_version(firm_id: int, slug: str, number: int):
 # --- consortium admin: review ------------------------------------------------------------------
 
 
-def _consortium(consortium_id: int):
-    consortium = current_scope().get_consortium(consortium_id)
-    require("course.approve", consortium)
-    return consortium
-
-
 REVIEW_URL = "/review/consortia/<int:consortium_id>/courses/<slug>/v<int:number>"
 
 
 @bp.get("/review/consortia/<int:consortium_id>/courses")
-@login_required
-def review_queue(consortium_id: int):
-    consortium = _consortium(consortium_id)
+@needs("course.approve", on="consortium")
+def review_queue(consortium):
     waiting = db.session.scalars(service.list_review_queue(consortium)).all()
     return render_template(
         "authoring/review_queue.html",
@@ -920,17 +904,15 @@ def _changes(old, new) -> dict:
 
 
 @bp.get(REVIEW_URL)
-@login_required
-def review_version(consortium_id: int, slug: str, number: int):
-    consortium = _consortium(consortium_id)
+@needs("course.approve", on="consortium")
+def review_version(consortium, slug: str, number: int):
     version = _version_for_review(consortium, slug, number)
     return _render_review(consortium, version)
 
 
 @bp.post(REVIEW_URL + "/approve")
-@login_required
-def approve_version(consortium_id: int, slug: str, number: int):
-    consortium = _consortium(consortium_id)
+@needs("course.approve", on="consortium")
+def approve_version(consortium, slug: str, number: int):
     version = _version_for_review(consortium, slug, number)
     if ConfirmForm().validate_on_submit():
         if service.approve_version(current_user, version):
@@ -950,9 +932,8 @@ def approve_version(consortium_id: int, slug: str, number: int):
 
 
 @bp.post(REVIEW_URL + "/return")
-@login_required
-def return_version(consortium_id: int, slug: str, number: int):
-    consortium = _consortium(consortium_id)
+@needs("course.approve", on="consortium")
+def return_version(consortium, slug: str, number: int):
     version = _version_for_review(consortium, slug, number)
     form = ReturnForm()
     if form.validate_on_submit():

@@ -19,26 +19,19 @@ from flask import (
     url_for,
 )
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from lms.certificates import designs, render
 from lms.certificates.design_forms import DesignForm, NewDesignForm, ValidityForm
 from lms.certificates.models import CertificateTemplate
 from lms.extensions import db
-from lms.permissions import require
+from lms.permissions import needs
 from lms.tenancy.forms import ConfirmForm
 from lms.tenancy.models import Consortium
-from lms.tenancy.scope import current_scope
 
 bp = Blueprint("certificate_designs", __name__)
 BASE = "/consortia/<int:consortium_id>/certificate-designs"
 FORM_OVERHEAD = 64 * 1024
-
-
-def _consortium(consortium_id: int) -> Consortium:
-    consortium = current_scope().get_consortium(consortium_id)
-    require("certificate.manage", consortium)
-    return consortium
 
 
 def _design(consortium: Consortium, design_id: int) -> CertificateTemplate:
@@ -82,9 +75,8 @@ def _course_titles(consortium) -> dict[int, str]:
 
 
 @bp.get(BASE, endpoint="designs")
-@login_required
-def designs_list(consortium_id: int):
-    consortium = _consortium(consortium_id)
+@needs("certificate.manage", on="consortium")
+def designs_list(consortium: Consortium):
     rows = designs.list_designs(consortium)
     wide = next((d for d in rows if d.course_id is None), None)
     by_course = {d.course_id: d for d in rows if d.course_id is not None}
@@ -99,9 +91,8 @@ def designs_list(consortium_id: int):
 
 
 @bp.route(BASE + "/new", methods=["GET", "POST"])
-@login_required
-def new_design(consortium_id: int):
-    consortium = _consortium(consortium_id)
+@needs("certificate.manage", on="consortium")
+def new_design(consortium: Consortium):
     _limit_request()
     courses = designs.consortium_courses(consortium)
     taken = {d.course_id for d in designs.list_designs(consortium)}
@@ -153,9 +144,8 @@ def new_design(consortium_id: int):
 
 
 @bp.route(BASE + "/<int:design_id>/edit", methods=["GET", "POST"])
-@login_required
-def edit_design(consortium_id: int, design_id: int):
-    consortium = _consortium(consortium_id)
+@needs("certificate.manage", on="consortium")
+def edit_design(consortium: Consortium, design_id: int):
     design = _design(consortium, design_id)
     _limit_request()
     form = DesignForm(obj=design)
@@ -197,9 +187,8 @@ def edit_design(consortium_id: int, design_id: int):
 
 
 @bp.route(BASE + "/<int:design_id>/delete", methods=["GET", "POST"])
-@login_required
-def delete_design(consortium_id: int, design_id: int):
-    consortium = _consortium(consortium_id)
+@needs("certificate.manage", on="consortium")
+def delete_design(consortium: Consortium, design_id: int):
     design = _design(consortium, design_id)
     form = ConfirmForm()
     if form.validate_on_submit():
@@ -221,9 +210,8 @@ def delete_design(consortium_id: int, design_id: int):
 
 
 @bp.route(BASE + "/courses/<int:course_id>/validity", methods=["GET", "POST"])
-@login_required
-def course_validity(consortium_id: int, course_id: int):
-    consortium = _consortium(consortium_id)
+@needs("certificate.manage", on="consortium")
+def course_validity(consortium: Consortium, course_id: int):
     course = designs.get_course(consortium, course_id)
     if course is None:
         abort(404)
@@ -317,16 +305,14 @@ def _preview(consortium, design, *, course_title=None, saved=None):
 
 
 @bp.route(BASE + "/<int:design_id>/preview.pdf", methods=["GET", "POST"])
-@login_required
-def preview(consortium_id: int, design_id: int):
-    consortium = _consortium(consortium_id)
+@needs("certificate.manage", on="consortium")
+def preview(consortium: Consortium, design_id: int):
     design = _design(consortium, design_id)
     title = _course_titles(consortium).get(design.course_id) if design.course_id else None
     return _preview(consortium, design, course_title=title, saved=design)
 
 
 @bp.route(BASE + "/default/preview.pdf", methods=["GET", "POST"])
-@login_required
-def preview_default(consortium_id: int):
-    consortium = _consortium(consortium_id)
+@needs("certificate.manage", on="consortium")
+def preview_default(consortium: Consortium):
     return _preview(consortium, None)

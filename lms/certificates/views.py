@@ -20,7 +20,7 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 from flask_babel import pgettext
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import or_, select
 
 from lms.auth.models import User
@@ -29,6 +29,7 @@ from lms.certificates.codes import format_code
 from lms.certificates.forms import RevokeForm, VerifyForm
 from lms.certificates.models import Certificate
 from lms.certificates.serials import is_serial
+from lms.core.access import public, signed_in
 from lms.core.codes import mask_mobile
 from lms.core.params import int_arg, page_arg
 from lms.core.storage import storage
@@ -36,7 +37,7 @@ from lms.core.types import local_date
 from lms.courses.models import Course, CourseVersion
 from lms.extensions import db, limiter
 from lms.jobs.exports import csv_response
-from lms.permissions import require
+from lms.permissions import needs, require
 from lms.tenancy.models import Consortium, Firm
 from lms.tenancy.scope import current_scope
 
@@ -84,6 +85,7 @@ def _verify_page(cert: Certificate | None = None, form=None, *, not_found: bool 
 
 
 @bp.route("/verify", methods=["GET", "POST"])
+@public
 @public_limit
 def verify_lookup():
     """Typing in a certificate: its number and its verification code, both as printed."""
@@ -97,6 +99,7 @@ def verify_lookup():
 
 
 @bp.get("/verify/<code>")
+@public
 @public_limit
 def verify(code: str):
     """Valid / expired / revoked, with the name masked; only the code opens a certificate.
@@ -124,6 +127,7 @@ def _iso(value) -> str | None:
 
 
 @bp.get("/verify/<code>.json")
+@public
 @public_limit
 def verify_json(code: str):
     """The verification page as data: nothing personal beyond the masked name."""
@@ -176,6 +180,7 @@ def _recipient(cert: Certificate, user: User) -> dict:
 
 
 @bp.get("/badges/assertions/<code>")
+@public
 @public_limit
 def badge_assertion(code: str):
     cert = db.session.scalars(
@@ -206,6 +211,7 @@ def badge_assertion(code: str):
 
 
 @bp.get("/badges/classes/<code>/<slug>")
+@public
 @public_limit
 def badge_class(code: str, slug: str):
     """A course's BadgeClass, once the course has issued a certificate (drafts stay private)."""
@@ -254,6 +260,7 @@ def badge_class(code: str, slug: str):
 
 
 @bp.get("/badges/classes/<code>/<slug>/image.svg")
+@public
 @public_limit
 def badge_image(code: str, slug: str):
     """The badge's picture: the course title on a seal, drawn from a template."""
@@ -279,6 +286,7 @@ def badge_image(code: str, slug: str):
 
 
 @bp.get("/badges/issuers/<int:consortium_id>")
+@public
 @public_limit
 def badge_issuer(consortium_id: int):
     consortium = db.session.get(Consortium, consortium_id)
@@ -305,7 +313,7 @@ def badge_issuer(consortium_id: int):
 
 
 @bp.get("/certificates")
-@login_required
+@signed_in
 def my_certificates():
     certs = db.session.scalars(
         select(Certificate)
@@ -327,7 +335,7 @@ def _viewable_certificate(public_id: str) -> Certificate:
 
 
 @bp.get("/certificates/<public_id>.pdf")
-@login_required
+@signed_in
 def download(public_id: str):
     cert = _viewable_certificate(public_id)
     if not cert.pdf_path or not storage().exists(cert.pdf_path):
@@ -398,10 +406,8 @@ def _status_label(status: str) -> str:
 
 
 @bp.get("/firms/<int:firm_id>/certificates")
-@login_required
-def firm_certificates(firm_id: int):
-    firm = current_scope().get_firm(firm_id)
-    require("report.view", firm)
+@needs("report.view", on="firm")
+def firm_certificates(firm: Firm):
     query, filters = _listing(consortium_id=firm.consortium_id, firm_id=firm.id)
     page = db.paginate(
         query, page=_page(), per_page=current_app.config["LMS_PAGE_SIZE"], error_out=False
@@ -417,10 +423,8 @@ def firm_certificates(firm_id: int):
 
 
 @bp.get("/consortia/<int:consortium_id>/certificates")
-@login_required
-def consortium_certificates(consortium_id: int):
-    consortium = current_scope().get_consortium(consortium_id)
-    require("report.view", consortium)
+@needs("report.view", on="consortium")
+def consortium_certificates(consortium: Consortium):
     firm_id = int_arg("firm")
     firms = db.session.scalars(
         select(Firm).where(Firm.consortium_id == consortium.id).order_by(Firm.name)
@@ -476,10 +480,8 @@ def consortium_certificates(consortium_id: int):
 
 
 @bp.route("/consortia/<int:consortium_id>/certificates/<public_id>/revoke", methods=["GET", "POST"])
-@login_required
-def revoke(consortium_id: int, public_id: str):
-    consortium = current_scope().get_consortium(consortium_id)
-    require("certificate.manage", consortium)
+@needs("certificate.manage", on="consortium")
+def revoke(consortium: Consortium, public_id: str):
     cert = current_scope().get(Certificate, public_id=public_id, within=consortium)
     back = url_for("certificates.consortium_certificates", consortium_id=consortium.id)
     form = RevokeForm()
@@ -511,8 +513,8 @@ def revoke(consortium_id: int, public_id: str):
 
 
 @bp.route("/consortia/<int:consortium_id>/certificates/bulk", methods=["GET", "POST"])
-@login_required
-def bulk(consortium_id: int):
+@needs("certificate.manage", on="consortium")
+def bulk(consortium: Consortium):
     """Issue the missing certificates of a course's completers (all, or one firm's)."""
     from lms.certificates.bulk import KIND
     from lms.certificates.forms import BulkIssueForm
@@ -521,8 +523,6 @@ def bulk(consortium_id: int):
     from lms.jobs.service import start_job
     from lms.tenancy.scope import list_firms
 
-    consortium = current_scope().get_consortium(consortium_id)
-    require("certificate.manage", consortium)
     versions = published_versions(consortium)
     firms = db.session.scalars(list_firms(consortium, include_inactive=True)).all()
     form = BulkIssueForm()
@@ -549,7 +549,7 @@ def bulk(consortium_id: int):
 
 
 @bp.get("/jobs/<public_id>/certificates.zip")
-@login_required
+@signed_in
 def bulk_zip(public_id: str):
     """The ZIP of a bulk job: only for the job's starter, for a limited time."""
     from lms.certificates.bulk import KIND, ZIP_HOURS, zip_expired
@@ -579,7 +579,7 @@ def bulk_zip(public_id: str):
 
 
 @bp.post("/courses/<slug>/learners/<enrollment_id>/certificate")
-@login_required
+@needs("course.author")
 def trainer_issue(slug: str, enrollment_id: str):
     """A trainer of the course's firm issues the certificate of a completed enrolment."""
     from lms.learning.models import Enrollment

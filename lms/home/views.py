@@ -1,9 +1,10 @@
 """The home page: what each of the user's roles needs first (a worker's next courses from their
 skill gaps; a platform admin's consortia). It sits above every domain it shows."""
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, render_template
 from flask_login import current_user
 
+from lms.core.access import signed_in
 from lms.core.i18n import ui_locale
 from lms.extensions import db
 from lms.skills import recommendations
@@ -14,9 +15,8 @@ bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
+@signed_in
 def index():
-    if not current_user.is_authenticated:
-        return redirect(url_for("auth.login"))
     scope = current_scope()
     consortia = []
     if scope.is_platform_admin:

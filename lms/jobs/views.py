@@ -2,8 +2,9 @@
 
 from flask import Blueprint, abort, render_template, send_file, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 
+from lms.core.access import signed_in
 from lms.core.storage import storage
 from lms.jobs.exports import LINK_HOURS, result_file
 from lms.jobs.service import get_job_for
@@ -19,13 +20,13 @@ def _job(public_id: str):
 
 
 @bp.get("/jobs/<public_id>")
-@login_required
+@signed_in
 def job_page(public_id: str):
     return render_template("jobs/job.html", job=_job(public_id))
 
 
 @bp.get("/jobs/<public_id>/status")
-@login_required
+@signed_in
 def job_status(public_id: str):
     job = _job(public_id)
     return {
@@ -39,7 +40,7 @@ def job_status(public_id: str):
 
 
 @bp.get("/jobs/<public_id>/download")
-@login_required
+@signed_in
 def download(public_id: str):
     """The file a job wrote (an export): only for its starter, for LINK_HOURS."""
     job = _job(public_id)

@@ -6,8 +6,9 @@ from datetime import date
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 
+from lms.core.access import signed_in
 from lms.core.forms import choices
 from lms.core.i18n import ui_locale
 from lms.core.params import page_arg
@@ -17,7 +18,7 @@ from lms.extensions import db
 from lms.learning import service
 from lms.learning.forms import AssignForm, ConsortiumAssignForm, SignOffForm
 from lms.learning.models import Enrollment
-from lms.permissions import has_permission, require
+from lms.permissions import has_permission, needs, require
 from lms.tenancy.importer import ImportFileError
 from lms.tenancy.scope import current_scope, list_firms
 
@@ -61,10 +62,8 @@ def _assign(form, version, users, *, source: str, firm=None) -> bool:
 
 
 @bp.route("/firms/<int:firm_id>/assign", methods=["GET", "POST"])
-@login_required
-def assign_firm(firm_id: int):
-    firm = current_scope().get_firm(firm_id)
-    require("enrollment.assign", firm)
+@needs("enrollment.assign", on="firm")
+def assign_firm(firm):
     versions, course_choices = _course_choices(firm.consortium)
     workers = service.firm_workers(firm)
     form = AssignForm()
@@ -111,10 +110,8 @@ def assign_firm(firm_id: int):
 
 
 @bp.route("/consortia/<int:consortium_id>/assign", methods=["GET", "POST"])
-@login_required
-def assign_consortium(consortium_id: int):
-    consortium = current_scope().get_consortium(consortium_id)
-    require("enrollment.assign", consortium)
+@needs("enrollment.assign", on="consortium")
+def assign_consortium(consortium):
     versions, course_choices = _course_choices(consortium)
     firms = db.session.scalars(list_firms(consortium, include_inactive=False)).all()
     form = ConsortiumAssignForm()
@@ -142,10 +139,8 @@ def assign_consortium(consortium_id: int):
 
 
 @bp.get("/firms/<int:firm_id>/enrollments")
-@login_required
-def firm_enrollments(firm_id: int):
-    firm = current_scope().get_firm(firm_id)
-    require("enrollment.assign", firm)
+@needs("enrollment.assign", on="firm")
+def firm_enrollments(firm):
     status = request.args.get("status", "")
     overdue = request.args.get("overdue") == "1"
     page = db.paginate(
@@ -185,7 +180,7 @@ def course_for_trainer(slug: str):
 
 
 @bp.get("/courses/<slug>/learners")
-@login_required
+@signed_in  # trainers (course.author on the course's firm) or consortium admins (course.approve)
 def course_learners(slug: str):
     """Trainers of the authoring firm follow their learners and sign off practical tasks."""
     course = course_for_trainer(slug)
@@ -207,7 +202,7 @@ def course_learners(slug: str):
 
 
 @bp.post("/courses/<slug>/learners/<enrollment_id>/signoff/<int:lesson_id>")
-@login_required
+@needs("course.author")
 def sign_off(slug: str, enrollment_id: str, lesson_id: int):
     course = course_for_trainer(slug)
     require("course.author", course.firm)  # sign-off is the trainers' call

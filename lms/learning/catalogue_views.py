@@ -14,10 +14,11 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
-from flask_login import current_user, login_required
+from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import joinedload, selectinload
 
+from lms.core.access import signed_in
 from lms.core.params import int_arg, page_arg
 from lms.core.storage import storage
 from lms.courses import service
@@ -44,7 +45,7 @@ def _home_consortium():
 
 
 @bp.get("/courses/")
-@login_required
+@signed_in
 def catalogue():
     consortium = _home_consortium()
     args = request.args
@@ -111,7 +112,7 @@ def version_fragments(version) -> dict:
 
 
 @bp.get("/courses/<slug>")
-@login_required
+@signed_in
 def course_page(slug: str):
     course = current_scope().get(Course, slug=slug, options=COURSE_PAGE)
     version = service.published_version(course)
@@ -136,7 +137,7 @@ def course_page(slug: str):
 
 
 @bp.post("/courses/<slug>/enroll")
-@login_required
+@signed_in
 def enroll(slug: str):
     course = current_scope().get(Course, slug=slug, options=COURSE_PAGE)
     version = service.published_version(course)
@@ -155,7 +156,7 @@ def enroll(slug: str):
 
 
 @bp.get("/courses/<slug>/media/<int:version>/<path:path>")
-@login_required
+@signed_in
 def media(slug: str, version: int, path: str):
     """Course media through an access check: range requests, no sniffing, sandboxed."""
     course = current_scope().get(Course, slug=slug, options=COURSE_PAGE)

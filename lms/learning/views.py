@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
-from flask_login import current_user, login_required
+from flask_login import current_user
 
+from lms.core.access import signed_in
 from lms.core.params import json_endpoint, json_number, json_object
 from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.models import Lesson
@@ -39,14 +40,14 @@ def _active(enrollment):
 
 
 @bp.get("/learning")
-@login_required
+@signed_in
 def my_learning():
     enrollments = db.session.scalars(service.learning_list(current_user)).all()
     return render_template("learning/my_learning.html", enrollments=enrollments)
 
 
 @bp.get("/learn/<enrollment_id>")
-@login_required
+@signed_in
 def resume(enrollment_id: str):
     """Continue where the learner left off: the last lesson, else the first not done."""
     enrollment = _active(_own(enrollment_id))
@@ -60,7 +61,7 @@ def resume(enrollment_id: str):
 
 
 @bp.get("/learn/<enrollment_id>/lessons/<int:lesson_id>")
-@login_required
+@signed_in
 def lesson(enrollment_id: str, lesson_id: int):
     enrollment = _active(_own(enrollment_id))
     lesson = _lesson(enrollment, lesson_id)
@@ -85,7 +86,7 @@ def lesson(enrollment_id: str, lesson_id: int):
 
 
 @bp.post("/learn/<enrollment_id>/lessons/<int:lesson_id>/progress")
-@login_required
+@signed_in
 @json_endpoint
 def save_progress(enrollment_id: str, lesson_id: int):
     """Autosave from the player: {"percent": 0-100, "position": seconds}; idempotent, values
@@ -107,7 +108,7 @@ def save_progress(enrollment_id: str, lesson_id: int):
 
 
 @bp.post("/learn/<enrollment_id>/lessons/<int:lesson_id>/done")
-@login_required
+@signed_in
 def mark_done(enrollment_id: str, lesson_id: int):
     """'Done, next' without JavaScript: completes a reading/video/file lesson."""
     enrollment = _active(_own(enrollment_id))
@@ -128,7 +129,7 @@ def mark_done(enrollment_id: str, lesson_id: int):
 
 
 @bp.post("/learn/<enrollment_id>/lessons/<int:lesson_id>/attempts")
-@login_required
+@signed_in
 def start_attempt(enrollment_id: str, lesson_id: int):
     enrollment = _active(_own(enrollment_id))
     lesson = _lesson(enrollment, lesson_id)
@@ -160,7 +161,7 @@ def _attempt(enrollment, attempt_id: str) -> QuizAttempt:
 
 
 @bp.route("/learn/<enrollment_id>/attempts/<attempt_id>", methods=["GET", "POST"])
-@login_required
+@signed_in
 def attempt(enrollment_id: str, attempt_id: str):
     enrollment = _own(enrollment_id)
     attempt = _attempt(enrollment, attempt_id)
@@ -194,7 +195,7 @@ def attempt(enrollment_id: str, attempt_id: str):
 
 
 @bp.route("/learn/<enrollment_id>/withdraw", methods=["GET", "POST"])
-@login_required
+@signed_in
 def withdraw(enrollment_id: str):
     enrollment = _active(_own(enrollment_id))
     form = ConfirmForm()

@@ -6,20 +6,20 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from flask_login import current_user, login_required
+from flask_login import current_user
 
+from lms.core.access import signed_in
 from lms.core.params import int_arg, page_arg
 from lms.core.urls import safe_next
 from lms.extensions import db
 from lms.notifications import reminders, service
-from lms.permissions import require
-from lms.tenancy.scope import current_scope
+from lms.permissions import needs
 
 bp = Blueprint("notifications", __name__)
 
 
 @bp.get("/notifications")
-@login_required
+@signed_in
 def index():
     page_no = page_arg()
     page = db.paginate(
@@ -41,7 +41,7 @@ def index():
 
 
 @bp.post("/notifications/read")
-@login_required
+@signed_in
 def mark_all_read():
     service.mark_all_read(current_user, upto=int_arg("upto", source=request.form))
     db.session.commit()
@@ -49,7 +49,7 @@ def mark_all_read():
 
 
 @bp.post("/notifications/preferences")
-@login_required
+@signed_in
 def preferences():
     # Unticked boxes are not posted: a channel's list is read only when its form part was shown.
     form = request.form
@@ -64,7 +64,7 @@ def preferences():
 
 
 @bp.get("/notifications/<public_id>/open", endpoint="open")
-@login_required
+@signed_in
 def open_notification(public_id: str):
     n = service.get_for(current_user, public_id)
     if n is None:
@@ -75,12 +75,10 @@ def open_notification(public_id: str):
 
 
 @bp.post("/firms/<int:firm_id>/overdue/remind", endpoint="remind_overdue")
-@login_required
-def remind_overdue(firm_id: int):
+@needs("enrollment.assign", on="firm")
+def remind_overdue(firm):
     """Remind the workers of the posted overdue enrolments (or, with all=1, of every overdue
     enrolment of the firm); once a day each."""
-    firm = current_scope().get_firm(firm_id)
-    require("enrollment.assign", firm)
     if request.form.get("all"):
         sent, overdue = reminders.remind_all_overdue(current_user, firm)
     else:

@@ -13,8 +13,9 @@ from datetime import date
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import format_decimal, format_percent
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
+from lms.core.access import signed_in
 from lms.core.params import page_arg
 from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.question_types import QUESTION_TYPES
@@ -31,7 +32,7 @@ FILTER_ARGS = ("version", "enrolled_from", "enrolled_to", "firm")
 
 
 @bp.get("/courses/<slug>/analytics")
-@login_required
+@signed_in
 def course_analytics(slug: str):
     """Enrolments, the lesson funnel, time, quiz items and pending sign-offs of one course;
     ?format=csv|xlsx&table=summary|funnel|items|signoffs downloads one table, filters applied."""

@@ -7,28 +7,20 @@ import io
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from lms.core.i18n import ui_locale
 from lms.extensions import db
 from lms.notifications.service import email_enabled
+from lms.permissions import needs
 from lms.reports import monthly
-from lms.tenancy.scope import current_scope
-from lms.tenancy.views import require
 
 bp = Blueprint("monthly_reports", __name__)
 
 
-def _consortium(consortium_id: int):
-    consortium = current_scope().get_consortium(consortium_id)
-    require("report.view", consortium)
-    return consortium
-
-
 @bp.get("/consortia/<int:consortium_id>/reports/monthly", endpoint="monthly")
-@login_required
-def monthly_page(consortium_id: int):
-    consortium = _consortium(consortium_id)
+@needs("report.view", on="consortium")
+def monthly_page(consortium):
     month, error = monthly.parse_month(request.args.get("month"))
     return render_template(
         "reports/monthly.html",
@@ -44,9 +36,8 @@ def monthly_page(consortium_id: int):
 
 
 @bp.get("/consortia/<int:consortium_id>/reports/monthly.pdf")
-@login_required
-def monthly_pdf(consortium_id: int):
-    consortium = _consortium(consortium_id)
+@needs("report.view", on="consortium")
+def monthly_pdf(consortium):
     month, error = monthly.parse_month(request.args.get("month"))
     if error:  # show the message on the month field
         return redirect(
@@ -66,9 +57,8 @@ def monthly_pdf(consortium_id: int):
 
 
 @bp.post("/consortia/<int:consortium_id>/reports/monthly/subscription")
-@login_required
-def subscription(consortium_id: int):
-    consortium = _consortium(consortium_id)
+@needs("report.view", on="consortium")
+def subscription(consortium):
     wanted = request.form.get("subscribe")
     if wanted not in ("0", "1"):
         abort(400)

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import pgettext
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
 from lms.auth.models import User
@@ -21,11 +21,11 @@ from lms.core.pagination import paginate_rows
 from lms.extensions import db
 from lms.jobs.exports import ExportTable, export_response, register_export, table_response
 from lms.learning.models import STATUS_LABELS
+from lms.permissions import needs
 from lms.reports import figures
 from lms.reports.summary import ensure_fresh
 from lms.tenancy.models import Firm
-from lms.tenancy.scope import Scope, current_scope
-from lms.tenancy.views import require
+from lms.tenancy.scope import Scope
 
 bp = Blueprint("reports", __name__)
 
@@ -223,18 +223,14 @@ class DrillLinks:
 
 
 @bp.get("/consortia/<int:consortium_id>/reports")
-@login_required
-def consortium_dashboard(consortium_id: int):
-    consortium = current_scope().get_consortium(consortium_id)
-    require("report.view", consortium)
+@needs("report.view", on="consortium")
+def consortium_dashboard(consortium):
     return _render_dashboard(consortium)
 
 
 @bp.get("/firms/<int:firm_id>/reports")
-@login_required
-def firm_dashboard(firm_id: int):
-    firm = current_scope().get_firm(firm_id)
-    require("report.view", firm)
+@needs("report.view", on="firm")
+def firm_dashboard(firm):
     return _render_dashboard(firm.consortium, firm)
 
 
@@ -275,18 +271,14 @@ def _people(consortium, firm=None):
 
 
 @bp.get("/consortia/<int:consortium_id>/reports/people")
-@login_required
-def consortium_people(consortium_id: int):
-    consortium = current_scope().get_consortium(consortium_id)
-    require("report.view", consortium)
+@needs("report.view", on="consortium")
+def consortium_people(consortium):
     return _people(consortium)
 
 
 @bp.get("/firms/<int:firm_id>/reports/people")
-@login_required
-def firm_people(firm_id: int):
-    firm = current_scope().get_firm(firm_id)
-    require("report.view", firm)
+@needs("report.view", on="firm")
+def firm_people(firm):
     return _people(firm.consortium, firm)
 
 

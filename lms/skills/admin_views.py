@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from lms.core.i18n import ui_locale
 from lms.core.params import page_arg
 from lms.extensions import db
-from lms.permissions import require
+from lms.permissions import needs
 from lms.skills.forms import CopyRoleForm, RoleForm, SkillForm
 from lms.taxonomy import service
 from lms.taxonomy.models import JobRole, Skill, level_name
@@ -29,18 +29,6 @@ bp = Blueprint("taxonomy", __name__)
 @bp.context_processor
 def taxonomy_context() -> dict:
     return {"level_name": level_name}
-
-
-def _consortium(consortium_id: int, permission: str) -> Consortium:
-    consortium = current_scope().get_consortium(consortium_id)
-    require(permission, consortium)
-    return consortium
-
-
-def _firm(firm_id: int) -> Firm:
-    firm = current_scope().get_firm(firm_id)
-    require("role.manage", firm)
-    return firm
 
 
 def _page() -> int:
@@ -74,9 +62,8 @@ def _field_error(form, exc: service.TaxonomyEditError) -> None:
 
 
 @bp.get("/consortia/<int:consortium_id>/skills")
-@login_required
-def skills(consortium_id: int):
-    consortium = _consortium(consortium_id, "taxonomy.manage")
+@needs("taxonomy.manage", on="consortium")
+def skills(consortium):
     locale = ui_locale()
     filters = {
         "q": request.args.get("q", "").strip(),
@@ -104,9 +91,8 @@ def skills(consortium_id: int):
 
 
 @bp.route("/consortia/<int:consortium_id>/skills/new", methods=["GET", "POST"])
-@login_required
-def new_skill(consortium_id: int):
-    consortium = _consortium(consortium_id, "taxonomy.manage")
+@needs("taxonomy.manage", on="consortium")
+def new_skill(consortium):
     form = SkillForm(categories=_categories())
     if form.validate_on_submit():
         try:
@@ -133,9 +119,8 @@ def new_skill(consortium_id: int):
 
 
 @bp.route("/consortia/<int:consortium_id>/skills/<skill_id>/edit", methods=["GET", "POST"])
-@login_required
-def edit_skill(consortium_id: int, skill_id: str):
-    consortium = _consortium(consortium_id, "taxonomy.manage")
+@needs("taxonomy.manage", on="consortium")
+def edit_skill(consortium, skill_id: str):
     skill = current_scope().get(Skill, id=skill_id, within=consortium, own_only=True)
     form = SkillForm(obj=skill, categories=_categories(), editing=True)
     if form.validate_on_submit():
@@ -231,12 +216,11 @@ class Place:
         return self.firm is None and role.consortium_id is None
 
 
-def _consortium_place(consortium_id: int) -> Place:
-    return Place(_consortium(consortium_id, "role.manage"))
+def _consortium_place(consortium: Consortium) -> Place:
+    return Place(consortium)
 
 
-def _firm_place(firm_id: int) -> Place:
-    firm = _firm(firm_id)
+def _firm_place(firm: Firm) -> Place:
     return Place(firm.consortium, firm)
 
 
@@ -340,46 +324,46 @@ def _activate(place: Place, role_id: str):
 
 
 @bp.get("/consortia/<int:consortium_id>/roles")
-@login_required
-def consortium_roles(consortium_id: int):
-    return _roles(_consortium_place(consortium_id))
+@needs("role.manage", on="consortium")
+def consortium_roles(consortium):
+    return _roles(_consortium_place(consortium))
 
 
 @bp.route("/consortia/<int:consortium_id>/roles/new", methods=["GET", "POST"])
-@login_required
-def new_consortium_role(consortium_id: int):
-    return _role_form(_consortium_place(consortium_id))
+@needs("role.manage", on="consortium")
+def new_consortium_role(consortium):
+    return _role_form(_consortium_place(consortium))
 
 
 @bp.get("/consortia/<int:consortium_id>/roles/<role_id>")
-@login_required
-def consortium_role(consortium_id: int, role_id: str):
-    return _role(_consortium_place(consortium_id), role_id)
+@needs("role.manage", on="consortium")
+def consortium_role(consortium, role_id: str):
+    return _role(_consortium_place(consortium), role_id)
 
 
 @bp.route("/consortia/<int:consortium_id>/roles/<role_id>/edit", methods=["GET", "POST"])
-@login_required
-def edit_consortium_role(consortium_id: int, role_id: str):
-    return _role_form(_consortium_place(consortium_id), role_id)
+@needs("role.manage", on="consortium")
+def edit_consortium_role(consortium, role_id: str):
+    return _role_form(_consortium_place(consortium), role_id)
 
 
 @bp.route("/consortia/<int:consortium_id>/roles/<role_id>/deactivate", methods=["GET", "POST"])
-@login_required
-def deactivate_consortium_role(consortium_id: int, role_id: str):
-    return _deactivate(_consortium_place(consortium_id), role_id)
+@needs("role.manage", on="consortium")
+def deactivate_consortium_role(consortium, role_id: str):
+    return _deactivate(_consortium_place(consortium), role_id)
 
 
 @bp.post("/consortia/<int:consortium_id>/roles/<role_id>/activate")
-@login_required
-def activate_consortium_role(consortium_id: int, role_id: str):
-    return _activate(_consortium_place(consortium_id), role_id)
+@needs("role.manage", on="consortium")
+def activate_consortium_role(consortium, role_id: str):
+    return _activate(_consortium_place(consortium), role_id)
 
 
 @bp.route("/consortia/<int:consortium_id>/roles/<role_id>/copy", methods=["GET", "POST"])
-@login_required
-def copy_role(consortium_id: int, role_id: str):
+@needs("role.manage", on="consortium")
+def copy_role(consortium, role_id: str):
     """A consortium's own, editable copy of a role it sees (usually a shared one)."""
-    place = _consortium_place(consortium_id)
+    place = _consortium_place(consortium)
     source = current_scope().get(JobRole, id=role_id, within=place.consortium)
     form = CopyRoleForm(
         data={
@@ -409,36 +393,36 @@ def copy_role(consortium_id: int, role_id: str):
 
 
 @bp.get("/firms/<int:firm_id>/roles")
-@login_required
-def firm_roles(firm_id: int):
-    return _roles(_firm_place(firm_id))
+@needs("role.manage", on="firm")
+def firm_roles(firm):
+    return _roles(_firm_place(firm))
 
 
 @bp.route("/firms/<int:firm_id>/roles/new", methods=["GET", "POST"])
-@login_required
-def new_firm_role(firm_id: int):
-    return _role_form(_firm_place(firm_id))
+@needs("role.manage", on="firm")
+def new_firm_role(firm):
+    return _role_form(_firm_place(firm))
 
 
 @bp.get("/firms/<int:firm_id>/roles/<role_id>")
-@login_required
-def firm_role(firm_id: int, role_id: str):
-    return _role(_firm_place(firm_id), role_id)
+@needs("role.manage", on="firm")
+def firm_role(firm, role_id: str):
+    return _role(_firm_place(firm), role_id)
 
 
 @bp.route("/firms/<int:firm_id>/roles/<role_id>/edit", methods=["GET", "POST"])
-@login_required
-def edit_firm_role(firm_id: int, role_id: str):
-    return _role_form(_firm_place(firm_id), role_id)
+@needs("role.manage", on="firm")
+def edit_firm_role(firm, role_id: str):
+    return _role_form(_firm_place(firm), role_id)
 
 
 @bp.route("/firms/<int:firm_id>/roles/<role_id>/deactivate", methods=["GET", "POST"])
-@login_required
-def deactivate_firm_role(firm_id: int, role_id: str):
-    return _deactivate(_firm_place(firm_id), role_id)
+@needs("role.manage", on="firm")
+def deactivate_firm_role(firm, role_id: str):
+    return _deactivate(_firm_place(firm), role_id)
 
 
 @bp.post("/firms/<int:firm_id>/roles/<role_id>/activate")
-@login_required
-def activate_firm_role(firm_id: int, role_id: str):
-    return _activate(_firm_place(firm_id), role_id)
+@needs("role.manage", on="firm")
+def activate_firm_role(firm, role_id: str):
+    return _activate(_firm_place(firm), role_id)

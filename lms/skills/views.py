@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 
+from lms.core.access import signed_in
 from lms.core.forms import choices
 from lms.core.i18n import ui_locale
 from lms.extensions import db
 from lms.jobs.exports import csv_response
 from lms.jobs.service import start_job
 from lms.learning import service as learning
-from lms.permissions import has_permission, require
+from lms.permissions import has_permission, needs
 from lms.skills import gaps as gap_service
 from lms.skills import recommendations, service
 from lms.skills.profile_forms import (
@@ -79,7 +80,7 @@ def _profile(user, roles, locale: str) -> dict:
 
 
 @bp.route("/skills", methods=["GET", "POST"])
-@login_required
+@signed_in
 def my_skills():
     locale = ui_locale()
     roles = gap_service.worker_roles(current_user)
@@ -132,7 +133,7 @@ def my_skills():
 
 
 @bp.get("/skills/<skill_id>")
-@login_required
+@signed_in
 def my_skill(skill_id: str):
     skill = current_scope().get(Skill, id=skill_id)
     profile = service.skill_profile(current_user.id).get(skill_id)
@@ -145,7 +146,7 @@ def my_skill(skill_id: str):
 
 
 @bp.route("/skills/path", methods=["GET", "POST"])
-@login_required
+@signed_in
 def my_path():
     locale = ui_locale()
     roles = gap_service.worker_roles(current_user)
@@ -240,10 +241,8 @@ def _skill_names(ids, locale):
 
 
 @bp.get("/firms/<int:firm_id>/skills")
-@login_required
-def firm_gaps(firm_id: int):
-    firm = current_scope().get_firm(firm_id)
-    require("report.view", firm)
+@needs("report.view", on="firm")
+def firm_gaps(firm):
     locale = ui_locale()
     cells = gap_service.gap_cells(firm.consortium_id, firm_id=firm.id, by="role")
     roles = {
@@ -267,10 +266,8 @@ def firm_gaps(firm_id: int):
 
 
 @bp.route("/firms/<int:firm_id>/people/<public_id>/skills", methods=["GET", "POST"])
-@login_required
-def person_skills(firm_id: int, public_id: str):
-    firm = current_scope().get_firm(firm_id)
-    require("person.view", firm)
+@needs("person.view", on="firm")
+def person_skills(firm, public_id: str):
     person = current_scope().get_person(public_id, within=firm)
     membership = next(
         (m for m in person.memberships if m.firm_id == firm.id and m.is_current()), None
@@ -362,10 +359,8 @@ def person_skills(firm_id: int, public_id: str):
 
 
 @bp.get("/consortia/<int:consortium_id>/skills/gaps")
-@login_required
-def consortium_gaps(consortium_id: int):
-    consortium = current_scope().get_consortium(consortium_id)
-    require("report.view", consortium)
+@needs("report.view", on="consortium")
+def consortium_gaps(consortium):
     locale = ui_locale()
     cells = gap_service.gap_cells(consortium.id, by="firm")
     firms = {f.id: f.name for f in consortium.firms}
@@ -415,9 +410,7 @@ def consortium_gaps(consortium_id: int):
 
 
 @bp.post("/consortia/<int:consortium_id>/recommendations")
-@login_required
-def recompute_recommendations(consortium_id: int):
-    consortium = current_scope().get_consortium(consortium_id)
-    require("report.view", consortium)
+@needs("report.view", on="consortium")
+def recompute_recommendations(consortium):
     job = start_job("recommendations", actor=current_user, consortium=consortium)
     return redirect(url_for("jobs.job_page", public_id=job.public_id))

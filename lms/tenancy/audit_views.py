@@ -1,22 +1,18 @@
 """The audit log, read by auditors and consortium admins of one consortium."""
 
 from flask import Blueprint, current_app, render_template, request
-from flask_login import login_required
 
 from lms.audit.service import list_audit_records
 from lms.core.params import page_arg
 from lms.extensions import db
-from lms.permissions import require
-from lms.tenancy.scope import current_scope
+from lms.permissions import needs
 
 bp = Blueprint("audit", __name__)
 
 
 @bp.get("/consortia/<int:consortium_id>/audit")
-@login_required
-def audit_log(consortium_id: int):
-    consortium = current_scope().get_consortium(consortium_id)
-    require("audit.view", consortium)
+@needs("audit.view", on="consortium")
+def audit_log(consortium):
     action = request.args.get("action", "").strip()
     page = db.paginate(
         list_audit_records(consortium.id, action=action),

@@ -10,6 +10,7 @@ from lms.auth.passwords import MIN_LENGTH, policy_name
 from lms.auth.service import AccountError
 from lms.auth.session import sign_in
 from lms.auth.views import password_attempts
+from lms.core.access import public
 from lms.extensions import db
 from lms.tenancy import invitations
 
@@ -17,6 +18,7 @@ bp = Blueprint("invitations", __name__)
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
+@public
 @password_attempts
 def accept(token: str):
     try:

@@ -3,17 +3,17 @@
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from lms.auth import service as accounts
 from lms.core.params import int_arg, page_arg
 from lms.extensions import db
 from lms.jobs.exports import csv_response
-from lms.permissions import require
+from lms.permissions import needs
 from lms.taxonomy.service import role_options
 from lms.tenancy import importer, invitations, service
 from lms.tenancy.forms import ConfirmForm, ConsortiumForm, FirmForm, ImportForm, InviteForm
-from lms.tenancy.models import Firm, ImportBatch, Invitation
+from lms.tenancy.models import ImportBatch, Invitation
 from lms.tenancy.scope import (
     count_unactivated,
     current_scope,
@@ -56,17 +56,15 @@ def _page() -> int:
 
 
 @bp.get("/admin/consortia")
-@login_required
+@needs("consortium.manage")
 def consortia():
-    require("consortium.manage")
     rows = db.session.scalars(list_consortia()).all()
     return render_template("tenancy/consortia.html", consortia=rows)
 
 
 @bp.route("/admin/consortia/new", methods=["GET", "POST"])
-@login_required
+@needs("consortium.manage")
 def new_consortium():
-    require("consortium.manage")
     form = ConsortiumForm()
     if form.validate_on_submit():
         try:
@@ -89,10 +87,8 @@ def new_consortium():
 
 
 @bp.route("/admin/consortia/<int:consortium_id>/edit", methods=["GET", "POST"])
-@login_required
-def edit_consortium(consortium_id: int):
-    consortium = current_scope().get_consortium(consortium_id)
-    require("consortium.manage")
+@needs("consortium.manage", on="consortium")
+def edit_consortium(consortium):
     form = ConsortiumForm(obj=consortium)
     form.code.render_kw = {"readonly": True}
     if form.validate_on_submit():
@@ -116,10 +112,8 @@ def edit_consortium(consortium_id: int):
 
 
 @bp.route("/admin/consortia/<int:consortium_id>/invite", methods=["GET", "POST"])
-@login_required
-def invite_consortium_admin(consortium_id: int):
-    consortium = current_scope().get_consortium(consortium_id)
-    require("consortium.manage")
+@needs("consortium.manage", on="consortium")
+def invite_consortium_admin(consortium):
     form = InviteForm(roles=("consortium_admin", "auditor"))
     if form.validate_on_submit():
         try:
@@ -151,19 +145,15 @@ def invite_consortium_admin(consortium_id: int):
 
 
 @bp.get("/consortia/<int:consortium_id>/firms")
-@login_required
-def firms(consortium_id: int):
-    consortium = current_scope().get_consortium(consortium_id)
-    require("firm.manage", consortium)
+@needs("firm.manage", on="consortium")
+def firms(consortium):
     rows = db.session.scalars(list_firms(consortium)).all()
     return render_template("tenancy/firms.html", consortium=consortium, firms=rows)
 
 
 @bp.route("/consortia/<int:consortium_id>/firms/new", methods=["GET", "POST"])
-@login_required
-def new_firm(consortium_id: int):
-    consortium = current_scope().get_consortium(consortium_id)
-    require("firm.manage", consortium)
+@needs("firm.manage", on="consortium")
+def new_firm(consortium):
     form = FirmForm()
     if form.validate_on_submit():
         try:
@@ -185,10 +175,8 @@ def new_firm(consortium_id: int):
 
 
 @bp.route("/firms/<int:firm_id>/edit", methods=["GET", "POST"])
-@login_required
-def edit_firm(firm_id: int):
-    firm = current_scope().get_firm(firm_id)
-    require("firm.manage", firm.consortium)
+@needs("firm.manage", on="firm")
+def edit_firm(firm):
     form = FirmForm(obj=firm)
     if form.validate_on_submit():
         try:
@@ -212,10 +200,8 @@ def edit_firm(firm_id: int):
 
 
 @bp.route("/firms/<int:firm_id>/deactivate", methods=["GET", "POST"])
-@login_required
-def deactivate_firm(firm_id: int):
-    firm = current_scope().get_firm(firm_id)
-    require("firm.manage", firm.consortium)
+@needs("firm.manage", on="firm")
+def deactivate_firm(firm):
     form = ConfirmForm()
     if form.validate_on_submit():
         service.set_firm_active(current_user, firm, active=False)
@@ -235,10 +221,8 @@ def deactivate_firm(firm_id: int):
 
 
 @bp.post("/firms/<int:firm_id>/activate")
-@login_required
-def activate_firm(firm_id: int):
-    firm = current_scope().get_firm(firm_id)
-    require("firm.manage", firm.consortium)
+@needs("firm.manage", on="firm")
+def activate_firm(firm):
     if ConfirmForm().validate_on_submit():
         service.set_firm_active(current_user, firm, active=True)
         db.session.commit()
@@ -247,10 +231,8 @@ def activate_firm(firm_id: int):
 
 
 @bp.get("/consortia/<int:consortium_id>/people")
-@login_required
-def consortium_people(consortium_id: int):
-    consortium = current_scope().get_consortium(consortium_id)
-    require("consortium.people", consortium)
+@needs("consortium.people", on="consortium")
+def consortium_people(consortium):
     search = request.args.get("q", "")
     firm_id = int_arg("firm")
     page = db.paginate(
@@ -272,10 +254,8 @@ def consortium_people(consortium_id: int):
 
 
 @bp.route("/consortia/<int:consortium_id>/invite", methods=["GET", "POST"])
-@login_required
-def invite_firm_admin(consortium_id: int):
-    consortium = current_scope().get_consortium(consortium_id)
-    require("firm_admin.invite", consortium)
+@needs("firm_admin.invite", on="consortium")
+def invite_firm_admin(consortium):
     active_firms = db.session.scalars(list_firms(consortium, include_inactive=False)).all()
     form = InviteForm(
         roles=("firm_admin",), firms=active_firms, job_roles=role_options(consortium.id)
@@ -311,16 +291,9 @@ def invite_firm_admin(consortium_id: int):
 # --- firm admin: the firm's people -------------------------------------------------------------
 
 
-def _firm_for(firm_id: int, permission: str) -> Firm:
-    firm = current_scope().get_firm(firm_id)
-    require(permission, firm)
-    return firm
-
-
 @bp.get("/firms/<int:firm_id>/people")
-@login_required
-def firm_people(firm_id: int):
-    firm = _firm_for(firm_id, "person.view")
+@needs("person.view", on="firm")
+def firm_people(firm):
     search = request.args.get("q", "")
     page = db.paginate(
         list_people(firm, search=search),
@@ -343,9 +316,8 @@ def firm_people(firm_id: int):
 
 
 @bp.route("/firms/<int:firm_id>/people/invite", methods=["GET", "POST"])
-@login_required
-def invite_person(firm_id: int):
-    firm = _firm_for(firm_id, "person.invite")
+@needs("person.invite", on="firm")
+def invite_person(firm):
     form = InviteForm(
         roles=("worker", "trainer"), job_roles=role_options(firm.consortium_id, firm.id)
     )
@@ -377,10 +349,9 @@ def invite_person(firm_id: int):
 
 
 @bp.post("/firms/<int:firm_id>/people/<public_id>/activation")
-@login_required
-def send_activation(firm_id: int, public_id: str):
+@needs("person.invite", on="firm")
+def send_activation(firm, public_id: str):
     """A fresh invitation link for someone imported who has not set a password yet."""
-    firm = _firm_for(firm_id, "person.invite")
     person = current_scope().get_person(public_id, within=firm)
     if ConfirmForm().validate_on_submit():
         try:
@@ -394,10 +365,9 @@ def send_activation(firm_id: int, public_id: str):
 
 
 @bp.post("/firms/<int:firm_id>/people/activation-links")
-@login_required
-def activation_links(firm_id: int):
+@needs("person.invite", on="firm")
+def activation_links(firm):
     """Download a CSV of fresh activation links for everyone not yet activated."""
-    firm = _firm_for(firm_id, "person.invite")
     back = redirect(url_for("tenancy.firm_people", firm_id=firm.id))
     if not ConfirmForm().validate_on_submit():
         return back
@@ -422,9 +392,8 @@ def activation_links(firm_id: int):
 
 
 @bp.post("/firms/<int:firm_id>/invitations/<public_id>/revoke")
-@login_required
-def revoke_invitation(firm_id: int, public_id: str):
-    firm = _firm_for(firm_id, "person.invite")
+@needs("person.invite", on="firm")
+def revoke_invitation(firm, public_id: str):
     invitation = current_scope().get(Invitation, public_id=public_id, within=firm)
     if ConfirmForm().validate_on_submit():
         invitations.revoke_invitation(current_user, invitation)
@@ -434,9 +403,8 @@ def revoke_invitation(firm_id: int, public_id: str):
 
 
 @bp.route("/firms/<int:firm_id>/people/<public_id>/deactivate", methods=["GET", "POST"])
-@login_required
-def deactivate_person(firm_id: int, public_id: str):
-    firm = _firm_for(firm_id, "person.deactivate")
+@needs("person.deactivate", on="firm")
+def deactivate_person(firm, public_id: str):
     person = current_scope().get_person(public_id, within=firm)
     form = ConfirmForm()
     back = url_for("tenancy.firm_people", firm_id=firm.id)
@@ -465,9 +433,8 @@ def deactivate_person(firm_id: int, public_id: str):
 
 
 @bp.route("/firms/<int:firm_id>/people/import", methods=["GET", "POST"])
-@login_required
-def import_people(firm_id: int):
-    firm = _firm_for(firm_id, "person.import")
+@needs("person.import", on="firm")
+def import_people(firm):
     form = ImportForm()
     if form.validate_on_submit():
         upload = form.file.data
@@ -493,9 +460,8 @@ def import_people(firm_id: int):
 
 
 @bp.route("/firms/<int:firm_id>/people/import/<batch_id>", methods=["GET", "POST"])
-@login_required
-def import_preview(firm_id: int, batch_id: str):
-    firm = _firm_for(firm_id, "person.import")
+@needs("person.import", on="firm")
+def import_preview(firm, batch_id: str):
     batch = current_scope().get(ImportBatch, public_id=batch_id, within=firm)
     form = ConfirmForm()
     if form.validate_on_submit():

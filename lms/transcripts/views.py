@@ -7,12 +7,13 @@ import io
 
 from flask import Blueprint, render_template, request, send_file
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 
+from lms.core.access import signed_in
 from lms.core.pagination import paginate_rows
 from lms.extensions import db
 from lms.jobs.exports import export_response
-from lms.permissions import require
+from lms.permissions import needs
 from lms.tenancy.scope import current_scope, list_firms
 from lms.transcripts import (
     exports,  # noqa: F401  (registers the export sources)
@@ -52,13 +53,13 @@ def _transcript_page(person, scope: service.TranscriptScope, **context):
 
 
 @bp.get("/transcript")
-@login_required
+@signed_in
 def my_transcript():
     return _transcript_page(current_user, service.EVERYTHING, firm=None)
 
 
 @bp.get("/transcript.pdf")
-@login_required
+@signed_in
 def my_transcript_pdf():
     return _pdf(service.transcript_pdf(current_user), current_user)
 
@@ -66,24 +67,22 @@ def my_transcript_pdf():
 # --- a worker's, through their firm (firm and consortium admins) ----------------------------
 
 
-def _person(firm_id: int, public_id: str):
-    firm = current_scope().get_firm(firm_id)
-    require("report.view", firm)
+def _person(firm, public_id: str):
     person = current_scope().get_person(public_id, within=firm)
-    return firm, person, service.transcript_scope(current_user, firm)
+    return person, service.transcript_scope(current_user, firm)
 
 
 @bp.get("/firms/<int:firm_id>/people/<public_id>/transcript")
-@login_required
-def person_transcript(firm_id: int, public_id: str):
-    firm, person, scope = _person(firm_id, public_id)
+@needs("report.view", on="firm")
+def person_transcript(firm, public_id: str):
+    person, scope = _person(firm, public_id)
     return _transcript_page(person, scope, firm=firm)
 
 
 @bp.get("/firms/<int:firm_id>/people/<public_id>/transcript.pdf")
-@login_required
-def person_transcript_pdf(firm_id: int, public_id: str):
-    _firm, person, scope = _person(firm_id, public_id)
+@needs("report.view", on="firm")
+def person_transcript_pdf(firm, public_id: str):
+    person, scope = _person(firm, public_id)
     return _pdf(service.transcript_pdf(person, scope), person)
 
 
@@ -91,10 +90,8 @@ def person_transcript_pdf(firm_id: int, public_id: str):
 
 
 @bp.get("/firms/<int:firm_id>/hours")
-@login_required
-def firm_hours(firm_id: int):
-    firm = current_scope().get_firm(firm_id)
-    require("report.view", firm)
+@needs("report.view", on="firm")
+def firm_hours(firm):
     form = PeriodForm(request.args, default=service.this_year())
     valid = form.validate()
     period = form.period()
@@ -120,10 +117,8 @@ def firm_hours(firm_id: int):
 
 
 @bp.get("/consortia/<int:consortium_id>/hours")
-@login_required
-def consortium_hours(consortium_id: int):
-    consortium = current_scope().get_consortium(consortium_id)
-    require("report.view", consortium)
+@needs("report.view", on="consortium")
+def consortium_hours(consortium):
     firms = db.session.scalars(list_firms(consortium)).all()
     form = ConsortiumPeriodForm(request.args, default=service.this_year())
     form.firm.choices = [("", _l("All firms"))] + [(str(f.id), f.name) for f in firms]
