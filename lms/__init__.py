@@ -129,10 +129,10 @@ def configure_extensions(app: Flask) -> None:
 
 def configure_blueprints(app: Flask) -> None:
     from lms.auth.views import bp as auth_bp
-    from lms.authoring.views import bp as authoring_bp
     from lms.certificates.design_views import bp as certificate_designs_bp
     from lms.certificates.views import bp as certificates_bp
     from lms.core.views import bp as core_bp
+    from lms.courses.authoring_views import bp as authoring_bp
     from lms.home.views import bp as home_bp
     from lms.jobs.views import bp as jobs_bp
     from lms.learning.admin_views import bp as assignments_bp

@@ -158,7 +158,7 @@ def check_image(data: bytes, field: str) -> tuple[bytes, str]:
     if kind is None:
         raise refused
     extension, pil_format = kind
-    from lms.authoring.uploads import detect_format  # structure walk: chunks, CRCs, markers
+    from lms.courses.uploads import detect_format  # structure walk: chunks, CRCs, markers
 
     detected = detect_format(data)
     if detected is None or detected.name not in ("png", "jpeg"):

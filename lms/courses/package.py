@@ -35,7 +35,7 @@ REQUIRED_COURSE_KEYS = ("slug", "version", "language", "title", "sector", "hours
 FRONT_MATTER_KEYS = {"title", "minutes", "type", "video", "file"}
 QUIZ_KEYS = {"title", "pass_mark", "attempts", "shuffle", "time_limit_minutes", "questions"}
 QUESTION_KEYS = {"type", "prompt", "choices", "answer", "explanation"}
-MAX_FILE_BYTES = 200 * 1024 * 1024  # the lesson video upload limit (lms.authoring.uploads)
+MAX_FILE_BYTES = 200 * 1024 * 1024  # the lesson video upload limit (lms.courses.uploads)
 MAX_FILES = 2000
 # A zipped package is read into memory whole, so its inflated total is bounded: five videos
 # at the 200 MB upload limit. The demo packages are under 100 KB; media (MP4, WebM, PDF,

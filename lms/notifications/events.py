@@ -118,7 +118,7 @@ def course_reviewed(version, actor, *, approved: bool) -> None:
 
 
 def connect_signals() -> None:
-    from lms.authoring.service import version_reviewed
+    from lms.courses.authoring import version_reviewed
     from lms.learning.service import due_date_changing, enrollment_assigned
 
     enrollment_assigned.connect(_on_enrollment_assigned, weak=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from lms.auth.models import User
-from lms.authoring import service
+from lms.courses import authoring as service
 from lms.courses.models import Course
 from lms.extensions import db
 from lms.tenancy.models import Firm

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from lms.auth.models import User
-from lms.authoring import service
+from lms.courses import authoring as service
 from lms.extensions import db
 from lms.tenancy.models import Firm
 from tests.access import PERSONAS, assert_every_route_has_a_row, check_access

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from lms.audit.models import AuditRecord
 from lms.auth.models import User
-from lms.authoring import service
+from lms.courses import authoring as service
 from lms.courses.models import CourseVersion, Module
 from lms.extensions import db
 from lms.tenancy.models import Consortium, Firm, Membership

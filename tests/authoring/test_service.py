@@ -8,7 +8,8 @@ from sqlalchemy import func, select, update
 
 from lms.audit.models import AuditRecord
 from lms.auth.models import User
-from lms.authoring import service, uploads
+from lms.courses import authoring as service
+from lms.courses import uploads
 from lms.courses.models import CourseVersion, Lesson
 from lms.courses.package import read_package
 from lms.courses.service import export_version

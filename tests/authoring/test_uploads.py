@@ -10,8 +10,8 @@ from flask_babel import force_locale
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from lms.authoring import uploads
 from lms.core.storage import storage
+from lms.courses import uploads
 from lms.courses.service import media_key
 
 from . import steps

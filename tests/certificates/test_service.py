@@ -225,7 +225,7 @@ def race_app(tmp_path):
 @pytest.mark.skipif(_postgres_url() is None, reason="needs LMS_TEST_DATABASE_URL on PostgreSQL")
 def test_parallel_issuing_makes_one_certificate(race_app):
     from lms.auth.models import User
-    from lms.authoring import service as authoring
+    from lms.courses import authoring
     from lms.learning import service as learning
     from lms.tenancy.models import Consortium, Firm, Membership
 

@@ -9,7 +9,7 @@ import pytest
 from flask_babel import force_locale
 
 from lms.auth.models import User
-from lms.authoring import service as authoring
+from lms.courses import authoring
 from lms.courses.models import Course
 from lms.extensions import db
 from lms.learning import service as learning

@@ -42,11 +42,10 @@ from lms.courses.service import (
     publish_version,
     search_text_for,
 )
+from lms.courses.uploads import CheckedFile, random_media_path
 from lms.extensions import db
 from lms.taxonomy.models import Skill
 from lms.tenancy.models import SECTORS, Consortium, Firm
-
-from .uploads import CheckedFile, random_media_path
 
 signals = Namespace()
 # Sent when a reviewer approves a version or returns it to its authors (sender=CourseVersion;

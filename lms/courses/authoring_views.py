@@ -21,8 +21,10 @@ from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from lms.authoring import service, uploads
-from lms.authoring.forms import (
+from lms.core.params import page_arg
+from lms.courses import authoring as service
+from lms.courses import uploads
+from lms.courses.authoring_forms import (
     LANGUAGE_LABELS,
     CourseForm,
     ImageForm,
@@ -33,7 +35,6 @@ from lms.authoring.forms import (
     QuestionForm,
     ReturnForm,
 )
-from lms.core.params import page_arg
 from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.models import Course, CourseVersion, Lesson, Module, Question
 from lms.courses.question_types import QUESTION_TYPES

@@ -1,1 +1,0 @@
-"""Course authoring by trainers and the review workflow of consortium admins."""
