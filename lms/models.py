@@ -3,7 +3,15 @@
 from lms.audit.models import AuditRecord
 from lms.auth.models import User, UserSession
 from lms.certificates.models import Certificate, CertificateTemplate, SerialCounter
-from lms.courses.models import Course, CourseSkill, CourseVersion, Lesson, Module, Question
+from lms.courses.models import (
+    Course,
+    CourseAssessor,
+    CourseSkill,
+    CourseVersion,
+    Lesson,
+    Module,
+    Question,
+)
 from lms.jobs.models import Job
 from lms.learning.models import Enrollment, LessonProgress, PracticalSignoff, QuizAttempt
 from lms.notifications.models import Notification, NotificationPreference
@@ -18,6 +26,7 @@ __all__ = [
     "CertificateTemplate",
     "SerialCounter",
     "Course",
+    "CourseAssessor",
     "CourseSkill",
     "CourseVersion",
     "Enrollment",

@@ -54,6 +54,28 @@ class Course(TenantOwned, db.Model):
         return f"<Course {self.id} {self.slug}>"
 
 
+class CourseAssessor(TenantOwned, db.Model):
+    """A trainer the consortium admin designates to sign off a course's practical tasks, besides
+    the trainers of the authoring firm (who always may): any member firm's or training base's."""
+
+    __tablename__ = "course_assessors"
+    __tenant__ = Tenant(parent="course_id")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    designated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    course = relationship("Course")
+    user = relationship("User", foreign_keys=[user_id])
+
+    __table_args__ = (UniqueConstraint("course_id", "user_id", name="uq_course_assessors_person"),)
+
+    def __repr__(self) -> str:
+        return f"<CourseAssessor course={self.course_id} user={self.user_id}>"
+
+
 class CourseVersion(TenantOwned, db.Model):
     __tablename__ = "course_versions"
     __tenant__ = Tenant(parent="course_id")
