@@ -5,7 +5,14 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields import ColorField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
@@ -110,8 +117,11 @@ class ValidityForm(FlaskForm):
             ),
         ],
         description=_l(
-            "Empty: certificates of this course don't expire. A change applies to certificates "
-            "issued from now on."
+            "Counted from the day each certificate is issued. Empty: certificates of this "
+            "course don't expire. A change applies to certificates issued from now on."
         ),
         render_kw={"min": MIN_MONTHS, "max": MAX_MONTHS, "inputmode": "numeric"},
     )
+    # Set when the change was shown with its effect on issued certificates: the validity it
+    # was shown for (a different value typed in is shown first, too).
+    confirmed = HiddenField()

@@ -212,29 +212,48 @@ def delete_design(consortium: Consortium, design_id: int):
 @bp.route(BASE + "/courses/<int:course_id>/validity", methods=["GET", "POST"])
 @needs("certificate.manage", on="consortium")
 def course_validity(consortium: Consortium, course_id: int):
+    """A course's certificate validity. When certificates of the course exist, a change is
+    shown with what it means for them (designs.validity_impact) and saved on a second submit
+    of the same value; without JavaScript too."""
     course = designs.get_course(consortium, course_id)
     if course is None:
         abort(404)
     form = ValidityForm()
     if request.method == "GET":
         form.months.data = course.certificate_months
+    preview = None
     if form.validate_on_submit():
         try:
-            designs.set_certificate_months(current_user, course, form.months.data)
+            months = designs.check_months(form.months.data)
+            impact = designs.validity_impact(course, months)
+            confirmed = form.confirmed.data == _confirmation(months)
+            if months != course.certificate_months and impact.issued and not confirmed:
+                preview = impact  # shown, nothing saved yet
+                form.confirmed.data = _confirmation(months)
+            else:
+                designs.set_certificate_months(current_user, course, months)
         except designs.DesignError as exc:
             db.session.rollback()
             _field_error(form, exc)
         else:
-            db.session.commit()
-            flash(_l("Certificate validity saved."), "success")
-            return redirect(_list_url(consortium))
+            if preview is None:
+                db.session.commit()
+                flash(_l("Certificate validity saved."), "success")
+                return redirect(_list_url(consortium))
     return render_template(
         "certificates/designs/validity.html",
         form=form,
         consortium=consortium,
         course=course,
         course_title=_course_titles(consortium).get(course.id, course.slug),
+        current=designs.validity_impact(course, course.certificate_months),
+        preview=preview,
     )
+
+
+def _confirmation(months: int | None) -> str:
+    """The value a confirming submit carries: the validity it was shown for."""
+    return "none" if months is None else str(months)
 
 
 # --- previews -----------------------------------------------------------------------------------

@@ -16,19 +16,22 @@ from __future__ import annotations
 import io
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import date
 from types import SimpleNamespace
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lms.audit.service import record_action
 from lms.certificates import render, service
-from lms.certificates.models import CertificateTemplate
+from lms.certificates.models import Certificate, CertificateTemplate
 from lms.certificates.serials import make_serial
 from lms.core.storage import storage
+from lms.core.types import local_date, local_today
 from lms.courses.models import Course, CourseVersion
 from lms.extensions import db
+from lms.learning.models import Enrollment
 
 LANGS = ("zh", "en")
 TEXT_KEYS = ("title", "statement", "skills_heading", "issuer_label", "verify_hint")
@@ -313,9 +316,53 @@ def delete_design(actor, design: CertificateTemplate) -> None:
     db.session.flush()
 
 
+@dataclass(frozen=True)
+class ValidityImpact:
+    """What a course's new certificate validity means, shown before it is saved.
+
+    Certificates already issued keep their expiry date: it is printed on their signed PDF and
+    in their Open Badge, so recomputing it would make the registry contradict the documents
+    people hold (and silently expire certificates they rely on). Certificates issued from now
+    on count the new validity from their day of issue (service.expiry_for), so none is
+    expired when it is issued.
+    """
+
+    months: int | None  # the new validity (None: no expiry)
+    issued: int  # live (not revoked) certificates of the course: they keep their expiry
+    would_be_expired: int  # of those, how many the new validity would have expired by now
+    awaiting: int  # completions without any certificate yet: theirs follow the new validity
+
+
+def validity_impact(course: Course, months, today: date | None = None) -> ValidityImpact:
+    """How the validity `months` would bear on the course's certificates (nothing changes)."""
+    months = check_months(months)
+    today = today or local_today()
+    issued_at = db.session.scalars(
+        select(Certificate.issued_at).where(
+            Certificate.course_id == course.id, Certificate.revoked_at.is_(None)
+        )
+    ).all()
+    would_be_expired = 0
+    if months is not None:
+        would_be_expired = sum(
+            1 for moment in issued_at if service._add_months(local_date(moment), months) < today
+        )
+    awaiting = db.session.scalar(
+        select(func.count())
+        .select_from(Enrollment)
+        .where(
+            Enrollment.course_id == course.id,
+            Enrollment.status == "completed",
+            ~select(Certificate.id).where(Certificate.enrollment_id == Enrollment.id).exists(),
+        )
+    )
+    return ValidityImpact(months, len(issued_at), would_be_expired, awaiting or 0)
+
+
 def set_certificate_months(actor, course: Course, months) -> None:
-    """How long the course's certificates are valid (None: no expiry). Applies to
-    certificates issued from now on."""
+    """How long the course's certificates are valid (None: no expiry), counted from each
+    certificate's day of issue. Applies to certificates issued from now on; those already
+    issued keep their expiry date (see ValidityImpact)."""
     months = check_months(months)
     if course.certificate_months == months:
         return

@@ -270,6 +270,18 @@ def notify_issued(cert: Certificate) -> None:
     )
 
 
+def notify_revoked(cert: Certificate) -> None:
+    """Tell the holder their certificate is revoked (called by service.revoke)."""
+    notify(
+        cert.user_id,
+        "certificate.revoked",
+        f"certificate.revoked:{cert.id}",
+        path_for("certificates.my_certificates"),
+        course=cert.data.get("course") or "",
+        serial=cert.serial,
+    )
+
+
 def run(today: date | None = None) -> dict:
     """Both steps for `today`, then the e-mails (when SMTP is set)."""
     today = today or date.today()

@@ -1,4 +1,5 @@
-"""Certificates: issued once per worker and course version, verifiable, expiring, revocable."""
+"""Certificates: issued once per worker and course version, verifiable, expiring, revocable
+(and issued again after a revocation)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -84,7 +86,7 @@ class Certificate(TenantOwned, db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("course_versions.id"))
-    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"), index=True)
     source: Mapped[str] = mapped_column(String(12), default="completion")
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -97,16 +99,30 @@ class Certificate(TenantOwned, db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     revoke_reason: Mapped[str | None] = mapped_column(Text)
+    # The revocation notice: the certificate re-rendered with the "REVOKED" stamp, stored when
+    # it is revoked (service.store_revocation_pdf). The issued PDF (pdf_path) stays on record
+    # but is never served again.
+    revocation_pdf_path: Mapped[str | None] = mapped_column(String(300))
+    # The certificate issued for the same enrolment after this one was revoked.
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
     reminded: Mapped[list] = mapped_column(JSON, default=list)  # reminder days already sent
 
     user = relationship("User", foreign_keys=[user_id])
     course = relationship("Course")
     version = relationship("CourseVersion")
+    replaced_by = relationship("Certificate", remote_side=[id], foreign_keys=[replaced_by_id])
 
     __table_args__ = (
-        # Exactly one certificate per completion of a course version (an enrolment), whatever
-        # races; recertification is a new enrolment, so it earns a new certificate.
-        UniqueConstraint("enrollment_id", name="uq_certificates_enrollment"),
+        # One live (not revoked) certificate per completion of a course version (an
+        # enrolment), whatever races; a revoked one may be replaced by a new one (re-issue),
+        # and recertification is a new enrolment, so it earns a new certificate.
+        Index(
+            "uq_certificates_live_enrollment",
+            "enrollment_id",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
         CheckConstraint(f"source IN {SOURCES!r}", name="source"),
         # Dashboards: certificates issued in a period.
         Index("ix_certificates_consortium_issued", "consortium_id", "issued_at"),

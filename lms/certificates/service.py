@@ -82,28 +82,51 @@ def certificate_for(user_id: int, version_id: int) -> Certificate | None:
 
 
 def certificate_of(enrollment) -> Certificate | None:
-    """The certificate of one completion (an enrolment)."""
+    """The latest certificate of one completion (an enrolment), revoked or not."""
     return db.session.scalars(
-        select(Certificate).where(Certificate.enrollment_id == enrollment.id)
+        select(Certificate)
+        .where(Certificate.enrollment_id == enrollment.id)
+        .order_by(Certificate.id.desc())
     ).first()
+
+
+def live_certificate_of(enrollment) -> Certificate | None:
+    """The enrolment's certificate that is not revoked (at most one: a partial unique index)."""
+    return db.session.scalars(
+        select(Certificate).where(
+            Certificate.enrollment_id == enrollment.id, Certificate.revoked_at.is_(None)
+        )
+    ).first()
+
+
+def expiry_for(course, issued_on: date) -> date | None:
+    """The expiry of a certificate of `course` issued on `issued_on`: the course's validity
+    counts from the day of issue, so a certificate is never expired when it is issued (also
+    when it is issued long after the completion, or after the validity was shortened)."""
+    return _add_months(issued_on, course.certificate_months) if course.certificate_months else None
 
 
 def issue(enrollment, *, source: str = "completion", actor=None) -> Certificate:
     """The certificate of a completed enrolment: issued once, whatever the number of calls.
 
-    Two racing calls both try to insert; the unique enrolment constraint lets one win
+    While the enrolment has a live (not revoked) certificate, that one is returned. After a
+    revocation a new certificate is issued (a new serial and code) in place of the revoked
+    one, which stays in the registry, revoked, naming its replacement. Two racing calls both
+    try to insert; the partial unique index (one live certificate per enrolment) lets one win
     and the other returns the winner's certificate.
     """
-    existing = certificate_of(enrollment)
+    existing = live_certificate_of(enrollment)
     if existing is not None:
         return existing
     if enrollment.status != "completed" and source == "completion":
         raise CertificateError(_("The course is not completed."))
+    previous = certificate_of(enrollment)  # revoked, if there is one
     version = enrollment.version
     course = version.course
     consortium = course.consortium
     # The day of completion where the learner is (a UTC date is a day early before 08:00).
     completed = local_date(enrollment.completed_at or utcnow())
+    now = utcnow()
     cert = Certificate(
         serial=next_serial(consortium, completed.year),
         public_code=unused_code(),
@@ -116,10 +139,9 @@ def issue(enrollment, *, source: str = "completion", actor=None) -> Certificate:
         enrollment_id=enrollment.id,
         source=source,
         issued_by_id=actor.id if actor is not None else None,
+        issued_at=now,
         completed_on=completed,
-        expires_on=(
-            _add_months(completed, course.certificate_months) if course.certificate_months else None
-        ),
+        expires_on=expiry_for(course, local_date(now)),
     )
     cert.data = snapshot(cert, enrollment)
     try:
@@ -127,13 +149,17 @@ def issue(enrollment, *, source: str = "completion", actor=None) -> Certificate:
             db.session.add(cert)
             db.session.flush()
     except IntegrityError:
-        winner = certificate_of(enrollment)
+        winner = live_certificate_of(enrollment)
         if winner is None:
             raise
         return winner
+    if previous is not None and previous.replaced_by_id is None:
+        previous.replaced_by_id = cert.id
+        db.session.flush()
     if source != "completion":
         # Issued by a trainer (practical assessment) or in bulk: the certificate is the
-        # evidence. On completion the course evidence already says the same.
+        # evidence (recorded once per enrolment). On completion the course evidence already
+        # says the same.
         from lms.skills.service import record_course_evidence
 
         record_course_evidence(enrollment, "certificate", recorded_by=actor)
@@ -142,13 +168,10 @@ def issue(enrollment, *, source: str = "completion", actor=None) -> Certificate:
     except render.RenderError:
         # The certificate stands; its PDF is rendered again when first downloaded.
         log.exception("certificate %s: the PDF could not be rendered", cert.serial)
-    record_action(
-        actor,
-        "certificate.issue",
-        cert,
-        consortium_id=consortium.id,
-        details={"serial": cert.serial, "source": source, "course": course.slug},
-    )
+    details = {"serial": cert.serial, "source": source, "course": course.slug}
+    if previous is not None:
+        details["replaces"] = previous.serial
+    record_action(actor, "certificate.issue", cert, consortium_id=consortium.id, details=details)
     from lms.certificates.lifecycle import notify_issued
 
     notify_issued(cert)
@@ -216,10 +239,29 @@ def verify_url(cert: Certificate) -> str:
     return public_url("certificates.verify", code=cert.public_code)
 
 
-def context(cert: Certificate, design: CertificateTemplate | None, images: dict) -> dict:
-    """The template's context, in the recipient's language, from the stored snapshot."""
+def _locale(cert) -> str:
+    return "en" if str(cert.data.get("locale", "")).startswith("en") else "zh_CN"
+
+
+def revocation_stamp(cert: Certificate) -> dict:
+    """What the revocation notice prints over the certificate: the date and the reason, in
+    the recipient's language (the mark itself, "REVOKED / 已撤销", is in both)."""
+    with force_locale(_locale(cert)):
+        revoked = format_date(local_date(cert.revoked_at), "long")
+        return {
+            "mark": "REVOKED / 已撤销",
+            "date_label": _("Revoked on %(date)s", date=revoked),
+            "reason_label": _("Reason: %(reason)s", reason=cert.revoke_reason or ""),
+        }
+
+
+def context(
+    cert: Certificate, design: CertificateTemplate | None, images: dict, *, stamp=None
+) -> dict:
+    """The template's context, in the recipient's language, from the stored snapshot;
+    `stamp` (revocation_stamp) prints the certificate as revoked."""
     data = cert.data
-    locale = "en" if str(data.get("locale", "")).startswith("en") else "zh_CN"
+    locale = _locale(cert)
     lang = "en" if locale == "en" else "zh"
     texts = dict(render.default_design()["texts"])
     if design is not None:
@@ -256,6 +298,7 @@ def context(cert: Certificate, design: CertificateTemplate | None, images: dict)
             "qr": render.qr_image(url),
             "logo": render.asset_url("logo") if "logo" in images else None,
             "seal": render.asset_url("seal") if "seal" in images else None,
+            "revoked": stamp,
         }
 
 
@@ -277,13 +320,16 @@ def design_assets(design: CertificateTemplate | None) -> tuple[dict, dict]:
     return colors, images
 
 
-def pdf_bytes(cert: Certificate) -> bytes:
-    """The certificate's PDF from its stored data, signed by its consortium (PAdES)."""
+def _unsigned_pdf(cert: Certificate, *, stamp=None) -> bytes:
     design = template_for(cert)
     colors, images = design_assets(design)
-    html = render.render_html(context(cert, design, images))
-    pdf = render.render_pdf(html, colors=colors, images=images)
-    return signing.sign_pdf(pdf, db.session.get(Consortium, cert.consortium_id))
+    html = render.render_html(context(cert, design, images, stamp=stamp))
+    return render.render_pdf(html, colors=colors, images=images)
+
+
+def pdf_bytes(cert: Certificate) -> bytes:
+    """The certificate's PDF from its stored data, signed by its consortium (PAdES)."""
+    return signing.sign_pdf(_unsigned_pdf(cert), db.session.get(Consortium, cert.consortium_id))
 
 
 def store_pdf(cert: Certificate) -> None:
@@ -293,13 +339,49 @@ def store_pdf(cert: Certificate) -> None:
     cert.pdf_path, cert.pdf_sha256 = key, hashlib.sha256(pdf).hexdigest()
 
 
+def revocation_pdf_bytes(cert: Certificate) -> bytes:
+    """The revocation notice: the certificate as issued, with "REVOKED / 已撤销", the date and
+    the reason stamped over every page.
+
+    Deliberately not signed. The consortium's signature is what the verification page tells
+    readers to check, and PDF readers show a valid signature as a green tick: a revoked
+    certificate must not carry one, not even over a stamp (a reader glancing at the tick, or a
+    tool checking signatures only, would take it as valid). The original signature cannot be
+    kept either: any change to the file breaks it. What the notice proves comes from the
+    verification page its QR code opens, which says revoked."""
+    return _unsigned_pdf(cert, stamp=revocation_stamp(cert))
+
+
+def store_revocation_pdf(cert: Certificate) -> None:
+    """Render the revocation notice once and store it beside the issued PDF (which is kept
+    on record and never served again)."""
+    pdf = revocation_pdf_bytes(cert)
+    key = f"certificates/{cert.consortium_id}/{cert.serial}-revoked.pdf"
+    storage().save(key, pdf)
+    cert.revocation_pdf_path = key
+
+
 def revoke(actor, cert: Certificate, reason: str) -> None:
+    """Revoke a certificate: its verification page, JSON and Open Badge say so from now on,
+    and its holder's PDF becomes the revocation notice (rendered here, once, like an issued
+    certificate's PDF is rendered when it is issued). A new certificate may then be issued for
+    the same completion (issue)."""
     reason = (reason or "").strip()
     if not reason:
         raise CertificateError(_("Give the reason for revoking."), field="reason")
     if cert.revoked_at is not None:
         return  # a double submit revokes once
-    cert.revoked_at, cert.revoked_by_id, cert.revoke_reason = utcnow(), actor.id, reason[:500]
+    # Claimed in one statement: of two submits racing, the second finds it revoked and does
+    # nothing (one audit record, one notice, one notification).
+    claimed = db.session.execute(
+        update(Certificate)
+        .where(Certificate.id == cert.id, Certificate.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_by_id=actor.id, revoke_reason=reason[:500])
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(cert)
+    if not claimed:
+        return
     record_action(
         actor,
         "certificate.revoke",
@@ -307,6 +389,14 @@ def revoke(actor, cert: Certificate, reason: str) -> None:
         consortium_id=cert.consortium_id,
         details={"serial": cert.serial},
     )
+    try:
+        store_revocation_pdf(cert)
+    except render.RenderError:
+        # The revocation stands; the notice is rendered when first downloaded.
+        log.exception("certificate %s: the revocation notice could not be rendered", cert.serial)
+    from lms.certificates.lifecycle import notify_revoked
+
+    notify_revoked(cert)
     db.session.flush()
 
 

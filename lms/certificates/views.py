@@ -137,18 +137,21 @@ def verify_json(code: str):
     issuer = cert.data.get("consortium")
     if cert.data.get("firm"):
         issuer = f"{issuer} · {cert.data['firm']}"
-    return jsonify(
-        {
-            "serial": cert.serial,
-            "status": cert.status(),
-            "holder": service.mask_name(cert.data["name"]),
-            "course": cert.data.get("course"),
-            "completed_on": _iso(cert.completed_on),
-            "expires_on": _iso(cert.expires_on),
-            "revoked_on": _iso(cert.revoked_at),
-            "issuer": issuer,
-        }
-    )
+    doc = {
+        "serial": cert.serial,
+        "status": cert.status(),
+        "holder": service.mask_name(cert.data["name"]),
+        "course": cert.data.get("course"),
+        "completed_on": _iso(cert.completed_on),
+        "expires_on": _iso(cert.expires_on),
+        "revoked_on": _iso(cert.revoked_at),
+        "issuer": issuer,
+    }
+    if cert.revoked_at is not None:
+        # As the page says: whether a newer certificate was issued for the same completion
+        # (its number and code stay with the holder).
+        doc["replaced"] = cert.replaced_by_id is not None
+    return jsonify(doc)
 
 
 # --- Open Badges 2.0 (hosted verification) ----------------------------------------------------
@@ -188,12 +191,15 @@ def badge_assertion(code: str):
     ).first()
     if cert is None:
         return _not_found_json()
+    assertion_id = url_for("certificates.badge_assertion", code=code, _external=True)
+    if cert.revoked_at is not None:
+        return _revoked_assertion(cert, assertion_id)
     course = cert.course
     consortium = db.session.get(Consortium, cert.consortium_id)
     doc = {
         "@context": OB_CONTEXT,
         "type": "Assertion",
-        "id": url_for("certificates.badge_assertion", code=code, _external=True),
+        "id": assertion_id,
         "badge": url_for(
             "certificates.badge_class", code=consortium.code, slug=course.slug, _external=True
         ),
@@ -204,10 +210,18 @@ def badge_assertion(code: str):
     }
     if cert.expires_on is not None:
         doc["expires"] = f"{cert.expires_on.isoformat()}T23:59:59+08:00"
-    if cert.revoked_at is not None:
-        doc["revoked"] = True
-        doc["revocationReason"] = cert.revoke_reason or ""
     return _ld(doc)
+
+
+def _revoked_assertion(cert: Certificate, assertion_id: str):
+    """Open Badges 2.0 hosted verification of a revoked assertion: 410 Gone with the
+    revocation. The reason is the public one the verification page gives (revoked by the
+    issuer, on a date), not the admin's own words, which stay with the holder and the admins
+    as they do on the verification page."""
+    reason = _l("Revoked by the issuer on %(date)s.", date=_iso(cert.revoked_at))
+    response = jsonify({"id": assertion_id, "revoked": True, "revocationReason": str(reason)})
+    response.status_code = 410
+    return response
 
 
 @bp.get("/badges/classes/<code>/<slug>")
@@ -337,7 +351,21 @@ def _viewable_certificate(public_id: str) -> Certificate:
 @bp.get("/certificates/<public_id>.pdf")
 @signed_in
 def download(public_id: str):
+    """The certificate's PDF; a revoked one's is its revocation notice, never the issued file."""
     cert = _viewable_certificate(public_id)
+    if cert.revoked_at is not None:
+        path = cert.revocation_pdf_path
+        if not path or not storage().exists(path):
+            # Revoked before notices existed, or the render failed when it was revoked: made
+            # once now, as a missing issued PDF is below.
+            service.store_revocation_pdf(cert)
+            db.session.commit()
+        return send_file(
+            storage().local_path(cert.revocation_pdf_path),
+            mimetype="application/pdf",
+            download_name=f"{cert.serial}-revoked.pdf",
+            as_attachment=True,
+        )
     if not cert.pdf_path or not storage().exists(cert.pdf_path):
         service.store_pdf(cert)
         db.session.commit()
@@ -581,7 +609,8 @@ def bulk_zip(public_id: str):
 @bp.post("/courses/<slug>/learners/<enrollment_id>/certificate")
 @needs("course.author")
 def trainer_issue(slug: str, enrollment_id: str):
-    """A trainer of the course's firm issues the certificate of a completed enrolment."""
+    """A trainer of the course's firm issues the certificate of a completed enrolment, also
+    a new one after its certificate was revoked."""
     from lms.learning.models import Enrollment
 
     course = current_scope().get(Course, slug=slug)
@@ -597,8 +626,9 @@ def trainer_issue(slug: str, enrollment_id: str):
         abort(404)
     back = url_for("assignments.course_learners", slug=slug)
     name = enrollment.user.name
-    existing = service.certificate_of(enrollment)
+    existing = service.live_certificate_of(enrollment)
     if existing is not None:
+        # Also the second of a double submit: the first one issued it.
         flash(
             _l("%(name)s already has certificate %(serial)s.", name=name, serial=existing.serial),
             "info",
@@ -609,10 +639,23 @@ def trainer_issue(slug: str, enrollment_id: str):
             "error",
         )
     else:
+        revoked = service.certificate_of(enrollment)  # the revoked one it replaces, if any
         cert = service.issue(enrollment, source="trainer", actor=current_user)
         db.session.commit()
-        flash(
-            _l("Certificate %(serial)s issued to %(name)s.", serial=cert.serial, name=name),
-            "success",
-        )
+        if revoked is not None and revoked.id != cert.id:
+            flash(
+                _l(
+                    "Certificate %(serial)s issued to %(name)s in place of the revoked "
+                    "certificate %(old)s.",
+                    serial=cert.serial,
+                    name=name,
+                    old=revoked.serial,
+                ),
+                "success",
+            )
+        else:
+            flash(
+                _l("Certificate %(serial)s issued to %(name)s.", serial=cert.serial, name=name),
+                "success",
+            )
     return redirect(back)

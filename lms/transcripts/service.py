@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from flask_babel import force_locale, format_date, pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, distinct, func, select
+from sqlalchemy import Select, and_, distinct, func, select
 from sqlalchemy.exc import IntegrityError
 
 from lms.audit.service import record_action
@@ -299,7 +299,13 @@ def credit_rows(within: Firm | Consortium, period: Period, *, firm_id: int | Non
         .outerjoin(Firm, Firm.id == TrainingHours.firm_id)
         .outerjoin(Enrollment, Enrollment.id == TrainingHours.enrollment_id)
         .outerjoin(CourseVersion, CourseVersion.id == Enrollment.version_id)
-        .outerjoin(Certificate, Certificate.enrollment_id == TrainingHours.enrollment_id)
+        .outerjoin(
+            Certificate,
+            and_(
+                Certificate.enrollment_id == TrainingHours.enrollment_id,
+                Certificate.replaced_by_id.is_(None),  # a re-issued one: its latest
+            ),
+        )
         .where(*_conditions(within, period, firm_id))
         .order_by(User.name, User.id, TrainingHours.credited_on, TrainingHours.id)
     )
@@ -353,7 +359,13 @@ def transcript_entries(user, scope: TranscriptScope = EVERYTHING, *, oldest_firs
         .join(Consortium, Consortium.id == Enrollment.consortium_id)
         .outerjoin(Firm, Firm.id == Enrollment.firm_id)
         .outerjoin(TrainingHours, TrainingHours.enrollment_id == Enrollment.id)
-        .outerjoin(Certificate, Certificate.enrollment_id == Enrollment.id)
+        .outerjoin(
+            Certificate,
+            and_(
+                Certificate.enrollment_id == Enrollment.id,
+                Certificate.replaced_by_id.is_(None),  # a re-issued one: its latest
+            ),
+        )
         .where(Enrollment.user_id == user.id, *scope.enrollments())
         .order_by(*(order if oldest_first else (o.desc() for o in order)))
     )
