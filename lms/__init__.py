@@ -36,6 +36,7 @@ def configure_templates(app: Flask) -> None:
     """Helpers every template may use, from the domains that own them."""
     from flask_login import current_user
 
+    from lms.home.navigation import navigation
     from lms.notifications.reminders import reminded_today
     from lms.notifications.service import unread_count
     from lms.permissions import has_permission
@@ -54,6 +55,7 @@ def configure_templates(app: Flask) -> None:
 
     app.jinja_env.globals.update(
         can=can,
+        navigation=navigation,  # the menus and tab bar of base.html
         level_name=level_name,
         skill_name=skill_name,
         unread_notifications=unread_notifications,
@@ -132,6 +134,7 @@ def configure_blueprints(app: Flask) -> None:
     from lms.certificates.design_views import bp as certificate_designs_bp
     from lms.certificates.views import bp as certificates_bp
     from lms.core.views import bp as core_bp
+    from lms.courses.assessor_views import bp as assessors_bp
     from lms.courses.authoring_views import bp as authoring_bp
     from lms.home.views import bp as home_bp
     from lms.jobs.views import bp as jobs_bp
@@ -160,6 +163,7 @@ def configure_blueprints(app: Flask) -> None:
         learning_bp,
         assignments_bp,
         authoring_bp,
+        assessors_bp,
         jobs_bp,
         skills_bp,
         certificates_bp,

@@ -8,6 +8,18 @@ from pathlib import Path
 # The checkout: templates, static files, migrations, the demo courses and instance/ live here.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+MB = 1024 * 1024
+# Upload limits per kind of file, in bytes: the one place they are set. Forms show them in their
+# hints, the upload checks enforce them and the 413 page names them (lms.courses.uploads reads
+# them through the app's LMS_UPLOAD_LIMITS). image: lesson illustrations (phones on 4G);
+# document: a PDF handout; video: a 10–15 minute training clip at 720p.
+UPLOAD_LIMITS = {"image": 5 * MB, "document": 20 * MB, "video": 200 * MB}
+# Room for the other form fields and the multipart framing of a maximal upload.
+FORM_OVERHEAD = 1 * MB
+# The body limit of pages that take no upload of their own declaration (lms.core.web.upload_limit):
+# CSV/Excel imports, certificate images and every ordinary form.
+FORM_MAX_BYTES = 16 * MB
+
 
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
@@ -67,7 +79,11 @@ def load_config(instance_path: Path) -> dict:
         "LMS_PASSWORD_POLICY": os.environ.get("LMS_PASSWORD_POLICY", "standard"),
         "LMS_INVITATION_DAYS": int(os.environ.get("LMS_INVITATION_DAYS", "7")),
         "LMS_PAGE_SIZE": 25,
-        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        # The largest request body of all: the largest legitimate upload with its form. Pages
+        # that declare no upload of their own get LMS_FORM_MAX_BYTES (lms.core.web).
+        "LMS_UPLOAD_LIMITS": dict(UPLOAD_LIMITS),
+        "LMS_FORM_MAX_BYTES": FORM_MAX_BYTES,
+        "MAX_CONTENT_LENGTH": max(UPLOAD_LIMITS.values()) + FORM_OVERHEAD,
         "LMS_IMPORT_MAX_ROWS": 5000,
         # Exports with more rows than this run as a background job with an expiring link.
         "LMS_EXPORT_INLINE_ROWS": int(os.environ.get("LMS_EXPORT_INLINE_ROWS", "5000")),

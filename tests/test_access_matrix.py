@@ -283,37 +283,26 @@ MATRIX.update(TRANSCRIPTS)
 
 def all_rows() -> dict:
     """This module's rows plus those other test modules keep for their blueprints."""
+    from tests.authoring.test_access import AUTHORING_MATRIX
+    from tests.certificates.test_access import CERTIFICATES_MATRIX
+    from tests.certificates.test_designs_access import DESIGNS_MATRIX
+    from tests.courses.test_assessors import ASSESSORS_MATRIX
+    from tests.notifications.test_access import NOTIFICATIONS_MATRIX
+    from tests.reports.test_monthly import MONTHLY_MATRIX
+    from tests.skills.test_taxonomy_access import TAXONOMY_MATRIX
+
     rows = dict(MATRIX)
-    try:
-        from tests.authoring.test_access import AUTHORING_MATRIX
-    except ImportError:
-        AUTHORING_MATRIX = {}  # noqa: N806
-    rows.update(AUTHORING_MATRIX)
-    try:
-        from tests.skills.test_taxonomy_access import TAXONOMY_MATRIX
-    except ImportError:
-        TAXONOMY_MATRIX = {}  # noqa: N806
-    rows.update(TAXONOMY_MATRIX)
-    try:
-        from tests.certificates.test_access import CERTIFICATES_MATRIX
-    except ImportError:
-        CERTIFICATES_MATRIX = {}  # noqa: N806
-    rows.update(CERTIFICATES_MATRIX)
-    try:
-        from tests.certificates.test_designs_access import DESIGNS_MATRIX
-    except ImportError:
-        DESIGNS_MATRIX = {}  # noqa: N806
-    rows.update(DESIGNS_MATRIX)
-    try:
-        from tests.notifications.test_access import NOTIFICATIONS_MATRIX
-    except ImportError:
-        NOTIFICATIONS_MATRIX = {}  # noqa: N806
-    rows.update(NOTIFICATIONS_MATRIX)
-    try:
-        from tests.reports.test_monthly import MONTHLY_MATRIX
-    except ImportError:
-        MONTHLY_MATRIX = {}  # noqa: N806
-    rows.update(MONTHLY_MATRIX)
+    for matrix in (
+        AUTHORING_MATRIX,
+        TAXONOMY_MATRIX,
+        CERTIFICATES_MATRIX,
+        DESIGNS_MATRIX,
+        NOTIFICATIONS_MATRIX,
+        MONTHLY_MATRIX,
+        ASSESSORS_MATRIX,
+    ):
+        assert not rows.keys() & matrix.keys(), "a route has two rows"
+        rows.update(matrix)
     return rows
 
 

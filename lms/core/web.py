@@ -1,13 +1,17 @@
 """Request plumbing shared by every page: security headers, error pages, template filters."""
 
-from flask import Flask, jsonify, render_template, request
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from lms.core.codes import mask_email, mask_mobile
-from lms.core.params import InvalidInput, answers_json, refuse_nul_characters
+from lms.core.params import InvalidInput, answers_json, refuse, refuse_nul_characters
+from lms.core.urls import safe_next
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -23,7 +27,7 @@ ERROR_TEXT = {
     ),
     404: (_l("Not found"), _l("This page does not exist or is not available to you.")),
     405: (_l("Not allowed"), _l("This page cannot be used that way.")),
-    413: (_l("File too large"), _l("The file is larger than 16 MB.")),
+    413: (_l("The file is too large"), _l("The file is larger than this page accepts.")),
     429: (
         _l("Too many requests"),
         _l("Too many attempts in a short time. Wait a minute and try again."),
@@ -33,6 +37,102 @@ ERROR_TEXT = {
         _l("An unexpected error occurred. It has been logged; please try again later."),
     ),
 }
+
+
+_MB = 1024 * 1024
+
+
+def upload_limit(
+    limit: Callable[[], int],
+    *,
+    says: Callable[[], object],
+    back: Callable[[], str] | None = None,
+):
+    """Declare that a view takes file uploads, under its route's access declaration.
+
+    `limit()` is the request body limit of the view (read per request, so the app's config
+    counts), set before anything reads the body — the CSRF check does. Pages without this
+    declaration get LMS_FORM_MAX_BYTES. A bigger body gets the 413 page, which says `says()`
+    (what the page takes, with the limits, translated) and leads back to `back()` (where the
+    user was: a path of this site), else to the referring page.
+    """
+
+    def mark(view):
+        view.upload_limit = (limit, says, back)
+        return view
+
+    return mark
+
+
+def _declared_upload() -> tuple | None:
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return getattr(view, "upload_limit", None)
+
+
+def apply_body_limit() -> None:
+    """Before every request, first of all: the body limit of this route (see upload_limit).
+
+    A declared upload route's multipart form is also checked for NUL characters here, as
+    refuse_nul_characters does for URL-encoded ones (it can be read now: its limit is set)."""
+    declared = _declared_upload()
+    if declared is None:
+        config = current_app.config
+        request.max_content_length = config.get("LMS_FORM_MAX_BYTES", config["MAX_CONTENT_LENGTH"])
+        return
+    request.max_content_length = declared[0]()
+    if request.mimetype == "multipart/form-data" and any(
+        "\x00" in text for key, value in request.form.items(multi=True) for text in (key, value)
+    ):
+        refuse(
+            _l(
+                "The request contains a NUL character, which is never valid. Remove it and try "
+                "again."
+            )
+        )
+
+
+def wants_json() -> bool:
+    """Whether the caller reads JSON: a JSON endpoint, or a script asking for JSON only."""
+    return answers_json() or request.accept_mimetypes.best == "application/json"
+
+
+def way_back(back: Callable[[], str] | None = None) -> str | None:
+    """Where a refused request's page leads back to: the view's own place (`back`), else the
+    referring page when it is a page of this site; None when neither is known."""
+    if back is not None:
+        target = back()
+        if safe_next(target.partition("#")[0]):
+            return target
+    referrer = request.referrer
+    if not referrer:
+        return None
+    try:
+        parts = urlsplit(referrer)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+        return None
+    return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
+
+
+def too_large(error=None):
+    """The 413 page: the limit of what the user tried (or of any form), and a way back."""
+    declared = _declared_upload()
+    title = ERROR_TEXT[413][0]
+    if declared is not None:
+        text, back = declared[1](), way_back(declared[2])
+    else:
+        limit = request.max_content_length or current_app.config["MAX_CONTENT_LENGTH"]
+        text = _l(
+            "A page of this site can send at most %(mb)s MB at a time, files included.",
+            mb=f"{limit / _MB:g}",
+        )
+        back = way_back()
+    if wants_json():
+        return jsonify(error=f"{title}: {text}"), 413
+    return render_template(
+        "errors/too_large_authoring.html", code=413, title=title, text=text, back=back
+    ), 413
 
 
 def _number(value) -> str:
@@ -61,6 +161,8 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    # First of all hooks (the CSRF check, registered earlier, reads the body): see upload_limit.
+    app.before_request_funcs.setdefault(None, []).insert(0, apply_body_limit)
     app.before_request(refuse_nul_characters)
 
     def render_error(code: int, message=None):
@@ -71,8 +173,9 @@ def init_app(app: Flask) -> None:
             "errors/error.html", code=code, title=title, text=message or text
         ), code
 
-    for code in (400, 403, 404, 405, 413, 429):
+    for code in (400, 403, 404, 405, 429):
         app.register_error_handler(code, lambda e, code=code: render_error(code))
+    app.register_error_handler(413, too_large)
 
     @app.errorhandler(InvalidInput)
     def invalid_input(e):

@@ -23,6 +23,7 @@ from lms.audit.service import record_action
 from lms.auth.models import User
 from lms.core.storage import storage
 from lms.core.types import utcnow
+from lms.courses.authoring_limits import question_length_problems
 from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.models import (
     LANGUAGES,
@@ -35,6 +36,7 @@ from lms.courses.models import (
 )
 from lms.courses.package import SLUG_RE
 from lms.courses.question_types import QUESTION_TYPES
+from lms.courses.quiz_settings import DEFAULT_REVIEW, MAX_DRAW, REVIEW_POLICIES, bank_data
 from lms.courses.service import (
     latest_version,
     lesson_html,
@@ -77,6 +79,34 @@ class AuthoringError(ValueError):
         self.message = message
         self.field = field
         self.errors = errors or {field: [message]}
+
+
+class _Problems:
+    """Every problem of one change, by field: the checks all run, then one AuthoringError
+    carries them all (a form shows every mistake at once, not one per round)."""
+
+    def __init__(self):
+        self.errors: dict = {}
+
+    def add(self, field: str | None, message) -> None:
+        messages = self.errors.setdefault(field, [])
+        if message not in messages:
+            messages.append(message)
+
+    def run(self, check, *args, **kwargs):
+        """`check(...)`'s value, or None with its refusal recorded."""
+        try:
+            return check(*args, **kwargs)
+        except AuthoringError as exc:
+            for field, messages in exc.errors.items():
+                for message in messages:
+                    self.add(field, message)
+            return None
+
+    def raise_any(self) -> None:
+        if self.errors:
+            field, messages = next(iter(self.errors.items()))
+            raise AuthoringError(messages[0], field, errors=self.errors)
 
 
 # --- queries -------------------------------------------------------------------------------------
@@ -209,28 +239,34 @@ def _check_meta(
     pass_mark: int,
     skills: list[tuple[str, int]],
     prerequisites: list[str],
+    problems: _Problems | None = None,
 ) -> dict:
-    """Validated course metadata; raises AuthoringError naming the field."""
-    values = {"title": _clean_title(title)}
+    """Validated course metadata; raises one AuthoringError naming every wrong field (with
+    those already in `problems`)."""
+    problems = problems or _Problems()
+    values = {"title": problems.run(_clean_title, title)}
     if language not in LANGUAGES:
-        raise AuthoringError(_l("Choose the language the course is taught in."), "language")
+        problems.add("language", _l("Choose the language the course is taught in."))
     if sector not in SECTORS:
-        raise AuthoringError(_l("Choose a sector."), "sector")
+        problems.add("sector", _l("Choose a sector."))
     if hours is None or not 0 < float(hours) <= 1000:
-        raise AuthoringError(_l("Study hours must be more than 0 and at most 1000."), "hours")
+        problems.add("hours", _l("Study hours must be more than 0 and at most 1000."))
     if pass_mark is None or not 0 <= int(pass_mark) <= 100:
-        raise AuthoringError(_l("The pass mark is a whole number from 0 to 100."), "pass_mark")
+        problems.add("pass_mark", _l("The pass mark is a whole number from 0 to 100."))
     summary = (summary or "").strip()
     if not summary:
-        raise AuthoringError(_l("Write a short summary for the catalogue."), "summary")
+        problems.add("summary", _l("Write a short summary for the catalogue."))
+    skills = problems.run(_check_skills, skills, field="skills")
+    prerequisites = problems.run(_check_prerequisites, consortium, course, slug, prerequisites)
+    problems.raise_any()
     values.update(
         language=language,
         sector=sector,
         hours=float(hours),
         pass_mark=int(pass_mark),
         summary=summary,
-        skills=_check_skills(skills, field="skills"),
-        prerequisites=_check_prerequisites(consortium, course, slug, prerequisites),
+        skills=skills,
+        prerequisites=prerequisites,
     )
     return values
 
@@ -327,14 +363,10 @@ def create_course(
     """A new course of `firm` with its first version, a draft. A replayed form (same slug
     and title, by the same trainer, still an untouched first draft) returns that draft."""
     slug = (slug or "").strip().lower()
-    if not SLUG_RE.match(slug) or len(slug) > 80 or slug in RESERVED_SLUGS:
-        raise AuthoringError(
-            _l("Use lower-case letters, digits and dashes, e.g. plc-basics."), "slug"
-        )
     consortium = firm.consortium
-    meta = _check_meta(
-        consortium,
-        None,
+    meta = _new_course_meta(
+        actor,
+        firm,
         slug=slug,
         title=title,
         language=language,
@@ -370,6 +402,34 @@ def create_course(
         actor, "course.create", course, consortium_id=consortium.id, details={"version": 1}
     )
     return version
+
+
+def _new_course_meta(actor: User, firm: Firm, *, slug: str, **meta) -> dict:
+    """The validated metadata of a new course; one AuthoringError names every problem, the
+    web address (its form, or another course using it) included."""
+    problems = _Problems()
+    if not SLUG_RE.match(slug) or len(slug) > 80 or slug in RESERVED_SLUGS:
+        problems.add("slug", _l("Use lower-case letters, digits and dashes, e.g. plc-basics."))
+    else:
+        problems.run(_existing_course, actor, firm, slug, " ".join((meta["title"] or "").split()))
+    return _check_meta(firm.consortium, None, slug=slug, problems=problems, **meta)
+
+
+def course_problems(
+    actor: User, firm: Firm, version: CourseVersion | None = None, **values
+) -> dict[str | None, list]:
+    """Every problem of a course's details by field ({}: none), without changing anything:
+    what create_course (no `version`; `values` has the slug) or update_course would say."""
+    try:
+        if version is None:
+            slug = (values.pop("slug", "") or "").strip().lower()
+            _new_course_meta(actor, firm, slug=slug, **values)
+        else:
+            course = version.course
+            _check_meta(course.consortium, course, slug=course.slug, **values)
+    except AuthoringError as exc:
+        return exc.errors
+    return {}
 
 
 def _slug_taken(slug: str) -> AuthoringError:
@@ -527,15 +587,39 @@ def _lesson_data(lesson_type: str, settings: dict | None) -> dict:
         }
         if limit:
             data["time_limit_minutes"] = limit
+        data.update(_quiz_bank_data(settings))
         return data
     if lesson_type == "practical":
         checklist = [" ".join(item.split()) for item in settings.get("checklist") or []]
         checklist = [item for item in checklist if item]
+        problems = _Problems()
         if not checklist:
-            raise AuthoringError(_l("Write the checklist: one step per line."), "checklist")
-        skills = _check_skills(list(settings.get("skills") or []), field="skills")
+            problems.add("checklist", _l("Write the checklist: one step per line."))
+        skills = problems.run(_check_skills, list(settings.get("skills") or []), field="skills")
+        problems.raise_any()
         return {"checklist": checklist, "skills": [{"skill": s, "level": n} for s, n in skills]}
     return {}
+
+
+def _quiz_bank_data(settings: dict) -> dict:
+    """A quiz's `draw` (questions per attempt; empty: all) and `review` policy, validated. A
+    draw larger than the quiz's questions is allowed while editing (the questions may come
+    later); version_problems keeps such a version from being submitted."""
+    errors = {}
+    draw = settings.get("draw") or None
+    if draw is not None and (
+        not isinstance(draw, int) or isinstance(draw, bool) or not 1 <= draw <= MAX_DRAW
+    ):
+        errors["draw"] = [
+            _l("Questions per attempt: 1 to %(max)d, or empty for all.", max=MAX_DRAW)
+        ]
+    review = settings.get("review") or DEFAULT_REVIEW
+    if not isinstance(review, str) or review not in REVIEW_POLICIES:
+        errors["review"] = [_l("Choose when to show the correct answers.")]
+    if errors:
+        field, messages = next(iter(errors.items()))
+        raise AuthoringError(messages[0], field, errors=errors)
+    return bank_data(draw=draw, review=review)
 
 
 def _new_key(version: CourseVersion, lesson_type: str, title: str) -> str:
@@ -574,6 +658,53 @@ def _minutes(value) -> int:
     return value
 
 
+TEXT_LESSON_TYPES = ("text", "video", "file")  # the types with minutes and Markdown
+
+
+def _lesson_values(
+    version: CourseVersion,
+    lesson_type: str,
+    *,
+    title: str,
+    minutes: int | None,
+    settings: dict | None,
+    lesson: Lesson | None = None,
+    module: Module | None = None,
+) -> dict:
+    """A lesson's validated title, minutes and data (and a practical task's key); one
+    AuthoringError names every problem. `lesson`: the lesson being changed (or replayed)."""
+    problems = _Problems()
+    limit = MAX_PRACTICAL_TITLE if lesson_type == "practical" else MAX_TITLE
+    values = {
+        "title": problems.run(_clean_title, title, limit=limit),
+        "data": problems.run(_lesson_data, lesson_type, settings),
+        "minutes": problems.run(_minutes, minutes) if lesson_type in TEXT_LESSON_TYPES else 0,
+    }
+    if lesson_type == "practical" and values["title"] is not None:
+        values["key"] = problems.run(_practical_key, version, values["title"], lesson)
+    if module is not None and module.version_id != version.id:
+        problems.add("module", _l("Choose a module of this version."))
+    problems.raise_any()
+    return values
+
+
+def lesson_problems(
+    version: CourseVersion, lesson_type: str, *, lesson: Lesson | None = None, **values
+) -> dict[str | None, list]:
+    """Every problem of a lesson's fields by field ({}: none), without changing anything:
+    what add_lesson or update_lesson (`lesson`) would say. `values`: title, minutes,
+    settings, and optionally module."""
+    if lesson is None and lesson_type == "practical":
+        title = " ".join((values.get("title") or "").split())
+        lesson = next((x for x in version.lessons if x.key == f"practical:{title}"), None)
+        lesson = lesson if lesson is not None and lesson.title == title else None
+    try:
+        _lesson_values(version, lesson_type, lesson=lesson, **values)
+    except AuthoringError as exc:
+        return exc.errors
+    return {}
+
+
 def add_lesson(
     actor: User,
     module: Module,
@@ -590,11 +721,14 @@ def add_lesson(
     _lock_editable(version)
     if type not in LESSON_TYPES:
         raise AuthoringError(_l("Choose a lesson type."), "type")
-    title = _clean_title(title, limit=MAX_PRACTICAL_TITLE if type == "practical" else MAX_TITLE)
-    for lesson in module.lessons:
-        if lesson.type == type and lesson.title == title:
-            return lesson
-    data = _lesson_data(type, settings)
+    clean = " ".join((title or "").split())
+    replay = next((x for x in module.lessons if x.type == type and x.title == clean), None)
+    values = _lesson_values(
+        version, type, title=title, minutes=minutes, settings=settings, lesson=replay
+    )
+    if replay is not None:
+        return replay
+    title = values["title"]
     body = "" if type in ("quiz", "practical") else (body or "").replace("\r\n", "\n")
     lesson = Lesson(
         version=version,
@@ -603,10 +737,10 @@ def add_lesson(
         key=_new_key(version, type, title),
         type=type,
         title=title,
-        minutes=_minutes(minutes) if type in ("text", "video", "file") else 0,
+        minutes=values["minutes"],
         body=body,
         html=render_lesson_markdown(version, body),
-        data=data,
+        data=values["data"],
     )
     db.session.add(lesson)
     db.session.flush()
@@ -629,20 +763,24 @@ def update_lesson(
     named by its title, so renaming one makes it a new task for learners."""
     version = lesson.version
     _lock_editable(version)
-    title = _clean_title(
-        title, limit=MAX_PRACTICAL_TITLE if lesson.type == "practical" else MAX_TITLE
+    values = _lesson_values(
+        version,
+        lesson.type,
+        title=title,
+        minutes=minutes,
+        settings=settings,
+        lesson=lesson,
+        module=module,
     )
-    lesson.data = _lesson_data(lesson.type, settings)
+    lesson.data = values["data"]
     if lesson.type == "practical":
-        lesson.key = _practical_key(version, title, lesson)
-    lesson.title = title
-    if lesson.type in ("text", "video", "file"):
-        lesson.minutes = _minutes(minutes)
+        lesson.key = values["key"]
+    lesson.title = values["title"]
+    if lesson.type in TEXT_LESSON_TYPES:
+        lesson.minutes = values["minutes"]
         lesson.body = (body or "").replace("\r\n", "\n")
         lesson.html = render_lesson_markdown(version, lesson.body)
     if module is not None and module.id != lesson.module_id:
-        if module.version_id != version.id:
-            raise AuthoringError(_l("Choose a module of this version."), "module")
         lesson.module = module
         lesson.position = max((x.position for x in version.lessons), default=0) + 1
         db.session.flush()
@@ -686,24 +824,39 @@ def attach_media(actor: User, lesson: Lesson, upload: CheckedFile) -> str:
     return path
 
 
-def add_image(actor: User, lesson: Lesson, upload: CheckedFile, *, alt: str) -> str:
-    """Store an image and append it to the lesson's Markdown as ![alt](media/<random>.ext)."""
+def store_image(actor: User, lesson: Lesson, upload: CheckedFile, *, alt: str) -> str:
+    """Store an image for a lesson's text and return its Markdown, ![alt](media/<random>.ext).
+    The lesson's text is not changed: the editor puts the line where the author wants it."""
     version = lesson.version
     _lock_editable(version)
-    if lesson.type not in ("text", "video", "file"):
-        raise AuthoringError(_l("Images go into reading, video and document lessons."), "image")
-    if upload.format.category != "image":
-        raise AuthoringError(_l("Choose an image."), "image")
+    problems = _Problems()
+    if lesson.type not in TEXT_LESSON_TYPES:
+        problems.add("image", _l("Images go into reading, video and document lessons."))
+    elif upload.format.category != "image":
+        problems.add("image", _l("Choose an image."))
     alt = " ".join(re.sub(r"[\[\]()\\<>]", " ", alt or "").split())[:120]
     if not alt:
-        raise AuthoringError(_l("Describe the image for people who cannot see it."), "alt")
+        problems.add("alt", _l("Describe the image for people who cannot see it."))
+    problems.raise_any()
     path = random_media_path(upload.format)
     storage().save(media_key(version.course, version.version, path), upload.data)
-    body = (lesson.body or "").rstrip("\n")
-    lesson.body = f"{body}\n\n![{alt}]({path})\n" if body else f"![{alt}]({path})\n"
-    lesson.html = render_lesson_markdown(version, lesson.body)
+    return f"![{alt}]({path})"
+
+
+def with_image(body: str, markdown: str) -> str:
+    """`body` with an image's Markdown line added at its end, as a paragraph of its own."""
+    body = (body or "").rstrip("\n")
+    return f"{body}\n\n{markdown}\n" if body else f"{markdown}\n"
+
+
+def add_image(actor: User, lesson: Lesson, upload: CheckedFile, *, alt: str) -> str:
+    """Store an image and append it to the lesson's saved Markdown as ![alt](media/…); its
+    package path is returned."""
+    markdown = store_image(actor, lesson, upload, alt=alt)
+    lesson.body = with_image(lesson.body, markdown)
+    lesson.html = render_lesson_markdown(lesson.version, lesson.body)
     db.session.flush()
-    return path
+    return MEDIA_REF.search(markdown).group(1)
 
 
 # --- quiz questions ----------------------------------------------------------------------------
@@ -723,16 +876,24 @@ QUESTION_FIELD_LABELS = {
     "choices": _l("Choices"),
     "answer": _l("Correct answer"),
     "type": _l("Question type"),
+    "explanation": _l("Explanation"),
 }
 
 
-def question_problems(qtype: str, prompt: str, choices: list, answer) -> dict[str, list]:
-    """Translated problems of a question definition by form field, from the type registry."""
+def question_problems(
+    qtype: str, prompt: str, choices: list, answer, explanation: str | None = None
+) -> dict[str, list]:
+    """Translated problems of a question definition by form field, from the type registry
+    and the length limits (lms.courses.authoring_limits)."""
     errors: dict[str, list] = {}
     if qtype not in QUESTION_TYPES:
         return {"type": [_l("Choose a question type.")]}
     if not (prompt or "").strip():
         errors.setdefault("prompt", []).append(_l("Enter the question."))
+    for field, messages in question_length_problems(
+        qtype, prompt, choices, answer, explanation
+    ).items():
+        errors.setdefault(field, []).extend(messages)
     for problem in QUESTION_TYPES[qtype].problems(choices, answer):
         field, message = "answer", _l("This question is not valid: %(problem)s", problem=problem)
         for needle, f, m in _PROBLEM_MESSAGES:
@@ -744,7 +905,9 @@ def question_problems(qtype: str, prompt: str, choices: list, answer) -> dict[st
     return errors
 
 
-def _check_question(lesson: Lesson, qtype, prompt, choices, answer, number: int) -> dict:
+def _check_question(
+    lesson: Lesson, qtype, prompt, choices, answer, number: int, explanation: str = ""
+) -> dict:
     choices = [" ".join(str(c).split()) for c in choices or []]
     if isinstance(answer, str):
         answer = " ".join(answer.split())
@@ -752,7 +915,7 @@ def _check_question(lesson: Lesson, qtype, prompt, choices, answer, number: int)
         answer = [" ".join(str(a).split()) for a in answer]
     if qtype in QUESTION_TYPES and not QUESTION_TYPES[qtype].has_choices:
         choices = []
-    errors = question_problems(qtype, prompt, choices, answer)
+    errors = question_problems(qtype, prompt, choices, answer, explanation)
     if errors:
         field, messages = next(iter(errors.items()))
         raise AuthoringError(
@@ -782,7 +945,9 @@ def add_question(
     _lock_editable(lesson.version)
     if lesson.type != "quiz":
         raise AuthoringError(_l("Questions belong to quiz lessons."))
-    values = _check_question(lesson, type, prompt, choices, answer, len(lesson.questions) + 1)
+    values = _check_question(
+        lesson, type, prompt, choices, answer, len(lesson.questions) + 1, explanation
+    )
     for question in lesson.questions:
         if question.prompt == values["prompt"] and question.type == type:
             return question
@@ -805,7 +970,9 @@ def update_question(
 ) -> None:
     lesson = question.lesson
     _lock_editable(lesson.version)
-    values = _check_question(lesson, question.type, prompt, choices, answer, question.position + 1)
+    values = _check_question(
+        lesson, question.type, prompt, choices, answer, question.position + 1, explanation
+    )
     for key, value in values.items():
         setattr(question, key, value)
     question.explanation = (explanation or "").strip()
@@ -853,9 +1020,19 @@ def version_problems(version: CourseVersion) -> list:
         elif lesson.type == "quiz":
             if not lesson.questions:
                 problems.append(_l("Quiz “%(lesson)s” has no questions.", lesson=name))
+            elif lesson.data.get("draw", 0) > len(lesson.questions):
+                problems.append(
+                    _l(
+                        "Quiz “%(lesson)s” asks %(draw)d questions per attempt but has only "
+                        "%(count)d: add questions or ask fewer.",
+                        lesson=name,
+                        draw=lesson.data["draw"],
+                        count=len(lesson.questions),
+                    )
+                )
             for n, q in enumerate(lesson.questions, start=1):
                 for field, messages in question_problems(
-                    q.type, q.prompt, q.choices, q.answer
+                    q.type, q.prompt, q.choices, q.answer, q.explanation
                 ).items():
                     problems += [
                         _l(

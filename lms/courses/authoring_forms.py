@@ -22,6 +22,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from lms.core.forms import choices as select_choices
 from lms.core.i18n import ui_locale
+from lms.courses.authoring_limits import QUESTION_LIMITS, WithinLimit
+from lms.courses.quiz_settings import DEFAULT_REVIEW, MAX_DRAW, REVIEW_POLICIES
 from lms.taxonomy.models import level_name
 from lms.tenancy.forms import MultiCheckboxField
 from lms.tenancy.labels import SECTOR_LABELS
@@ -126,7 +128,7 @@ class CourseForm(FlaskForm):
             "language": self.language.data,
             "summary": self.summary.data,
             "sector": self.sector.data,
-            "hours": float(self.hours.data),
+            "hours": float(self.hours.data) if self.hours.data is not None else None,
             "pass_mark": self.pass_mark.data,
             "skills": skill_values(self.skills),
             "prerequisites": list(self.prerequisites.data or []),
@@ -184,6 +186,25 @@ class LessonForm(FlaskForm):
         render_kw={"inputmode": "numeric"},
     )
     shuffle = BooleanField(_l("Shuffle questions and choices for each attempt"))
+    draw = IntegerField(
+        _l("Questions per attempt"),
+        description=_l(
+            "Leave empty to ask every question. With a number, each attempt draws that many "
+            "questions at random, those the learner has not seen yet first; the pass mark "
+            "applies to the drawn questions."
+        ),
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=MAX_DRAW, message=_l("1 to %(max)d questions.", max=MAX_DRAW)),
+        ],
+        render_kw={"inputmode": "numeric"},
+    )
+    review = SelectField(
+        _l("Show the correct answers and explanations"),
+        choices=select_choices(REVIEW_POLICIES.items()),
+        default=DEFAULT_REVIEW,
+        description=_l("Until then, learners see their score and which questions were wrong."),
+    )
     time_limit_minutes = IntegerField(
         _l("Time limit in minutes"),
         description=_l("Leave empty for no time limit."),
@@ -203,7 +224,16 @@ class LessonForm(FlaskForm):
         "text": {"title", "module", "minutes", "body"},
         "video": {"title", "module", "minutes", "body"},
         "file": {"title", "module", "minutes", "body"},
-        "quiz": {"title", "module", "pass_mark", "attempts", "shuffle", "time_limit_minutes"},
+        "quiz": {
+            "title",
+            "module",
+            "pass_mark",
+            "attempts",
+            "shuffle",
+            "time_limit_minutes",
+            "draw",
+            "review",
+        },
         "practical": {"title", "module", "checklist", "skills"},
     }
 
@@ -244,8 +274,15 @@ class LessonForm(FlaskForm):
                 "attempts": self.attempts.data,
                 "shuffle": self.shuffle.data,
                 "time_limit_minutes": self.time_limit_minutes.data,
+                "draw": self.draw.data,
+                "review": self.review.data,
             }
         return {}
+
+
+# The lesson editor is one form (templates/authoring/lesson_form.html): the upload fields sit
+# in sections of their own but belong to it, so an upload posts the text as typed with it.
+EDITOR_FORM_ID = "lesson-form"
 
 
 class MediaForm(FlaskForm):
@@ -258,18 +295,18 @@ class MediaForm(FlaskForm):
         if lesson_type == "video":
             self.file.label.text = _l("Video file")
             self.file.description = _l("MP4 or WebM, up to %(mb)s MB.", mb=limit_mb)
-            self.file.render_kw = {"accept": "video/mp4,video/webm"}
+            self.file.render_kw = {"accept": "video/mp4,video/webm", "form": EDITOR_FORM_ID}
         else:
             self.file.label.text = _l("Document")
             self.file.description = _l("PDF, up to %(mb)s MB.", mb=limit_mb)
-            self.file.render_kw = {"accept": "application/pdf,.pdf"}
+            self.file.render_kw = {"accept": "application/pdf,.pdf", "form": EDITOR_FORM_ID}
 
 
 class ImageForm(FlaskForm):
     image = FileField(
         _l("Image"),
         validators=[FileRequired(_l("Choose an image to upload."))],
-        render_kw={"accept": "image/png,image/jpeg,image/gif,image/webp"},
+        render_kw={"accept": "image/png,image/jpeg,image/gif,image/webp", "form": EDITOR_FORM_ID},
     )
     alt = StringField(
         _l("What the image shows"),
@@ -278,6 +315,7 @@ class ImageForm(FlaskForm):
             DataRequired(_l("Describe the image for people who cannot see it.")),
             Length(max=120),
         ],
+        render_kw={"form": EDITOR_FORM_ID},
     )
 
 
@@ -286,7 +324,8 @@ class QuestionForm(FlaskForm):
 
     prompt = TextAreaField(
         _l("Question"),
-        validators=[DataRequired(_l("Enter the question."))],
+        description=_l("At most %(n)d characters.", n=QUESTION_LIMITS["prompt"]),
+        validators=[DataRequired(_l("Enter the question.")), WithinLimit("prompt")],
         render_kw={"rows": 3},
     )
     choices = FieldList(StringField(_l("Choice")), label=_l("Choices"))
@@ -308,7 +347,7 @@ class QuestionForm(FlaskForm):
     explanation = TextAreaField(
         _l("Explanation"),
         description=_l("Shown to the learner after the attempt."),
-        validators=[Length(max=2000)],
+        validators=[WithinLimit("explanation")],
         render_kw={"rows": 2},
     )
 

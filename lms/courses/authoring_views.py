@@ -19,9 +19,9 @@ from flask import (
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from lms.core.params import page_arg
+from lms.core.web import upload_limit, wants_json
 from lms.courses import authoring as service
 from lms.courses import uploads
 from lms.courses.authoring_forms import (
@@ -38,7 +38,8 @@ from lms.courses.authoring_forms import (
 from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.models import Course, CourseVersion, Lesson, Module, Question
 from lms.courses.question_types import QUESTION_TYPES
-from lms.extensions import csrf, db
+from lms.courses.quiz_settings import quiz_review
+from lms.extensions import db
 from lms.permissions import needs
 from lms.taxonomy.models import Skill, level_name
 from lms.tenancy.forms import ConfirmForm
@@ -133,6 +134,21 @@ def _apply_errors(form, exc: service.AuthoringError, field_map: dict | None = No
                 field.errors = [*field.errors, message]
 
 
+def _add_problems(form, problems: dict, field_map: dict | None = None) -> None:
+    """The service's problems next to their fields, where the form's own validators found
+    nothing (the same mistake is not reported twice in two wordings): with them, every
+    invalid field is reported in one round."""
+    field_map = field_map or {}
+    fresh = {}
+    for name, messages in problems.items():
+        target = field_map.get(name, name) if name else None
+        if target and target in form and form[target].errors:
+            continue
+        fresh[name] = messages
+    if fresh:
+        _apply_errors(form, service.AuthoringError(None, errors=fresh), field_map)
+
+
 def _act(action, *args, success=None, **kwargs) -> bool:
     """Run one service call for the current user and commit, or roll back and show its error."""
     try:
@@ -189,6 +205,11 @@ def new_course(firm):
             db.session.commit()
             flash(_l("Course created as a draft. Add its first module."), "success")
             return redirect(_version_url(version))
+    elif form.is_submitted():
+        values = form.meta_values()
+        _add_problems(
+            form, service.course_problems(current_user, firm, slug=form.slug.data, **values)
+        )
     return render_template("authoring/course_form.html", form=form, firm=firm, version=None)
 
 
@@ -258,6 +279,9 @@ def edit_course(firm, slug: str, number: int):
             db.session.commit()
             flash(_l("Course details saved."), "success")
             return redirect(_version_url(version))
+    elif form.is_submitted():
+        problems = service.course_problems(current_user, firm, version, **form.meta_values())
+        _add_problems(form, problems)
     return render_template(
         "authoring/course_form.html", form=form, firm=course.firm, version=version
     )
@@ -382,6 +406,8 @@ def _lesson_form_data(lesson) -> dict:
             attempts=lesson.data.get("attempts", 0),
             shuffle=lesson.data.get("shuffle", False),
             time_limit_minutes=lesson.data.get("time_limit_minutes"),
+            draw=lesson.data.get("draw"),
+            review=quiz_review(lesson.data),
         )
     else:
         data.update(
@@ -428,6 +454,8 @@ def new_lesson(firm, slug: str, number: int, module_id: int):
                 flash(_l("Lesson saved."), "success")
                 return redirect(_version_url(version, f"lesson-{lesson.id}"))
             return redirect(_lesson_url(lesson))
+    elif form.is_submitted():
+        _add_problems(form, service.lesson_problems(version, lesson_type, **_lesson_fields(form)))
     return render_template(
         "authoring/lesson_form.html",
         form=form,
@@ -440,23 +468,158 @@ def new_lesson(firm, slug: str, number: int, module_id: int):
     )
 
 
-@bp.route(VERSION_URL + "/lessons/<int:lesson_id>/edit", methods=["GET", "POST"])
-@needs("course.author", on="firm")
-def edit_lesson(firm, slug: str, number: int, lesson_id: int):
-    version = _version(firm, slug, number)
-    lesson = current_scope().get(Lesson, id=lesson_id, within=version)
-    if (done := _read_only(version)) is not None:
-        return done
-    form = LessonForm(
+def _editor_place(anchor: str):
+    """Where a refused upload leads back to: the lesson editor, at `anchor` (lms.core.web)."""
+    return lambda: url_for("authoring.edit_lesson", _anchor=anchor, **request.view_args)
+
+
+def _lesson_fields(form) -> dict:
+    """The lesson fields the service checks, as posted."""
+    return {
+        "title": form.title.data,
+        "minutes": form.minutes.data if form.minutes is not None else 0,
+        "settings": form.settings(),
+    }
+
+
+def _editor_form(version, lesson, *, posted: bool = True) -> LessonForm:
+    """The editor's lesson form: as posted, or (posted=False) as saved."""
+    return LessonForm(
+        **({} if posted else {"formdata": None}),
         data=_lesson_form_data(lesson),
         lesson_type=lesson.type,
         modules=version.modules,
         skills=_skills(version.course),
     )
-    preview_html = None
+
+
+@bp.route(VERSION_URL + "/lessons/<int:lesson_id>/edit", methods=["GET", "POST"])
+@needs("course.author", on="firm")
+@upload_limit(uploads.editor_request_limit, says=uploads.limits_text, back=_editor_place("body"))
+def edit_lesson(firm, slug: str, number: int, lesson_id: int):
+    """The lesson editor; "Save" posts its one form here, with any file chosen in it."""
+    version = _version(firm, slug, number)
+    lesson = current_scope().get(Lesson, id=lesson_id, within=version)
+    if (done := _read_only(version)) is not None:
+        return done
+    form = _editor_form(version, lesson)
     if form.is_submitted() and form.preview is not None and form.preview.data:
         preview_html = service.render_lesson_markdown(version, form.body.data or "")
-    elif form.validate_on_submit():
+        return _render_lesson(version, lesson, form, preview_html=preview_html)
+    if form.is_submitted():
+        return _submit_lesson(version, lesson, form, action="save")
+    return _render_lesson(version, lesson, form)
+
+
+def _failed_upload(form, exc: service.AuthoringError, file_field: str) -> None:
+    """A refused upload: its errors next to their fields, the others next to the file's."""
+    db.session.rollback()
+    errors = {name or file_field: messages for name, messages in exc.errors.items()}
+    _apply_errors(form, service.AuthoringError(None, errors=errors))
+
+
+def _chosen(field) -> bool:
+    """Whether a file was chosen in a file field (an empty file input posts no file name)."""
+    return bool(getattr(field.data, "filename", None))
+
+
+def _take_image(lesson, form: ImageForm, store):
+    """Check the image chosen in `form` and `store` it (service.store_image gives its Markdown,
+    service.add_image also appends it to the saved text); None with the errors on the form's
+    fields if it is refused."""
+    valid = form.validate()
+    if not _chosen(form.image):
+        return None
+    limit = uploads.limits()["image"]
+    try:
+        # The file is checked even when the description is missing: every problem at once.
+        checked = uploads.check_upload(
+            uploads.read_limited(form.image.data.stream, limit),
+            categories=("image",),
+            field=str(form.image.label.text),
+        )
+        if not valid:
+            return None
+        result = store(current_user, lesson, checked, alt=form.alt.data)
+    except uploads.UploadError as exc:
+        db.session.rollback()
+        form.image.errors = [exc.message]
+        return None
+    except service.AuthoringError as exc:
+        _failed_upload(form, exc, "image")
+        return None
+    db.session.commit()
+    return result
+
+
+def _media_form(lesson, *, posted: bool = True) -> MediaForm:
+    category = service.MEDIA_CATEGORIES[lesson.type][0]
+    return MediaForm(
+        **({} if posted else {"formdata": None}),
+        lesson_type=lesson.type,
+        limit_mb=uploads.limit_mb(category),
+    )
+
+
+def _take_media(lesson, form: MediaForm) -> bool:
+    """Check the video or document chosen in `form` and attach it to the lesson (committed);
+    False with the errors on the form's file field if it is refused."""
+    if not form.validate():
+        return False
+    categories = service.MEDIA_CATEGORIES[lesson.type]
+    limit = uploads.limits()[categories[0]]
+    try:
+        checked = uploads.check_upload(
+            uploads.read_limited(form.file.data.stream, limit),
+            categories=categories,
+            field=str(form.file.label.text),
+        )
+        service.attach_media(current_user, lesson, checked)
+    except uploads.UploadError as exc:
+        db.session.rollback()
+        form.file.errors = [exc.message]
+        return False
+    except service.AuthoringError as exc:
+        _failed_upload(form, exc, "file")
+        return False
+    db.session.commit()
+    return True
+
+
+def _submit_lesson(version, lesson, form: LessonForm, *, action: str):
+    """The lesson editor's one form, posted by "Save" (action "save"), "Add the image"
+    ("image") or "Upload" ("media"), with the lesson's fields and any file chosen in it.
+
+    Everything is checked at once and every problem shown next to its field, with the text as
+    typed. The lesson is saved only if all is valid; a valid file is kept even when something
+    else is wrong (an image's Markdown then goes into the text shown, to be saved with it).
+    A post without the lesson's fields (an older page) adds the image to the saved text."""
+    typed = action == "save" or form.title.name in request.form
+    image_form = ImageForm() if lesson.type in service.TEXT_LESSON_TYPES else None
+    media_form = _media_form(lesson) if lesson.type in service.MEDIA_CATEGORIES else None
+    valid = form.validate() if typed else True
+    if not valid:
+        _add_problems(
+            form,
+            service.lesson_problems(version, lesson.type, lesson=lesson, **_lesson_fields(form)),
+        )
+    files_ok, image, media = True, None, False
+    if image_form is not None and (action == "image" or _chosen(image_form.image)):
+        image = _take_image(lesson, image_form, service.store_image if typed else service.add_image)
+        files_ok = image is not None
+    if media_form is not None and (action == "media" or _chosen(media_form.file)):
+        media = _take_media(lesson, media_form)
+        files_ok = files_ok and media
+    if image and typed and form.body is not None:
+        form.body.data = service.with_image(form.body.data, image)
+    if image:
+        image_form = ImageForm(formdata=None)  # stored: its fields start afresh
+    if files_ok and not typed:
+        flash(
+            _l("File uploaded.") if media else _l("Image added at the end of the text."), "success"
+        )
+        return redirect(_lesson_url(lesson, "media" if media else None))
+    if files_ok and valid:
         try:
             service.update_lesson(
                 current_user,
@@ -471,22 +634,45 @@ def edit_lesson(firm, slug: str, number: int, lesson_id: int):
             _failed(form, exc)
         else:
             db.session.commit()
+            if image:
+                flash(
+                    _l(
+                        "Image added at the end of the text, and the lesson saved. Move its "
+                        "line ![…](media/…) to where the image belongs."
+                    ),
+                    "success",
+                )
+                return redirect(_lesson_url(lesson, form.body.id))
+            if media:
+                flash(_l("File uploaded, and the lesson saved."), "success")
+                return redirect(_lesson_url(lesson, "media"))
             flash(_l("Lesson saved."), "success")
             return redirect(_version_url(version, f"lesson-{lesson.id}"))
-    return _render_lesson(version, lesson, form, preview_html=preview_html)
+    if image or media:
+        flash(
+            _l(
+                "The image is stored and its line added at the end of the text below. The "
+                "lesson is not saved yet: correct what is marked, then save."
+            )
+            if image
+            else _l(
+                "The file is uploaded. The lesson's other changes are not saved yet: correct "
+                "what is marked, then save."
+            ),
+            "info",
+        )
+    if not typed:  # an older page's upload was refused: show the lesson as saved
+        form = _editor_form(version, lesson, posted=False)
+    return _render_lesson(version, lesson, form, media_form=media_form, image_form=image_form)
 
 
 def _render_lesson(version, lesson, form, *, preview_html=None, media_form=None, image_form=None):
     limits = uploads.limits()
     if lesson.type in service.MEDIA_CATEGORIES and media_form is None:
-        category = service.MEDIA_CATEGORIES[lesson.type][0]
-        media_form = MediaForm(
-            formdata=None,
-            lesson_type=lesson.type,
-            limit_mb=uploads.megabytes(limits[category]),
-        )
-    if lesson.type in ("text", "video", "file") and image_form is None:
+        media_form = _media_form(lesson, posted=False)
+    if lesson.type in service.TEXT_LESSON_TYPES and image_form is None:
         image_form = ImageForm(formdata=None)
+    media_category = service.MEDIA_CATEGORIES.get(lesson.type, ("document",))[0]
     return render_template(
         "authoring/lesson_form.html",
         form=form,
@@ -500,6 +686,9 @@ def _render_lesson(version, lesson, form, *, preview_html=None, media_form=None,
         media_form=media_form,
         image_form=image_form,
         image_limit_mb=uploads.megabytes(limits["image"]),
+        image_limit=limits["image"],
+        media_limit=limits[media_category],
+        media_limit_mb=uploads.megabytes(limits[media_category]),
         move_form=MoveForm(formdata=None),
     )
 
@@ -554,102 +743,88 @@ def preview(firm, slug: str, number: int):
 # --- uploads -------------------------------------------------------------------------------------
 
 
+def _json_errors(*forms) -> dict:
+    return {
+        name: [str(e) for e in field.errors if not isinstance(e, dict)]
+        for form in forms
+        for name, field in form._fields.items()
+        if field.errors
+    }
+
+
+def _json_refusal(errors: dict, status: int = 400):
+    first = next((m for messages in errors.values() for m in messages), None)
+    return jsonify(error=first or str(_l("The upload failed.")), errors=errors), status
+
+
+def _json_read_only(version):
+    """For a background upload (JSON): the refusal of a version that can no longer change."""
+    if service.is_editable(version):
+        return None
+    return _json_refusal(
+        {"file": [str(_l("This version can no longer change: reload the page."))]}, 409
+    )
+
+
 @bp.post(VERSION_URL + "/lessons/<int:lesson_id>/media")
-@csrf.exempt  # the global check would parse the body under the 16 MB limit; MediaForm checks
-@needs("course.author", on="firm")  # the CSRF token once the body is read under its own limit
+@needs("course.author", on="firm")
+@upload_limit(
+    uploads.editor_request_limit, says=uploads.media_limit_text, back=_editor_place("media")
+)
 def upload_media(firm, slug: str, number: int, lesson_id: int):
-    """The video of a video lesson or the document of a file lesson."""
+    """The video of a video lesson or the document of a file lesson: "Upload" in the editor's
+    form (the lesson is saved with it), or a background upload from its script (JSON)."""
     version = _version(firm, slug, number)
     lesson = current_scope().get(Lesson, id=lesson_id, within=version)
     if lesson.type not in service.MEDIA_CATEGORIES:
         abort(404)
+    if wants_json():
+        if (refused := _json_read_only(version)) is not None:
+            return refused
+        form = _media_form(lesson)
+        if not _take_media(lesson, form):
+            return _json_refusal(_json_errors(form))
+        return jsonify(
+            message=str(_l("File uploaded.")),
+            url=url_for(
+                "courses.media",
+                slug=version.course.slug,
+                version=version.version,
+                path=lesson.media_path,
+            ),
+        )
     if (done := _read_only(version)) is not None:
         return done
-    categories = service.MEDIA_CATEGORIES[lesson.type]
-    limit = uploads.limits()[categories[0]]
-    limit_mb = uploads.megabytes(limit)
-    request.max_content_length = uploads.request_limit(categories)
-    try:
-        form = MediaForm(lesson_type=lesson.type, limit_mb=limit_mb)
-        valid = form.validate_on_submit()
-    except RequestEntityTooLarge:
-        form = MediaForm(formdata=None, lesson_type=lesson.type, limit_mb=limit_mb)
-        form.file.errors = [
-            _l(
-                "%(field)s: the file is larger than %(mb)s MB.",
-                field=form.file.label.text,
-                mb=limit_mb,
-            )
-        ]
-        valid = False
-    if valid:
-        try:
-            checked = uploads.check_upload(
-                uploads.read_limited(form.file.data.stream, limit),
-                categories=categories,
-                field=str(form.file.label.text),
-            )
-            service.attach_media(current_user, lesson, checked)
-        except uploads.UploadError as exc:
-            db.session.rollback()
-            form.file.errors = [exc.message]
-        except service.AuthoringError as exc:
-            _failed(form, exc)
-        else:
-            db.session.commit()
-            flash(_l("File uploaded."), "success")
-            return redirect(_lesson_url(lesson, "media"))
-    elif getattr(form, "csrf_token", None) is not None and form.csrf_token.errors:
-        # The global CSRF check skips this route (see above), so say what it would have said.
-        flash(
-            _l("The form expired or was sent twice. Reload the page and submit it again."),
-            "error",
-        )
-    form_view = LessonForm(
-        formdata=None,
-        data=_lesson_form_data(lesson),
-        lesson_type=lesson.type,
-        modules=version.modules,
-        skills=_skills(version.course),
-    )
-    return _render_lesson(version, lesson, form_view, media_form=form)
+    return _submit_lesson(version, lesson, _editor_form(version, lesson), action="media")
 
 
 @bp.post(VERSION_URL + "/lessons/<int:lesson_id>/images")
 @needs("course.author", on="firm")
+@upload_limit(
+    uploads.editor_request_limit, says=uploads.image_limit_text, back=_editor_place("images")
+)
 def upload_image(firm, slug: str, number: int, lesson_id: int):
-    """An image for the lesson's text: stored, then appended to the Markdown."""
+    """An image for the lesson's text: "Add the image" in the editor's form (the text as
+    typed comes back with the image's line at its end, saved if the lesson is valid), or a
+    background upload from its script, which answers the Markdown to put at the cursor."""
     version = _version(firm, slug, number)
     lesson = current_scope().get(Lesson, id=lesson_id, within=version)
+    if lesson.type not in service.TEXT_LESSON_TYPES:
+        abort(404)
+    if wants_json():
+        if (refused := _json_read_only(version)) is not None:
+            return refused
+        form = ImageForm()
+        markdown = _take_image(lesson, form, service.store_image)
+        if markdown is None:
+            return _json_refusal(_json_errors(form))
+        return jsonify(
+            markdown=markdown,
+            message=str(_l("Image added at the cursor. Save the lesson to keep it.")),
+        )
     if (done := _read_only(version)) is not None:
         return done
-    form = ImageForm()
-    if form.validate_on_submit():
-        limit = uploads.limits()["image"]
-        try:
-            checked = uploads.check_upload(
-                uploads.read_limited(form.image.data.stream, limit),
-                categories=("image",),
-                field=str(form.image.label.text),
-            )
-            service.add_image(current_user, lesson, checked, alt=form.alt.data)
-        except uploads.UploadError as exc:
-            db.session.rollback()
-            form.image.errors = [exc.message]
-        except service.AuthoringError as exc:
-            _failed(form, exc)
-        else:
-            db.session.commit()
-            flash(_l("Image added at the end of the text."), "success")
-            return redirect(_lesson_url(lesson))
-    form_view = LessonForm(
-        formdata=None,
-        data=_lesson_form_data(lesson),
-        lesson_type=lesson.type,
-        modules=version.modules,
-        skills=_skills(version.course),
-    )
-    return _render_lesson(version, lesson, form_view, image_form=form)
+    return _submit_lesson(version, lesson, _editor_form(version, lesson), action="image")
 
 
 # --- quiz questions ------------------------------------------------------------------------------
@@ -677,7 +852,9 @@ def _save_question(form, action) -> bool:
         return False
     valid = form.validate()
     choices_, answer, errors = form.definition()
-    problems = service.question_problems(form.question_type, form.prompt.data, choices_, answer)
+    problems = service.question_problems(
+        form.question_type, form.prompt.data, choices_, answer, form.explanation.data
+    )
     for field, messages in problems.items():
         if field not in errors:
             errors[field] = messages

@@ -12,9 +12,11 @@ from pathlib import Path, PurePosixPath
 
 from lms.core import archives
 from lms.courses import yamllines
+from lms.courses.authoring_limits import package_question_problems
 from lms.courses.lesson_types import FILE_LESSON_TYPES
 from lms.courses.models import LANGUAGES
 from lms.courses.question_types import QUESTION_TYPES
+from lms.courses.quiz_settings import MAX_DRAW, REVIEW_POLICIES, bank_data
 from lms.tenancy.models import SECTORS
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -33,7 +35,16 @@ COURSE_KEYS = {
 }
 REQUIRED_COURSE_KEYS = ("slug", "version", "language", "title", "sector", "hours", "modules")
 FRONT_MATTER_KEYS = {"title", "minutes", "type", "video", "file"}
-QUIZ_KEYS = {"title", "pass_mark", "attempts", "shuffle", "time_limit_minutes", "questions"}
+QUIZ_KEYS = {
+    "title",
+    "pass_mark",
+    "attempts",
+    "shuffle",
+    "time_limit_minutes",
+    "draw",
+    "review",
+    "questions",
+}
 QUESTION_KEYS = {"type", "prompt", "choices", "answer", "explanation"}
 MAX_FILE_BYTES = 200 * 1024 * 1024  # the lesson video upload limit (lms.courses.uploads)
 MAX_FILES = 2000
@@ -502,6 +513,8 @@ class _Checker:
                 continue
             if not (isinstance(q.get("prompt"), str) and q["prompt"].strip()):
                 self.error(rel, at, f"question {qi + 1}: a prompt is required")
+            for path, problem in package_question_problems(q):  # lengths: authoring_limits
+                self.error(rel, line("questions", qi, *path), f"question {qi + 1}: {problem}")
             if "answer" not in q:
                 self.error(rel, at, f"question {qi + 1}: an answer is required")
                 continue
@@ -519,6 +532,7 @@ class _Checker:
                     "explanation": str(q.get("explanation") or "").strip(),
                 }
             )
+        draw, review = self.check_bank(rel, line, quiz, len(questions))
         return PackageLesson(
             key=rel,
             type="quiz",
@@ -528,9 +542,31 @@ class _Checker:
                 "attempts": attempts,
                 "shuffle": bool(quiz.get("shuffle", False)),
                 "time_limit_minutes": limit,
+                **bank_data(draw=draw, review=review),
             },
             questions=parsed,
         )
+
+    def check_bank(self, rel, line, quiz, bank_size: int) -> tuple[int | None, str | None]:
+        """`draw` (questions per attempt, 1 to the number of questions) and `review` (when the
+        correct answers are shown); (None, None) for what is absent or wrong."""
+        draw = quiz.get("draw")
+        upper = min(max(bank_size, 1), MAX_DRAW)
+        if "draw" in quiz and not (
+            isinstance(draw, int) and not isinstance(draw, bool) and 1 <= draw <= upper
+        ):
+            self.error(
+                rel,
+                line("draw"),
+                f"draw must be a whole number from 1 to {upper}: the questions each attempt "
+                f"asks, out of the {bank_size} in the quiz",
+            )
+            draw = None
+        review = quiz.get("review")
+        if "review" in quiz and not (isinstance(review, str) and review in REVIEW_POLICIES):
+            self.error(rel, line("review"), f"review must be one of {', '.join(REVIEW_POLICIES)}")
+            review = None
+        return draw, review
 
 
 def _answer_text(answer):

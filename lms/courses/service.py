@@ -16,6 +16,7 @@ from lms.core.types import utcnow
 from lms.courses.markdown import render_markdown, without_title_heading
 from lms.courses.models import Course, CourseSkill, CourseVersion, Lesson, Module, Question
 from lms.courses.package import Package, PackageLesson
+from lms.courses.quiz_settings import bank_data
 from lms.extensions import db
 from lms.taxonomy.models import Skill
 from lms.tenancy.models import Consortium, Firm
@@ -222,6 +223,9 @@ def export_version(version: CourseVersion, out: Path) -> Path:
                                 {"time_limit_minutes": lesson.data["time_limit_minutes"]}
                                 if lesson.data.get("time_limit_minutes")
                                 else {}
+                            ),
+                            **bank_data(
+                                draw=lesson.data.get("draw"), review=lesson.data.get("review")
                             ),
                             "questions": [
                                 {

@@ -5,10 +5,11 @@ accepted only if its bytes parse completely as one of the allowed formats, with 
 before or after (so HTML or a ZIP appended to an image — a polyglot — is refused), and is
 stored under a random name whose extension comes from the detected format.
 
-Size limits per kind: images 5 MB (lesson illustrations; phones on 4G), PDF 20 MB, video
-200 MB (a 10–15 minute training clip at 720p). The app-wide MAX_CONTENT_LENGTH of 16 MB stays
-for every other request; only the lesson-media upload route raises its own request limit to
-the largest kind's limit (see `request_limit`), so big bodies cannot reach other endpoints.
+Size limits per kind are set once, in lms.config.UPLOAD_LIMITS (images 5 MB, PDF 20 MB, video
+200 MB), and read here through `limits()`: the forms' hints, these checks and the 413 page all
+say the same number. Ordinary pages keep a small body limit (LMS_FORM_MAX_BYTES); only the
+lesson editor's routes declare a larger one (`lms.core.web.upload_limit`, see
+`editor_request_limit`), so big bodies cannot reach other endpoints.
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
-MB = 1024 * 1024
-# Per category, in bytes; an app may override with LMS_UPLOAD_LIMITS = {"video": ..., ...}.
-DEFAULT_LIMITS = {"image": 5 * MB, "document": 20 * MB, "video": 200 * MB}
-# Room for the other form fields and the multipart framing of a maximal upload.
-FORM_OVERHEAD = 1 * MB
+from lms.config import FORM_OVERHEAD, MB, UPLOAD_LIMITS
+
+# Per category, in bytes; an app may override some with LMS_UPLOAD_LIMITS = {"video": ..., ...}.
+DEFAULT_LIMITS = UPLOAD_LIMITS
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,9 @@ class CheckedFile:
 
 
 def limits() -> dict[str, int]:
-    return {**DEFAULT_LIMITS, **(current_app.config.get("LMS_UPLOAD_LIMITS") or {})}
+    """The size limit of each kind of upload, in bytes (the app's, else the defaults)."""
+    configured = current_app.config.get("LMS_UPLOAD_LIMITS") if has_app_context() else None
+    return {**DEFAULT_LIMITS, **(configured or {})}
 
 
 def request_limit(categories: tuple[str, ...]) -> int:
@@ -83,8 +85,43 @@ def request_limit(categories: tuple[str, ...]) -> int:
     return max(table[c] for c in categories) + FORM_OVERHEAD
 
 
+def editor_request_limit() -> int:
+    """The body limit of the lesson editor's routes: its one form may carry the lesson's text
+    with any file it takes. A file over its own limit then comes back as an error next to its
+    field, with the text kept, instead of a 413 page that cannot return the text."""
+    return request_limit(tuple(limits()))
+
+
 def megabytes(n: int) -> str:
     return f"{n / MB:g}"
+
+
+def limit_mb(category: str) -> str:
+    """The limit of one kind of upload in MB, as the hints and messages print it ("5")."""
+    return megabytes(limits()[category])
+
+
+def limits_text():
+    """What the lesson editor takes, with the limits (for its 413 page)."""
+    return _l(
+        "Images can be up to %(image)s MB, PDF documents up to %(document)s MB and videos up "
+        "to %(video)s MB.",
+        image=limit_mb("image"),
+        document=limit_mb("document"),
+        video=limit_mb("video"),
+    )
+
+
+def image_limit_text():
+    return _l("An image can be up to %(mb)s MB.", mb=limit_mb("image"))
+
+
+def media_limit_text():
+    return _l(
+        "A PDF document can be up to %(document)s MB and a video up to %(video)s MB.",
+        document=limit_mb("document"),
+        video=limit_mb("video"),
+    )
 
 
 def read_limited(stream, limit: int) -> bytes:

@@ -123,6 +123,16 @@ COURSE_FIRMS = {
     "predictive-maintenance-vibration": "jinggong",
     "workplace-safety": "zhongcai",
 }
+# Assessors the consortium admin designates for courses with a practical task whose authoring
+# firm has no trainer (course slug → trainer logins): the training base's trainer signs off
+# for the firms without one, the chain leader's trainer also for the safety basics.
+DEMO_ASSESSORS = {
+    "mes-basics": ["trainer.zhiyuan@demo.lms"],
+    "lean-quality-tools": ["trainer.zhiyuan@demo.lms"],
+    "industrial-data-analysis": ["trainer.zhiyuan@demo.lms"],
+    "predictive-maintenance-vibration": ["trainer.zhiyuan@demo.lms"],
+    "workplace-safety": ["trainer.zhiyuan@demo.lms", "trainer@demo.lms"],
+}
 
 
 def is_loaded() -> bool:
@@ -225,6 +235,7 @@ def load_demo() -> dict:
                 )
     db.session.flush()
     courses = _load_courses(consortium, firms)
+    _designate_assessors(consortium)
     _skill_history(rng, consortium, now)
     _learning_activity(random.Random(20261129), consortium, now)
     return {
@@ -251,6 +262,24 @@ def _load_courses(consortium: Consortium, firms: dict[str, Firm]) -> int:
     if counts is None:
         raise RuntimeError("the demo course packages are invalid (see the messages above)")
     return counts["created"]
+
+
+def _designate_assessors(consortium: Consortium) -> None:
+    """The demo's designated assessors, designated by the consortium admin as in real use."""
+    from lms.courses.assessors import designate
+    from lms.courses.models import Course
+
+    logins = {"consortium@demo.lms"}.union(*DEMO_ASSESSORS.values())
+    people = {u.email: u for u in db.session.scalars(select(User).where(User.email.in_(logins)))}
+    admin = people["consortium@demo.lms"]
+    for course in db.session.scalars(
+        select(Course).where(
+            Course.consortium_id == consortium.id, Course.slug.in_(list(DEMO_ASSESSORS))
+        )
+    ):
+        for login in DEMO_ASSESSORS[course.slug]:
+            designate(admin, course, people[login])
+    db.session.flush()
 
 
 def _skill_history(rng: random.Random, consortium: Consortium, now) -> None:

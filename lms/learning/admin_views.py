@@ -12,13 +12,14 @@ from lms.core.access import signed_in
 from lms.core.forms import choices
 from lms.core.i18n import ui_locale
 from lms.core.params import page_arg
+from lms.courses import assessors
 from lms.courses import service as courses
 from lms.courses.models import Course, Lesson
 from lms.extensions import db
 from lms.learning import service
 from lms.learning.forms import AssignForm, ConsortiumAssignForm, SignOffForm
 from lms.learning.models import Enrollment
-from lms.permissions import has_permission, needs, require
+from lms.permissions import has_permission, needs
 from lms.tenancy.importer import ImportFileError
 from lms.tenancy.scope import current_scope, list_firms
 
@@ -169,23 +170,27 @@ def firm_enrollments(firm):
     )
 
 
-def course_for_trainer(slug: str):
+def course_for_trainer(slug: str, *, assessors_too: bool = False):
+    """The course `slug` for its authoring firm's trainers and the consortium's admins (with
+    `assessors_too`, also for the other trainers who may sign it off), else 404."""
     course = current_scope().get(Course, slug=slug)
     if not (
         has_permission(current_user, "course.author", course.firm)
         or has_permission(current_user, "course.approve", course.consortium)
+        or (assessors_too and assessors.may_sign_off(current_user, course))
     ):
         abort(404)
     return course
 
 
-@bp.get("/courses/<slug>/learners")
-@signed_in  # trainers (course.author on the course's firm) or consortium admins (course.approve)
-def course_learners(slug: str):
-    """Trainers of the authoring firm follow their learners and sign off practical tasks."""
-    course = course_for_trainer(slug)
+def _learners_page(course, *, learner: str = "", refused: dict | None = None):
+    """The learners page (one learner's card with `learner`, an enrolment's public id);
+    `refused` keeps a sign-off form that was turned down, with its comment and errors."""
+    query = service.list_enrollments(course=course)
+    if learner:
+        query = query.where(Enrollment.public_id == learner)
     page = db.paginate(
-        service.list_enrollments(course=course),
+        query,
         page=page_arg(),
         per_page=current_app.config["LMS_PAGE_SIZE"],
         error_out=False,
@@ -194,18 +199,38 @@ def course_learners(slug: str):
         "learning/learners.html",
         course=course,
         page=page,
-        form=SignOffForm(),
+        form=SignOffForm(formdata=None),
         progress_percent=service.progress_percent,
         pending_signoffs=service.pending_signoffs,
         version=courses.published_version(course),
+        can_sign_off=assessors.may_sign_off(current_user, course),
+        learner=learner,
+        refused=refused,
     )
+
+
+@bp.get("/courses/<slug>/learners")
+@signed_in  # its assessors (lms.courses.assessors) and the consortium's admins (course.approve)
+def course_learners(slug: str):
+    """Assessors follow the course's learners and sign off practical tasks; consortium admins
+    follow them too (?learner=<enrolment> shows one learner, as the sign-off requests link)."""
+    course = course_for_trainer(slug, assessors_too=True)
+    return _learners_page(course, learner=request.args.get("learner", "").strip()[:40])
 
 
 @bp.post("/courses/<slug>/learners/<enrollment_id>/signoff/<int:lesson_id>")
 @needs("course.author")
 def sign_off(slug: str, enrollment_id: str, lesson_id: int):
-    course = course_for_trainer(slug)
-    require("course.author", course.firm)  # sign-off is the trainers' call
+    """An assessor signs off a practical task. A refused sign-off (not or no longer an
+    assessor, a comment too long) is shown again with the comment kept; anyone who is not a
+    trainer of the consortium nor may see its learners gets the 404 of a missing page."""
+    course = current_scope().get(Course, slug=slug)
+    may_view = has_permission(current_user, "course.author", course.firm) or has_permission(
+        current_user, "course.approve", course.consortium
+    )
+    may_sign = assessors.may_sign_off(current_user, course)
+    if not (may_view or may_sign or assessors.trainer_firms(current_user, course.consortium_id)):
+        abort(404)
     enrollment = db.session.scalars(
         db.select(Enrollment).where(
             Enrollment.public_id == enrollment_id,
@@ -218,12 +243,46 @@ def sign_off(slug: str, enrollment_id: str, lesson_id: int):
     lesson = current_scope().get(Lesson, id=lesson_id, within=enrollment.version)
     if lesson.type != "practical":
         abort(404)
+    own = enrollment.user_id == current_user.id  # nobody signs off their own task
     form = SignOffForm()
-    if form.validate_on_submit():
+    valid = form.validate_on_submit()
+    if may_sign and valid and not own:
         service.sign_off_practical(current_user, enrollment, lesson, form.comment.data or "")
         db.session.commit()
         flash(
             _l("Signed off “%(task)s” for %(name)s.", task=lesson.title, name=enrollment.user.name),
             "success",
         )
-    return redirect(url_for("assignments.course_learners", slug=slug))
+        return redirect(url_for("assignments.course_learners", slug=slug))
+    errors = [message for messages in form.errors.values() for message in messages]
+    if own and may_sign:
+        errors.append(
+            _l(
+                "You cannot sign off your own practical task: another assessor of this course "
+                "signs it off. Your comment is kept here."
+            )
+        )
+    elif not may_sign:
+        errors.append(
+            _l(
+                "The sign-off was not recorded: you are not (or no longer) an assessor of this "
+                "course. Your comment is kept here; pass it on to one of its assessors."
+            )
+        )
+    refused = {
+        "enrollment": enrollment.id,
+        "lesson": lesson.id,
+        "comment": request.form.get("comment", "")[:2000],
+        "errors": errors,
+    }
+    if may_view or may_sign:
+        return _learners_page(course, learner=enrollment.public_id, refused=refused)
+    # A trainer who is no longer an assessor: the comment and who can help, not the learners.
+    return render_template(
+        "courses/assessors_refused.html",
+        course=course,
+        version=courses.published_version(course),
+        lesson=lesson,
+        refused=refused,
+        assessors=assessors.assessors_of(course),
+    )

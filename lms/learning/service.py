@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
+from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import groupby
 
 from blinker import Namespace
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
+from lms.audit.models import AuditRecord
 from lms.audit.service import record_action
 from lms.auth.models import User
-from lms.core.types import utcnow
+from lms.core.types import local_date, local_today, utcnow
+from lms.courses.assessors import assessors_of
 from lms.courses.lesson_types import LESSON_TYPES
-from lms.courses.models import Course, CourseVersion, Lesson
+from lms.courses.models import Course, CourseVersion, Lesson, Question
 from lms.courses.question_types import QUESTION_TYPES
+from lms.courses.quiz_settings import quiz_draw, quiz_review
 from lms.extensions import db
 from lms.learning.models import (
     Assignment,
@@ -36,6 +43,14 @@ practical_signed_off = signals.signal("practical-signed-off")
 # is set: sender=Enrollment; actor, due_on). Notifications subscribe to both.
 enrollment_assigned = signals.signal("enrollment-assigned")
 due_date_changing = signals.signal("due-date-changing")
+# Sent by enroll() whenever a worker becomes enrolled (a new enrolment, or a withdrawn one
+# active again), however it came about (self, assignment, a learning path): sender=Enrollment.
+# Skills subscribes (the worker's stored recommendations are stale).
+enrolled = signals.signal("enrolled")
+# Sent when a learner asks for a practical task to be signed off, at most once per learner,
+# task and day (sender=Enrollment; lesson, learner, assessor_ids: who may sign it off, day: the
+# local date, ISO). Notifications subscribe (the assessors are told).
+signoff_requested = signals.signal("signoff-requested")
 
 
 class LearningError(ValueError):
@@ -157,6 +172,7 @@ def enroll(
             _audit_assignment(actor, withdrawn, firm_id=party, due_on=due_on)
         apply_assignments(withdrawn)
         enrollment_assigned.send(withdrawn, actor=actor, again=True)
+        enrolled.send(withdrawn)
         return withdrawn, True
     enrollment = Enrollment(
         consortium_id=course.consortium_id,
@@ -186,6 +202,7 @@ def enroll(
         )
         _audit_assignment(actor, enrollment, firm_id=party, due_on=due_on)
         enrollment_assigned.send(enrollment, actor=actor, again=False)
+    enrolled.send(enrollment)
     return enrollment, True
 
 
@@ -202,16 +219,65 @@ def withdraw(actor: User, enrollment: Enrollment) -> None:
 
 
 def learning_list(user: User) -> Select:
-    """The user's active enrolments: overdue and due first (by date), then the rest."""
+    """The user's active enrolments with their versions and courses, roughly in learning order
+    (learning_order() puts them exactly in it)."""
     return (
         select(Enrollment)
         .where(Enrollment.user_id == user.id, Enrollment.withdrawn_at.is_(None))
+        .options(selectinload(Enrollment.version), selectinload(Enrollment.course))
         .order_by(
-            case((Enrollment.status == "completed", 2), (Enrollment.due_on.is_(None), 1), else_=0),
+            case(
+                (Enrollment.status == "completed", 3),
+                (Enrollment.due_on < date.today(), 0),
+                (Enrollment.status == "enrolled", 2),
+                else_=1,
+            ),
+            Enrollment.due_on.is_(None),
             Enrollment.due_on,
-            Enrollment.enrolled_at.desc(),
+            Enrollment.enrolled_at,
+            Enrollment.id,
         )
     )
+
+
+def _learning_group(enrollment: Enrollment, today: date) -> int:
+    """0 overdue, 1 started (in progress or failed), 2 not started, 3 completed."""
+    if enrollment.status == "completed":
+        return 3
+    if enrollment.due_on is not None and enrollment.due_on < today:
+        return 0
+    return 2 if enrollment.status == "enrolled" else 1
+
+
+def learning_order(enrollments, *, today: date | None = None) -> list[Enrollment]:
+    """A worker's enrolments in the order to take them: overdue first, then those in progress,
+    then those not started, each by due date (none last), a course after its prerequisites,
+    then by enrolment time (so a learning path's courses keep the path's order); completed
+    courses last, the latest first. Ties end on the id: the order is stable."""
+    today = today or date.today()
+
+    def key(e: Enrollment):
+        group = _learning_group(e, today)
+        if group == 3:
+            done_at = e.completed_at or e.enrolled_at
+            return (group, False, date.min, -done_at.timestamp(), -e.id)
+        return (group, e.due_on is None, e.due_on or date.min, e.enrolled_at.timestamp(), e.id)
+
+    result: list[Enrollment] = []
+    for head, run in groupby(sorted(enrollments, key=key), key=lambda e: key(e)[:3]):
+        run = list(run)
+        if head[0] == 3:
+            result += run
+            continue
+        while run:  # the first whose prerequisites among the run are placed already
+            here = {e.course.slug for e in run}
+            ready = next(
+                (e for e in run if not here.intersection(e.version.prerequisites or ())),
+                run[0],  # prerequisites in a cycle: keep the order they have
+            )
+            result.append(ready)
+            run.remove(ready)
+    return result
 
 
 # --- progress --------------------------------------------------------------------------------
@@ -319,7 +385,8 @@ def attempts_of(enrollment: Enrollment, lesson: Lesson) -> list[QuizAttempt]:
 
 
 def start_attempt(enrollment: Enrollment, lesson: Lesson) -> QuizAttempt:
-    """Start (or resume the open) attempt; shuffles questions and choices when the quiz says so."""
+    """Start (or resume the open) attempt: draws the quiz's questions (all, or `draw` of them,
+    preferring those the learner has seen least) and shuffles when the quiz says so."""
     assert lesson.type == "quiz"
     attempts = attempts_of(enrollment, lesson)
     open_attempt = next((a for a in attempts if a.submitted_at is None), None)
@@ -334,8 +401,11 @@ def start_attempt(enrollment: Enrollment, lesson: Lesson) -> QuizAttempt:
     if limit and len(attempts) >= limit:
         raise LearningError(_l("You have used all %(n)d attempts of this quiz.", n=limit))
     rng = random.SystemRandom()
-    question_ids = [q.id for q in lesson.questions]
-    choice_orders = {str(q.id): list(q.choices) for q in lesson.questions if q.choices}
+    question_ids = _draw_questions(lesson, _times_seen(lesson, attempts), rng)
+    drawn = set(question_ids)
+    choice_orders = {
+        str(q.id): list(q.choices) for q in lesson.questions if q.choices and q.id in drawn
+    }
     if lesson.data.get("shuffle"):
         rng.shuffle(question_ids)
         for order in choice_orders.values():
@@ -358,6 +428,133 @@ def start_attempt(enrollment: Enrollment, lesson: Lesson) -> QuizAttempt:
     except IntegrityError:  # another tab started the same attempt number
         return next(a for a in attempts_of(enrollment, lesson) if a.submitted_at is None)
     return attempt
+
+
+def _times_seen(lesson: Lesson, attempts: list[QuizAttempt]) -> Counter:
+    """Question id of `lesson` → how many of the learner's `attempts` asked it. Attempts at an
+    earlier version of the quiz asked other question rows: those count by their prompt."""
+    seen = Counter(qid for a in attempts if a.lesson_id == lesson.id for qid in a.question_ids)
+    older = {qid for a in attempts if a.lesson_id != lesson.id for qid in a.question_ids}
+    if older:
+        by_prompt = {q.prompt: q.id for q in lesson.questions}
+        prompts = db.session.execute(
+            select(Question.id, Question.prompt).where(Question.id.in_(older))
+        ).all()
+        prompt_of = dict(prompts)
+        for a in attempts:
+            if a.lesson_id != lesson.id:
+                seen.update(
+                    by_prompt[prompt_of[qid]]
+                    for qid in a.question_ids
+                    if prompt_of.get(qid) in by_prompt
+                )
+    return seen
+
+
+def _draw_questions(lesson: Lesson, seen: Counter, rng: random.Random) -> list[int]:
+    """The question ids one attempt asks, in the quiz's order: every question, or `draw` of
+    them at random among those asked least often so far (unseen ones first)."""
+    bank = [q.id for q in lesson.questions]
+    count = quiz_draw(lesson.data, len(bank))
+    if count >= len(bank):
+        return bank
+    pool = list(bank)
+    rng.shuffle(pool)
+    pool.sort(key=lambda qid: seen[qid])  # stable: random among the equally often seen
+    chosen = set(pool[:count])
+    return [qid for qid in bank if qid in chosen]
+
+
+@dataclass
+class QuizState:
+    """Where a learner stands with one quiz: attempts, what they may do next, what they may see."""
+
+    lesson: Lesson
+    attempts: list[QuizAttempt]
+
+    @property
+    def limit(self) -> int:
+        """Attempts allowed; 0 = unlimited."""
+        return self.lesson.data.get("attempts") or 0
+
+    @property
+    def submitted(self) -> list[QuizAttempt]:
+        return [a for a in self.attempts if a.submitted_at is not None]
+
+    @property
+    def open_attempt(self) -> QuizAttempt | None:
+        return next((a for a in self.attempts if a.submitted_at is None), None)
+
+    @property
+    def is_passed(self) -> bool:
+        return any(a.is_passed for a in self.attempts)
+
+    @property
+    def remaining(self) -> int | None:
+        """Attempts the learner may still start (None: unlimited)."""
+        if not self.limit:
+            return None
+        return max(0, self.limit - len(self.attempts))
+
+    @property
+    def used_up(self) -> bool:
+        """Every allowed attempt was taken and graded."""
+        return bool(self.limit) and len(self.submitted) >= self.limit
+
+    @property
+    def can_start(self) -> bool:
+        """A new attempt may be started now (not passed, none open, attempts left)."""
+        return not self.is_passed and self.open_attempt is None and self.remaining != 0
+
+    @property
+    def review(self) -> str:
+        return quiz_review(self.lesson.data)
+
+    @property
+    def shows_answers(self) -> bool:
+        """The review policy lets results show the correct answers and explanations."""
+        review = self.review
+        return (review in ("after_pass", "after_pass_or_last") and self.is_passed) or (
+            review in ("after_last", "after_pass_or_last") and self.used_up
+        )
+
+    @property
+    def bank_size(self) -> int:
+        return len(self.lesson.questions)
+
+    @property
+    def draw(self) -> int:
+        """Questions each attempt asks."""
+        return quiz_draw(self.lesson.data, self.bank_size)
+
+
+def quiz_state(enrollment: Enrollment, lesson: Lesson) -> QuizState:
+    assert lesson.type == "quiz"
+    return QuizState(lesson, attempts_of(enrollment, lesson))
+
+
+def is_blank(response) -> bool:
+    """No answer given: nothing, empty or blank text, or a list of those."""
+    if response is None:
+        return True
+    if isinstance(response, list):
+        return all(is_blank(r) for r in response)
+    return not str(response).strip()
+
+
+def unanswered_questions(attempt: QuizAttempt, responses: dict) -> list[int]:
+    """Numbers (1-based, in the attempt's order) of the questions `responses` leaves blank,
+    which the learner confirms before grading; none once the attempt is graded or its time is
+    up (a timed-out attempt is graded as it is)."""
+    if attempt.submitted_at is not None or (
+        attempt.deadline_at is not None and utcnow() >= attempt.deadline_at
+    ):
+        return []
+    return [
+        n
+        for n, qid in enumerate(attempt.question_ids, start=1)
+        if is_blank(responses.get(str(qid)))
+    ]
 
 
 def _expired(attempt: QuizAttempt) -> bool:
@@ -438,6 +635,64 @@ def sign_off_practical(trainer: User, enrollment: Enrollment, lesson: Lesson, co
         practical_signed_off.send(enrollment, lesson=lesson, trainer=trainer)
     _mark_done(enrollment, lesson)
     check_completion(enrollment)
+
+
+SIGNOFF_REQUEST = "practical.signoff_request"
+
+
+def signoff_requested_today(enrollment: Enrollment, lesson: Lesson) -> bool:
+    """Whether the learner already asked today (local date) for `lesson` to be signed off."""
+    since = utcnow() - timedelta(days=1)  # covers the local day; the exact day is checked below
+    records = db.session.scalars(
+        select(AuditRecord).where(
+            AuditRecord.consortium_id == enrollment.consortium_id,
+            AuditRecord.created_at >= since,
+            AuditRecord.action == SIGNOFF_REQUEST,
+            AuditRecord.target_type == "Enrollment",
+            AuditRecord.target_id == enrollment.public_id,
+        )
+    )
+    today = local_today()
+    return any(
+        (r.details or {}).get("lesson") == lesson.key and local_date(r.created_at) == today
+        for r in records
+    )
+
+
+def request_signoff(learner: User, enrollment: Enrollment, lesson: Lesson) -> bool:
+    """The learner asks the course's assessors to sign off the practical task `lesson` (they
+    are notified through `signoff_requested`). Once per learner, task and day: False when it
+    was already asked today. LearningError when it is signed off already or nobody may sign
+    it off yet."""
+    assert LESSON_TYPES[lesson.type].completion == "signoff"
+    if lesson_done(lesson, progress_map(enrollment)):
+        raise LearningError(_l("This task is already signed off."))
+    assessors = [a for a in assessors_of(enrollment.course) if a.user.id != learner.id]
+    if not assessors:
+        raise LearningError(
+            _l(
+                "Nobody can sign off this task yet. Ask your firm admin to have the consortium "
+                "designate an assessor for this course."
+            )
+        )
+    if signoff_requested_today(enrollment, lesson):
+        return False
+    record_action(
+        learner,
+        SIGNOFF_REQUEST,
+        enrollment,
+        consortium_id=enrollment.consortium_id,
+        details={"lesson": lesson.key},
+    )
+    db.session.flush()
+    signoff_requested.send(
+        enrollment,
+        lesson=lesson,
+        learner=learner,
+        assessor_ids=[a.user.id for a in assessors],
+        day=local_today().isoformat(),
+    )
+    return True
 
 
 # --- completion ------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from flask_login import current_user
 
 from lms.core.access import signed_in
 from lms.core.params import json_endpoint, json_number, json_object
+from lms.core.types import utcnow
+from lms.courses.assessors import assessors_of
 from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.models import Lesson
 from lms.courses.question_types import QUESTION_TYPES
@@ -42,7 +44,9 @@ def _active(enrollment):
 @bp.get("/learning")
 @signed_in
 def my_learning():
-    enrollments = db.session.scalars(service.learning_list(current_user)).all()
+    enrollments = service.learning_order(
+        db.session.scalars(service.learning_list(current_user)).all()
+    )
     return render_template("learning/my_learning.html", enrollments=enrollments)
 
 
@@ -68,7 +72,8 @@ def lesson(enrollment_id: str, lesson_id: int):
     lessons = enrollment.version.lessons
     index = lessons.index(lesson)
     progress = service.progress_map(enrollment)
-    attempts = service.attempts_of(enrollment, lesson) if lesson.type == "quiz" else []
+    quiz = service.quiz_state(enrollment, lesson) if lesson.type == "quiz" else None
+    attempts = quiz.attempts if quiz else []
     return render_template(
         "learning/lesson.html",
         enrollment=enrollment,
@@ -79,9 +84,17 @@ def lesson(enrollment_id: str, lesson_id: int):
         progress=progress,
         done=service.lesson_done(lesson, progress),
         attempts=attempts,
+        quiz=quiz,
         lesson_type=LESSON_TYPES[lesson.type],
         form=ConfirmForm(),
         lesson_done=service.lesson_done,
+        # A practical task not signed off yet: who may sign it off (the learner may ask them).
+        assessors=(
+            assessors_of(enrollment.course)
+            if LESSON_TYPES[lesson.type].completion == "signoff"
+            and not service.lesson_done(lesson, progress)
+            else []
+        ),
     )
 
 
@@ -128,6 +141,32 @@ def mark_done(enrollment_id: str, lesson_id: int):
     return redirect(url_for("learning.lesson", enrollment_id=enrollment_id, lesson_id=lesson.id))
 
 
+@bp.post("/learn/<enrollment_id>/lessons/<int:lesson_id>/signoff-request")
+@signed_in
+def ask_signoff(enrollment_id: str, lesson_id: int):
+    """'Ask for sign-off' on a practical task: the course's assessors are notified, at most
+    once a day; a second press says so."""
+    enrollment = _active(_own(enrollment_id))
+    lesson = _lesson(enrollment, lesson_id)
+    if LESSON_TYPES[lesson.type].completion != "signoff" or not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        sent = service.request_signoff(current_user, enrollment, lesson)
+    except service.LearningError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        if sent:
+            flash(_l("Your request was sent to the assessors of this course."), "success")
+        else:
+            flash(
+                _l("You already asked for this sign-off today; the assessors have been told."),
+                "info",
+            )
+    return redirect(url_for("learning.lesson", enrollment_id=enrollment_id, lesson_id=lesson_id))
+
+
 @bp.post("/learn/<enrollment_id>/lessons/<int:lesson_id>/attempts")
 @signed_in
 def start_attempt(enrollment_id: str, lesson_id: int):
@@ -163,12 +202,14 @@ def _attempt(enrollment, attempt_id: str) -> QuizAttempt:
 @bp.route("/learn/<enrollment_id>/attempts/<attempt_id>", methods=["GET", "POST"])
 @signed_in
 def attempt(enrollment_id: str, attempt_id: str):
+    """An attempt: its questions while open, its result once graded. A submit that leaves
+    questions blank comes back with the answers kept and asks to confirm (field `confirm`)."""
     enrollment = _own(enrollment_id)
     attempt = _attempt(enrollment, attempt_id)
     lesson = attempt.lesson
     form = ConfirmForm()
+    responses, unanswered = {}, []
     if request.method == "POST" and form.validate_on_submit():
-        responses = {}
         for qid in attempt.question_ids:
             q = next((x for x in lesson.questions if x.id == qid), None)
             if q is None:
@@ -177,12 +218,18 @@ def attempt(enrollment_id: str, attempt_id: str):
             responses[str(qid)] = (
                 request.form.getlist(key) if q.type == "multiple" else request.form.get(key)
             )
-        service.submit_attempt(attempt, responses)
-        db.session.commit()
-        return redirect(
-            url_for("learning.attempt", enrollment_id=enrollment_id, attempt_id=attempt_id)
-        )
+        if not request.form.get("confirm"):
+            unanswered = service.unanswered_questions(attempt, responses)
+        if not unanswered:
+            service.submit_attempt(attempt, responses)
+            db.session.commit()
+            return redirect(
+                url_for("learning.attempt", enrollment_id=enrollment_id, attempt_id=attempt_id)
+            )
     questions = {q.id: q for q in lesson.questions}
+    deadline_seconds = None
+    if attempt.deadline_at is not None and attempt.submitted_at is None:
+        deadline_seconds = max(0, int((attempt.deadline_at - utcnow()).total_seconds()))
     return render_template(
         "learning/attempt.html",
         enrollment=enrollment,
@@ -191,6 +238,10 @@ def attempt(enrollment_id: str, attempt_id: str):
         questions=[questions[qid] for qid in attempt.question_ids if qid in questions],
         form=form,
         question_types=QUESTION_TYPES,
+        quiz=service.quiz_state(enrollment, lesson),
+        responses=responses,
+        unanswered=unanswered,
+        deadline_seconds=deadline_seconds,
     )
 
 

@@ -3,6 +3,8 @@
 - `assignment_given`: learning's `enrollment_assigned` (a firm or consortium admin assigns a
   course) and `due_date_changing` (an enrolled worker gets a new due date);
 - `course_reviewed`: authoring's `version_reviewed` (approve_version / return_version).
+- `assessors_asked`: learning's `signoff_requested` (a learner asks for a practical task
+  to be signed off).
 
 Signals are delivered inside the sender's transaction, so the message exists exactly when the
 change it announces is committed; each key names its event, so a replay adds nothing.
@@ -19,7 +21,7 @@ from lms.core.types import utcnow
 from lms.courses.models import CourseVersion
 from lms.extensions import db
 from lms.learning.models import Enrollment
-from lms.notifications.service import notify, path_for
+from lms.notifications.service import Pending, notify, notify_many, path_for
 
 ASSIGNING_SOURCES = ("firm", "consortium")
 
@@ -117,13 +119,39 @@ def course_reviewed(version, actor, *, approved: bool) -> None:
     )
 
 
+def assessors_asked(enrollment: Enrollment, *, lesson, learner, assessor_ids, day) -> None:
+    """Tell the assessors of a course that a learner asks them to sign off a practical task,
+    with a link to that learner on the course's learners page. Once per assessor, learner,
+    task and day (the day is in the key)."""
+    url = path_for(
+        "assignments.course_learners",
+        slug=enrollment.course.slug,
+        learner=enrollment.public_id,
+    )
+    params = {"name": learner.name, "course": _title(enrollment), "task": lesson.title}
+    notify_many(
+        [
+            Pending(
+                user_id,
+                "practical.signoff_requested",
+                f"practical.signoff_requested:{enrollment.id}:{lesson.id}:{day}:{user_id}",
+                url,
+                params,
+            )
+            for user_id in assessor_ids
+            if user_id != learner.id
+        ]
+    )
+
+
 def connect_signals() -> None:
     from lms.courses.authoring import version_reviewed
-    from lms.learning.service import due_date_changing, enrollment_assigned
+    from lms.learning.service import due_date_changing, enrollment_assigned, signoff_requested
 
     enrollment_assigned.connect(_on_enrollment_assigned, weak=False)
     due_date_changing.connect(_on_due_date_changing, weak=False)
     version_reviewed.connect(_on_version_reviewed, weak=False)
+    signoff_requested.connect(_on_signoff_requested, weak=False)
 
 
 def _on_enrollment_assigned(enrollment, *, actor, again=False, **_kw) -> None:
@@ -136,3 +164,7 @@ def _on_due_date_changing(enrollment, *, actor, due_on, **_kw) -> None:
 
 def _on_version_reviewed(version, *, actor, approved, **_kw) -> None:
     course_reviewed(version, actor, approved=approved)
+
+
+def _on_signoff_requested(enrollment, **kw) -> None:
+    assessors_asked(enrollment, **kw)

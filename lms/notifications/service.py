@@ -147,6 +147,18 @@ KINDS: dict[str, Kind] = {
             ((), _l("Version %(version)s of your course “%(course)s” was sent back for changes.")),
         ),
     ),
+    "practical.signoff_requested": Kind(
+        _l("Sign-off requested"),
+        (
+            (
+                (),
+                _l(
+                    "%(name)s asks you to sign off the practical task “%(task)s” of the course "
+                    "“%(course)s”."
+                ),
+            ),
+        ),
+    ),
     "certificate.issued": Kind(
         _l("Certificate issued"),
         (((), _l("Your certificate for “%(course)s” has been issued (no. %(serial)s).")),),
@@ -193,6 +205,18 @@ KINDS: dict[str, Kind] = {
             ((), _l("Your certificate for “%(course)s” expired on %(expires_on)s.")),
         ),
         always=True,
+    ),
+    "certificate.revoked": Kind(
+        _l("Certificate revoked"),
+        (
+            (
+                (),
+                _l(
+                    "Your certificate for “%(course)s” (no. %(serial)s) has been revoked. "
+                    "The reason is shown under My certificates."
+                ),
+            ),
+        ),
     ),
     "report.monthly": Kind(
         _l("Monthly pilot report"),

@@ -5,22 +5,34 @@
 `for_worker(user)` reads a worker's stored list, recomputing it on demand when it is missing or
 stale (evidence, enrolments or roles changed — those delete the stored list — or the published
 catalogue changed, which changes the model version).
+
+A course the worker is enrolled in (not started, in progress, failed or completed) or has ever
+completed is never shown, whenever the list was computed: a stored list is filtered as it is
+read, and recomputed when the filter leaves too few. A course the worker withdrew from may be
+recommended again — withdrawing leaves the gap open, and progress is kept for a return — so a
+withdrawal newer than the stored list makes it stale too.
+
+`path_steps` / `enroll_in_path` are a learning path as the worker acts on it: each course
+enrolled, ready, or waiting for prerequisites to be completed (as the course page requires).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import joinedload
 
 from lms.core.types import utcnow
 from lms.courses.models import Course as CourseRow
 from lms.courses.models import CourseVersion
+from lms.courses.service import published_version
 from lms.extensions import db
+from lms.learning import service as learning
 from lms.learning.models import Enrollment
 from lms.skills import engine
 from lms.skills.models import RecommendationList, SkillEvidence
@@ -53,7 +65,10 @@ def _published_versions(consortium_id: int) -> list[CourseVersion]:
     )
     return list(
         db.session.scalars(
-            select(CourseVersion).where(CourseVersion.id.in_(latest)).order_by(CourseVersion.id)
+            select(CourseVersion)
+            .where(CourseVersion.id.in_(latest))
+            .options(joinedload(CourseVersion.course))
+            .order_by(CourseVersion.id)
         )
     )
 
@@ -84,15 +99,25 @@ def catalogue(consortium_id: int) -> Catalogue:
     return Catalogue(versions, courses, index, f"{ALGORITHM}:{digest}")
 
 
-def current_model_version(consortium_id: int) -> str:
-    """Cheap: the algorithm and the published catalogue (no index is built)."""
-    versions = [v.id for v in _published_versions(consortium_id)]
+def current_model_version(consortium_id: int, versions: list | None = None) -> str:
+    """Cheap: the algorithm and the published catalogue (no index is built); `versions`: the
+    published versions when the caller has them."""
+    if versions is None:
+        versions = _published_versions(consortium_id)
+    versions = [v.id for v in versions]
     skills = db.session.scalar(select(func.count()).select_from(Skill))
     digest = hashlib.sha1(
         ",".join(map(str, versions)).encode() + b"|" + str(skills).encode(),
         usedforsecurity=False,
     ).hexdigest()[:12]
     return f"{ALGORITHM}:{digest}"
+
+
+def _taken_condition():
+    """Enrolments that keep their course out of a worker's recommendations: every active one
+    (whatever its status) and every completion, also one set aside for recertification. The
+    same rule ranks (`_workers`) and filters a stored list as it is read (`for_worker`)."""
+    return or_(Enrollment.withdrawn_at.is_(None), Enrollment.status == "completed")
 
 
 # --- workers as arrays ---------------------------------------------------------------------
@@ -165,8 +190,7 @@ def _workers(cat: Catalogue, consortium_id: int, user_ids: Sequence[int] | None)
         .group_by(SkillEvidence.user_id, SkillEvidence.skill_id)
     )
     enrol_query = select(Enrollment.user_id, Enrollment.course_id, Enrollment.status).where(
-        Enrollment.consortium_id == consortium_id,
-        Enrollment.status.in_(("enrolled", "in_progress", "completed")),
+        Enrollment.consortium_id == consortium_id, _taken_condition()
     )
     if user_ids is not None:
         held_query = held_query.where(SkillEvidence.user_id.in_(ids))
@@ -311,19 +335,77 @@ def stored_list(user_id: int, consortium_id: int) -> RecommendationList | None:
     return db.session.get(RecommendationList, (user_id, consortium_id))
 
 
+@dataclass
+class Taken:
+    """What of the catalogue a worker has taken, read when their list is shown."""
+
+    courses: set[int]  # course ids never to recommend (enrolled or completed)
+    completed_slugs: set[str]
+    last_withdrawal: object  # datetime of the latest withdrawal, or None
+
+
+def taken(user_id: int, consortium_id: int) -> Taken:
+    rows = db.session.execute(
+        select(Enrollment.course_id, CourseRow.slug, Enrollment.status, Enrollment.withdrawn_at)
+        .join(CourseRow, CourseRow.id == Enrollment.course_id)
+        .where(Enrollment.user_id == user_id, Enrollment.consortium_id == consortium_id)
+    ).all()
+    withdrawals = [w for _c, _s, status, w in rows if w is not None and status != "completed"]
+    return Taken(
+        {c for c, _s, status, w in rows if w is None or status == "completed"},
+        {slug for _c, slug, status, _w in rows if status == "completed"},
+        max(withdrawals, default=None),
+    )
+
+
 def for_worker(user, consortium_id: int, locale: str, *, limit: int = 5) -> list[Shown]:
-    """The worker's recommendations with reasons; recomputed now if missing or stale."""
+    """The worker's recommendations with reasons, never a course they are enrolled in or have
+    completed: the stored list filtered now, recomputed when it is missing or stale or when
+    the filter leaves fewer than it could show."""
+    versions = _published_versions(consortium_id)
+    by_course = {v.course_id: v for v in versions}
+    have = taken(user.id, consortium_id)
+
+    def still_open(stored):
+        return [
+            i for i in stored.items if i["course"] not in have.courses and i["course"] in by_course
+        ]
+
     stored = stored_list(user.id, consortium_id)
-    if stored is None or stored.model_version != current_model_version(consortium_id):
+    fresh = False
+    if (
+        stored is None
+        or stored.model_version != current_model_version(consortium_id, versions)
+        or (have.last_withdrawal is not None and have.last_withdrawal > stored.computed_at)
+    ):
         recompute(consortium_id, [user.id])
-        stored = stored_list(user.id, consortium_id)
+        stored, fresh = stored_list(user.id, consortium_id), True
     if stored is None:
         return []
-    return shown(stored.items[:limit], consortium_id, locale)
+    items = still_open(stored)
+    if not fresh and len(items) < min(limit, len(stored.items)):
+        # Enrolled since it was stored (or courses unpublished): rank again to fill it up.
+        recompute(consortium_id, [user.id])
+        stored = stored_list(user.id, consortium_id)
+        items = still_open(stored) if stored is not None else []
+    return shown(items[:limit], consortium_id, locale, versions=versions, have=have)
 
 
-def shown(items: list[dict], consortium_id: int, locale: str) -> list[Shown]:
-    by_course = {v.course_id: v for v in _published_versions(consortium_id)}
+def shown(
+    items: list[dict],
+    consortium_id: int,
+    locale: str,
+    *,
+    versions: list[CourseVersion] | None = None,
+    have: Taken | None = None,
+) -> list[Shown]:
+    """Stored items as a page shows them. A course's "after" is the first prerequisite the
+    worker has not completed (the course page refuses enrolment until it is), given `have`;
+    else the one stored."""
+    if versions is None:
+        versions = _published_versions(consortium_id)
+    by_course = {v.course_id: v for v in versions}
+    by_slug = {v.course.slug: v for v in versions}
     names = {
         s.id: s.name(locale)
         for s in db.session.scalars(
@@ -335,12 +417,23 @@ def shown(items: list[dict], consortium_id: int, locale: str) -> list[Shown]:
         version = by_course.get(item["course"])
         if version is None:
             continue  # withdrawn since the list was stored
+        if have is None:
+            after = by_course.get(item["after"]) if item.get("after") else None
+        else:
+            after = next(
+                (
+                    by_slug[p]
+                    for p in version.prerequisites or ()
+                    if p not in have.completed_slugs and p in by_slug
+                ),
+                None,
+            )
         result.append(
             Shown(
                 version,
                 _reason(item, names.get(item["skill"], item["skill"] or ""), locale),
                 item["closes"],
-                by_course.get(item["after"]) if item.get("after") else None,
+                after,
                 item["score"],
             )
         )
@@ -399,3 +492,128 @@ def path_for(user_id: int, consortium_id: int, role: JobRole, held: dict[str, in
     gaps = find_gaps({r.skill_id: r.level for r in role.requirements}, held)
     steps, hours, open_gaps = learning_path(courses, gaps, completed=completed)
     return Path(role, [by_slug[c.slug] for c in steps], hours, open_gaps, gaps)
+
+
+# --- acting on a path ----------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    """One course of a learning path as the worker stands with it."""
+
+    version: CourseVersion
+    state: str  # "enrolled" (active enrolment), "ready" (may enrol now), "waits"
+    enrollment: Enrollment | None = None
+    waits_for: list[str] = field(default_factory=list)  # titles of prerequisites to complete
+
+
+def prerequisites_first(versions: list[CourseVersion]) -> list[CourseVersion]:
+    """The versions with each after its prerequisites among them, otherwise in the given order."""
+    left, result = list(versions), []
+    while left:
+        here = {v.course.slug for v in left}
+        ready = next(
+            (v for v in left if not here.intersection(v.prerequisites or ())),
+            left[0],  # prerequisites in a cycle: keep the order given
+        )
+        result.append(ready)
+        left.remove(ready)
+    return result
+
+
+def path_steps(user_id: int, consortium_id: int, path: Path) -> list[Step]:
+    """Each course of the path, prerequisites first: enrolled already, ready to enrol (every
+    prerequisite completed, as the course page requires), or waiting for prerequisites."""
+    versions = prerequisites_first(path.versions)
+    active = {
+        e.course_id: e
+        for e in db.session.scalars(
+            select(Enrollment).where(
+                Enrollment.user_id == user_id,
+                Enrollment.consortium_id == consortium_id,
+                Enrollment.withdrawn_at.is_(None),
+                Enrollment.course_id.in_([v.course_id for v in versions]),
+            )
+        )
+    }
+    wanted = {p for v in versions for p in v.prerequisites or ()}
+    prerequisites = {
+        c.slug: c
+        for c in db.session.scalars(
+            select(CourseRow).where(
+                CourseRow.consortium_id == consortium_id, CourseRow.slug.in_(wanted)
+            )
+        )
+    }
+    completed = set(
+        db.session.scalars(
+            select(Enrollment.course_id).where(
+                Enrollment.user_id == user_id,
+                Enrollment.status == "completed",
+                Enrollment.course_id.in_([c.id for c in prerequisites.values()]),
+            )
+        )
+    )
+    titles = {v.course.slug: v.title for v in path.versions}
+    steps = []
+    for version in versions:
+        enrollment = active.get(version.course_id)
+        if enrollment is not None:
+            steps.append(Step(version, "enrolled", enrollment))
+            continue
+        missing = [
+            prerequisites[p]
+            for p in version.prerequisites or ()
+            if p in prerequisites and prerequisites[p].id not in completed
+        ]
+        if missing:
+            steps.append(
+                Step(version, "waits", waits_for=[titles.get(c.slug) or _title(c) for c in missing])
+            )
+        else:
+            steps.append(Step(version, "ready"))
+    return steps
+
+
+def _title(course: CourseRow) -> str:
+    version = published_version(course) or (course.versions[-1] if course.versions else None)
+    return version.title if version else course.slug
+
+
+@dataclass
+class PathEnrolment:
+    """What enrolling in a path did: newly enrolled, enrolled before, and still waiting."""
+
+    enrolled: list[CourseVersion]
+    already: list[CourseVersion]
+    waiting: list[Step]
+
+
+def enroll_in_path(user, consortium_id: int, path: Path) -> PathEnrolment:
+    """Enrol the worker in the path's courses whose prerequisites are completed, in the path's
+    prerequisite order, each through learning's enroll with its prerequisite check (the course
+    page's rule); the others wait. Enrolling again enrols nothing twice."""
+    result = PathEnrolment([], [], [])
+    for step in path_steps(user.id, consortium_id, path):
+        if step.state == "enrolled":
+            result.already.append(step.version)
+            continue
+        if step.state == "waits":
+            result.waiting.append(step)
+            continue
+        try:
+            _enrollment, created = learning.enroll(user, step.version)
+        except learning.LearningError:
+            # Completed prerequisites changed under us: it waits, as the course page says.
+            result.waiting.append(
+                Step(
+                    step.version,
+                    "waits",
+                    waits_for=[
+                        _title(c) for c in learning.missing_prerequisites(user, step.version)
+                    ],
+                )
+            )
+            continue
+        (result.enrolled if created else result.already).append(step.version)
+    return result

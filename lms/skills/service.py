@@ -193,11 +193,17 @@ def held_levels(user_id: int) -> dict[str, int]:
 
 
 def connect_signals() -> None:
-    """Record skill evidence when a course is completed or a practical task signed off."""
-    from lms.learning.service import course_completed, practical_signed_off
+    """Record skill evidence when a course is completed or a practical task signed off; drop a
+    worker's stored recommendations when they enrol (however: self, assignment, path)."""
+    from lms.learning.service import course_completed, enrolled, practical_signed_off
 
     course_completed.connect(_on_course_completed, weak=False)
     practical_signed_off.connect(_on_practical_signed_off, weak=False)
+    enrolled.connect(_on_enrolled, weak=False)
+
+
+def _on_enrolled(enrollment, **_kw) -> None:
+    invalidate_recommendations(enrollment.user_id)
 
 
 def _on_course_completed(enrollment, **_kw) -> None:

@@ -153,22 +153,69 @@ def my_path():
     if roles.consortium_id is None:
         return redirect(url_for("skills.my_skills"))
     profile = _profile(current_user, roles, locale)
+    steps = {
+        p.role.id: recommendations.path_steps(current_user.id, roles.consortium_id, p)
+        for p in profile["paths"]
+    }
+    open_paths = [p for p in profile["paths"] if any(s.state == "ready" for s in steps[p.role.id])]
     form = PathForm()
-    form.role.choices = choices((p.role.id, p.role.name(locale)) for p in profile["paths"])
+    # A repeated submit names a path with nothing left to enrol: it is still a valid choice.
+    offered = open_paths
+    if request.method == "POST":
+        offered = [p for p in profile["paths"] if p.versions]
+    form.role.choices = choices((p.role.id, p.role.name(locale)) for p in offered)
     del form.due_on
     if form.validate_on_submit():
         path = next(p for p in profile["paths"] if p.role.id == form.role.data)
-        enrolled = 0
-        for version in path.versions:
-            _enrollment, created = learning.enroll(current_user, version, check_prerequisites=False)
-            enrolled += created
+        outcome = recommendations.enroll_in_path(current_user, roles.consortium_id, path)
         db.session.commit()
+        _flash_path_enrolment(outcome, locale)
+        return redirect(url_for("skills.my_path"))
+    return render_template(
+        "skills/path.html",
+        form=form,
+        person=None,
+        steps=steps,
+        open_paths=open_paths,
+        has_enrolled=any(s.state == "enrolled" for p in steps.values() for s in p),
+        separator=_separator(locale),
+        **profile,
+    )
+
+
+def _separator(locale: str) -> str:
+    return ", " if locale == "en" else "、"
+
+
+def _flash_path_enrolment(outcome, locale: str) -> None:
+    """What a path enrolment did, in words: enrolled, already enrolled, waiting and why."""
+    sep = _separator(locale)
+    if outcome.enrolled:
         flash(
-            _l("Enrolled in %(n)d courses of the path. Take them in the order shown.", n=enrolled),
+            _l("Enrolled in: %(courses)s.", courses=sep.join(v.title for v in outcome.enrolled)),
             "success",
         )
-        return redirect(url_for("learning.my_learning"))
-    return render_template("skills/path.html", form=form, person=None, **profile)
+    elif outcome.already:
+        flash(_l("You are already enrolled in every course of this path open to you."), "info")
+    if outcome.waiting:
+        waits = sep.join(
+            str(
+                _l(
+                    "%(course)s (complete %(prerequisites)s first)",
+                    course=step.version.title,
+                    prerequisites=sep.join(step.waits_for),
+                )
+            )
+            for step in outcome.waiting
+        )
+        flash(
+            _l(
+                "Not enrolled yet, because their prerequisites come first: %(courses)s. "
+                "Enrol in them here once those are completed.",
+                courses=waits,
+            ),
+            "info",
+        )
 
 
 # --- firm admins ---------------------------------------------------------------------------
