@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 
 from flask import url_for
@@ -25,6 +28,22 @@ from lms.taxonomy.models import LEVEL_NAMES, Skill
 from lms.tenancy.models import Consortium
 
 log = logging.getLogger(__name__)
+
+
+# Inside `pdfs_on_first_download()` issuing leaves the PDF to its first download (or bulk ZIP),
+# which renders a missing one: for the demo data, which issues dozens at once.
+_PDFS_LATER: ContextVar[bool] = ContextVar("certificate_pdfs_later", default=False)
+
+
+@contextmanager
+def pdfs_on_first_download() -> Iterator[None]:
+    """Certificates issued inside the block get their PDF when first downloaded (or zipped),
+    not at once: many issued in one go (the demo data) don't wait for dozens of renders."""
+    token = _PDFS_LATER.set(True)
+    try:
+        yield
+    finally:
+        _PDFS_LATER.reset(token)
 
 
 class CertificateError(ValueError):
@@ -164,7 +183,8 @@ def issue(enrollment, *, source: str = "completion", actor=None) -> Certificate:
 
         record_course_evidence(enrollment, "certificate", recorded_by=actor)
     try:
-        store_pdf(cert)
+        if not _PDFS_LATER.get():
+            store_pdf(cert)
     except render.RenderError:
         # The certificate stands; its PDF is rendered again when first downloaded.
         log.exception("certificate %s: the PDF could not be rendered", cert.serial)

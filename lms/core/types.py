@@ -1,15 +1,39 @@
 """Column types and helpers shared by every domain's models."""
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, has_request_context
 from sqlalchemy import DateTime, TypeDecorator
+
+# The moment utcnow() answers inside `as_of` (None: the clock). A context variable: each thread
+# and task has its own, so it never reaches another thread's requests.
+_AS_OF: ContextVar[datetime | None] = ContextVar("lms_as_of", default=None)
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return _AS_OF.get() or datetime.now(UTC)
+
+
+@contextmanager
+def as_of(moment: datetime) -> Iterator[datetime]:
+    """Inside the block utcnow() — and so the services, the column defaults and local_today()
+    — answers `moment` (date.today() keeps the clock's day): the demo data and tests make a past
+    history through the real services. Never in a request: refused there, except under TESTING
+    (a test's request context)."""
+    if moment.tzinfo is None:
+        raise ValueError("as_of needs a tz-aware moment")
+    if has_request_context() and not current_app.testing:
+        raise RuntimeError("as_of is for the demo data and tests, never for a request")
+    token = _AS_OF.set(moment.astimezone(UTC))
+    try:
+        yield moment
+    finally:
+        _AS_OF.reset(token)
 
 
 def local_date(moment: datetime) -> date:

@@ -9,6 +9,7 @@ from flask_login import current_user
 from lms.courses import assessors
 from lms.courses import service as courses
 from lms.courses.assessor_forms import DesignateForm
+from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.models import Course
 from lms.extensions import db
 from lms.permissions import needs
@@ -38,7 +39,7 @@ def _title(course: Course) -> str:
 
 def _has_practical(course: Course) -> bool:
     version = courses.published_version(course) or courses.latest_version(course)
-    return version is not None and any(x.type == "practical" for x in version.lessons)
+    return version is not None and any(LESSON_TYPES[x.type].needs_signoff for x in version.lessons)
 
 
 @bp.route(URL, methods=["GET", "POST"])

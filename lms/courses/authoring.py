@@ -23,7 +23,6 @@ from lms.audit.service import record_action
 from lms.auth.models import User
 from lms.core.storage import storage
 from lms.core.types import utcnow
-from lms.courses.authoring_limits import question_length_problems
 from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.models import (
     LANGUAGES,
@@ -35,8 +34,8 @@ from lms.courses.models import (
     Question,
 )
 from lms.courses.package import SLUG_RE
-from lms.courses.question_types import QUESTION_TYPES
-from lms.courses.quiz_settings import DEFAULT_REVIEW, MAX_DRAW, REVIEW_POLICIES, bank_data
+from lms.courses.question_types import QUESTION_FIELD_LABELS, QUESTION_TYPES
+from lms.courses.question_types import question_problems as question_problems
 from lms.courses.service import (
     latest_version,
     lesson_html,
@@ -63,11 +62,8 @@ VERSION_STATUS = {
     "returned": ("↩", _l("Returned for changes"), "off"),
     "archived": ("▣", _l("Archived"), "muted"),
 }
-# Which upload categories each media lesson type takes.
-MEDIA_CATEGORIES = {"video": ("video",), "file": ("document",)}
 RESERVED_SLUGS = {"new"}  # /authoring/firms/<id>/courses/new is the create page
 MAX_TITLE = 200
-MAX_PRACTICAL_TITLE = 180  # its key is "practical:<title>" in a 200-character column
 MEDIA_REF = re.compile(r"\]\((media/[^)\s]+)\)")
 
 
@@ -565,61 +561,16 @@ def _renumber_lessons(version: CourseVersion, modules: list[Module]) -> None:
 
 
 def _lesson_data(lesson_type: str, settings: dict | None) -> dict:
-    """The `data` of a quiz or practical lesson, validated; {} for the other types."""
-    settings = settings or {}
-    if lesson_type == "quiz":
-        pass_mark = settings.get("pass_mark", 60)
-        attempts = settings.get("attempts") or 0
-        limit = settings.get("time_limit_minutes") or None
-        if not isinstance(pass_mark, int) or not 0 <= pass_mark <= 100:
-            raise AuthoringError(_l("The pass mark is a whole number from 0 to 100."), "pass_mark")
-        if not isinstance(attempts, int) or not 0 <= attempts <= 99:
-            raise AuthoringError(_l("Attempts: 0 (unlimited) to 99."), "attempts")
-        if limit is not None and (not isinstance(limit, int) or not 1 <= limit <= 600):
-            raise AuthoringError(
-                _l("The time limit is 1 to 600 minutes, or empty for none."),
-                "time_limit_minutes",
-            )
-        data = {
-            "pass_mark": pass_mark,
-            "attempts": attempts,
-            "shuffle": bool(settings.get("shuffle")),
-        }
-        if limit:
-            data["time_limit_minutes"] = limit
-        data.update(_quiz_bank_data(settings))
-        return data
-    if lesson_type == "practical":
-        checklist = [" ".join(item.split()) for item in settings.get("checklist") or []]
-        checklist = [item for item in checklist if item]
-        problems = _Problems()
-        if not checklist:
-            problems.add("checklist", _l("Write the checklist: one step per line."))
-        skills = problems.run(_check_skills, list(settings.get("skills") or []), field="skills")
-        problems.raise_any()
-        return {"checklist": checklist, "skills": [{"skill": s, "level": n} for s, n in skills]}
-    return {}
-
-
-def _quiz_bank_data(settings: dict) -> dict:
-    """A quiz's `draw` (questions per attempt; empty: all) and `review` policy, validated. A
-    draw larger than the quiz's questions is allowed while editing (the questions may come
-    later); version_problems keeps such a version from being submitted."""
-    errors = {}
-    draw = settings.get("draw") or None
-    if draw is not None and (
-        not isinstance(draw, int) or isinstance(draw, bool) or not 1 <= draw <= MAX_DRAW
-    ):
-        errors["draw"] = [
-            _l("Questions per attempt: 1 to %(max)d, or empty for all.", max=MAX_DRAW)
-        ]
-    review = settings.get("review") or DEFAULT_REVIEW
-    if not isinstance(review, str) or review not in REVIEW_POLICIES:
-        errors["review"] = [_l("Choose when to show the correct answers.")]
-    if errors:
-        field, messages = next(iter(errors.items()))
-        raise AuthoringError(messages[0], field, errors=errors)
-    return bank_data(draw=draw, review=review)
+    """The `data` of a lesson of the type (a quiz's settings, a practical task's checklist and
+    skills), validated by its type: one AuthoringError names every problem."""
+    problems = _Problems()
+    data = LESSON_TYPES[lesson_type].clean_data(
+        settings or {},
+        problems,
+        check_skills=lambda skills: problems.run(_check_skills, skills, field="skills"),
+    )
+    problems.raise_any()
+    return data
 
 
 def _new_key(version: CourseVersion, lesson_type: str, title: str) -> str:
@@ -632,10 +583,11 @@ def _new_key(version: CourseVersion, lesson_type: str, title: str) -> str:
             .where(CourseVersion.course_id == version.course_id)
         )
     )
-    if lesson_type == "practical":
-        # The package format names a practical task by its title: export must give this key.
-        return _practical_key(version, title, None)
-    prefix, suffix = ("quizzes/", ".yaml") if lesson_type == "quiz" else ("lessons/", ".md")
+    kind = LESSON_TYPES[lesson_type]
+    if kind.title_is_key:
+        # The package format names such a lesson by its title: export must give this key.
+        return _title_key(version, lesson_type, title, None)
+    prefix, suffix = kind.key_prefix, kind.key_suffix
     base = _ascii_slug(title) or secrets.token_hex(4)
     key = f"{prefix}{base}{suffix}"
     while key in taken:
@@ -643,8 +595,9 @@ def _new_key(version: CourseVersion, lesson_type: str, title: str) -> str:
     return key
 
 
-def _practical_key(version: CourseVersion, title: str, lesson: Lesson | None) -> str:
-    key = f"practical:{title}"
+def _title_key(version: CourseVersion, lesson_type: str, title: str, lesson: Lesson | None) -> str:
+    """The key of a lesson known by its title (a practical task), unique in the version."""
+    key = LESSON_TYPES[lesson_type].title_key(title)
     if any(x.key == key and x is not lesson for x in version.lessons):
         raise AuthoringError(_l("Another practical task of this version has this title."), "title")
     return key
@@ -656,9 +609,6 @@ def _minutes(value) -> int:
     if not isinstance(value, int) or not 0 <= value <= 600:
         raise AuthoringError(_l("Minutes: a whole number from 0 to 600."), "minutes")
     return value
-
-
-TEXT_LESSON_TYPES = ("text", "video", "file")  # the types with minutes and Markdown
 
 
 def _lesson_values(
@@ -674,14 +624,14 @@ def _lesson_values(
     """A lesson's validated title, minutes and data (and a practical task's key); one
     AuthoringError names every problem. `lesson`: the lesson being changed (or replayed)."""
     problems = _Problems()
-    limit = MAX_PRACTICAL_TITLE if lesson_type == "practical" else MAX_TITLE
+    kind = LESSON_TYPES[lesson_type]
     values = {
-        "title": problems.run(_clean_title, title, limit=limit),
+        "title": problems.run(_clean_title, title, limit=kind.max_title),
         "data": problems.run(_lesson_data, lesson_type, settings),
-        "minutes": problems.run(_minutes, minutes) if lesson_type in TEXT_LESSON_TYPES else 0,
+        "minutes": problems.run(_minutes, minutes) if kind.has_body else 0,
     }
-    if lesson_type == "practical" and values["title"] is not None:
-        values["key"] = problems.run(_practical_key, version, values["title"], lesson)
+    if kind.title_is_key and values["title"] is not None:
+        values["key"] = problems.run(_title_key, version, lesson_type, values["title"], lesson)
     if module is not None and module.version_id != version.id:
         problems.add("module", _l("Choose a module of this version."))
     problems.raise_any()
@@ -694,9 +644,10 @@ def lesson_problems(
     """Every problem of a lesson's fields by field ({}: none), without changing anything:
     what add_lesson or update_lesson (`lesson`) would say. `values`: title, minutes,
     settings, and optionally module."""
-    if lesson is None and lesson_type == "practical":
+    kind = LESSON_TYPES.get(lesson_type)
+    if lesson is None and kind is not None and kind.title_is_key:
         title = " ".join((values.get("title") or "").split())
-        lesson = next((x for x in version.lessons if x.key == f"practical:{title}"), None)
+        lesson = next((x for x in version.lessons if x.key == kind.title_key(title)), None)
         lesson = lesson if lesson is not None and lesson.title == title else None
     try:
         _lesson_values(version, lesson_type, lesson=lesson, **values)
@@ -729,7 +680,7 @@ def add_lesson(
     if replay is not None:
         return replay
     title = values["title"]
-    body = "" if type in ("quiz", "practical") else (body or "").replace("\r\n", "\n")
+    body = (body or "").replace("\r\n", "\n") if LESSON_TYPES[type].has_body else ""
     lesson = Lesson(
         version=version,
         module=module,
@@ -773,10 +724,10 @@ def update_lesson(
         module=module,
     )
     lesson.data = values["data"]
-    if lesson.type == "practical":
+    if "key" in values:  # a lesson known by its title
         lesson.key = values["key"]
     lesson.title = values["title"]
-    if lesson.type in TEXT_LESSON_TYPES:
+    if LESSON_TYPES[lesson.type].has_body:
         lesson.minutes = values["minutes"]
         lesson.body = (body or "").replace("\r\n", "\n")
         lesson.html = render_lesson_markdown(version, lesson.body)
@@ -815,7 +766,7 @@ def attach_media(actor: User, lesson: Lesson, upload: CheckedFile) -> str:
     """Store the video or document of a video/file lesson under a random name."""
     version = lesson.version
     _lock_editable(version)
-    if upload.format.category not in MEDIA_CATEGORIES.get(lesson.type, ()):
+    if upload.format.category not in LESSON_TYPES[lesson.type].media_categories:
         raise AuthoringError(_l("This lesson cannot take that kind of file."), "file")
     path = random_media_path(upload.format)
     storage().save(media_key(version.course, version.version, path), upload.data)
@@ -830,7 +781,7 @@ def store_image(actor: User, lesson: Lesson, upload: CheckedFile, *, alt: str) -
     version = lesson.version
     _lock_editable(version)
     problems = _Problems()
-    if lesson.type not in TEXT_LESSON_TYPES:
+    if not LESSON_TYPES[lesson.type].has_body:
         problems.add("image", _l("Images go into reading, video and document lessons."))
     elif upload.format.category != "image":
         problems.add("image", _l("Choose an image."))
@@ -860,49 +811,6 @@ def add_image(actor: User, lesson: Lesson, upload: CheckedFile, *, alt: str) -> 
 
 
 # --- quiz questions ----------------------------------------------------------------------------
-
-# What QuestionType.problems() says (English, for package authors) → field and message.
-_PROBLEM_MESSAGES = (
-    ("at least 2 choices", "choices", _l("Give at least two choices.")),
-    ("different from each other", "choices", _l("Two choices have the same text.")),
-    ("have no choices", "choices", _l("This question type has no choices.")),
-    ("is not one of the choices", "answer", _l("Mark the correct choice.")),
-    ("list of the correct choices", "answer", _l("Mark at least one correct choice.")),
-    ("true or false", "answer", _l("Choose whether the statement is true or false.")),
-    ("list of accepted texts", "answer", _l("Enter at least one accepted answer.")),
-)
-QUESTION_FIELD_LABELS = {
-    "prompt": _l("Question"),
-    "choices": _l("Choices"),
-    "answer": _l("Correct answer"),
-    "type": _l("Question type"),
-    "explanation": _l("Explanation"),
-}
-
-
-def question_problems(
-    qtype: str, prompt: str, choices: list, answer, explanation: str | None = None
-) -> dict[str, list]:
-    """Translated problems of a question definition by form field, from the type registry
-    and the length limits (lms.courses.authoring_limits)."""
-    errors: dict[str, list] = {}
-    if qtype not in QUESTION_TYPES:
-        return {"type": [_l("Choose a question type.")]}
-    if not (prompt or "").strip():
-        errors.setdefault("prompt", []).append(_l("Enter the question."))
-    for field, messages in question_length_problems(
-        qtype, prompt, choices, answer, explanation
-    ).items():
-        errors.setdefault(field, []).extend(messages)
-    for problem in QUESTION_TYPES[qtype].problems(choices, answer):
-        field, message = "answer", _l("This question is not valid: %(problem)s", problem=problem)
-        for needle, f, m in _PROBLEM_MESSAGES:
-            if needle in problem:
-                field, message = f, m
-                break
-        if message not in errors.get(field, []):
-            errors.setdefault(field, []).append(message)
-    return errors
 
 
 def _check_question(
@@ -943,7 +851,7 @@ def add_question(
 ) -> Question:
     """Append a question to a quiz; the same prompt already in the quiz is returned instead."""
     _lock_editable(lesson.version)
-    if lesson.type != "quiz":
+    if not LESSON_TYPES[lesson.type].has_questions:
         raise AuthoringError(_l("Questions belong to quiz lessons."))
     values = _check_question(
         lesson, type, prompt, choices, answer, len(lesson.questions) + 1, explanation
@@ -1010,42 +918,7 @@ def version_problems(version: CourseVersion) -> list:
         if not module.lessons:
             problems.append(_l("Module “%(module)s” has no lessons.", module=module.title))
     for lesson in version.lessons:
-        name = lesson.title
-        if lesson.type == "text" and not lesson.body.strip():
-            problems.append(_l("Lesson “%(lesson)s” has no text.", lesson=name))
-        elif lesson.type == "video" and not lesson.media_path:
-            problems.append(_l("Lesson “%(lesson)s”: upload its video.", lesson=name))
-        elif lesson.type == "file" and not lesson.media_path:
-            problems.append(_l("Lesson “%(lesson)s”: upload its document.", lesson=name))
-        elif lesson.type == "quiz":
-            if not lesson.questions:
-                problems.append(_l("Quiz “%(lesson)s” has no questions.", lesson=name))
-            elif lesson.data.get("draw", 0) > len(lesson.questions):
-                problems.append(
-                    _l(
-                        "Quiz “%(lesson)s” asks %(draw)d questions per attempt but has only "
-                        "%(count)d: add questions or ask fewer.",
-                        lesson=name,
-                        draw=lesson.data["draw"],
-                        count=len(lesson.questions),
-                    )
-                )
-            for n, q in enumerate(lesson.questions, start=1):
-                for field, messages in question_problems(
-                    q.type, q.prompt, q.choices, q.answer, q.explanation
-                ).items():
-                    problems += [
-                        _l(
-                            "Quiz “%(lesson)s”, question %(n)d, %(field)s: %(message)s",
-                            lesson=name,
-                            n=n,
-                            field=QUESTION_FIELD_LABELS.get(field, field),
-                            message=m,
-                        )
-                        for m in messages
-                    ]
-        elif lesson.type == "practical" and not lesson.data.get("checklist"):
-            problems.append(_l("Practical task “%(lesson)s” has no checklist.", lesson=name))
+        problems += LESSON_TYPES[lesson.type].problems(lesson)
     published = {slug for slug, _ in prerequisite_options(version.course.consortium)}
     for slug in version.prerequisites or []:
         if slug not in published:

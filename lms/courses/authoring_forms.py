@@ -12,7 +12,6 @@ from wtforms import (
     Form,
     FormField,
     IntegerField,
-    RadioField,
     SelectField,
     StringField,
     SubmitField,
@@ -23,13 +22,14 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from lms.core.forms import choices as select_choices
 from lms.core.i18n import ui_locale
 from lms.courses.authoring_limits import QUESTION_LIMITS, WithinLimit
+from lms.courses.lesson_types import LESSON_TYPES
+from lms.courses.question_types import QUESTION_TYPES
 from lms.courses.quiz_settings import DEFAULT_REVIEW, MAX_DRAW, REVIEW_POLICIES
 from lms.taxonomy.models import level_name
 from lms.tenancy.forms import MultiCheckboxField
 from lms.tenancy.labels import SECTOR_LABELS
 
 LANGUAGE_LABELS = {"zh-CN": "中文", "en": "English"}
-MAX_CHOICES = 6
 SKILL_ROWS = 3  # empty skill rows offered below the chosen ones (no JavaScript needed)
 
 
@@ -220,41 +220,23 @@ class LessonForm(FlaskForm):
     save = SubmitField(_l("Save"))
     preview = SubmitField(_l("Preview"))
 
-    FIELDS_BY_TYPE = {
-        "text": {"title", "module", "minutes", "body"},
-        "video": {"title", "module", "minutes", "body"},
-        "file": {"title", "module", "minutes", "body"},
-        "quiz": {
-            "title",
-            "module",
-            "pass_mark",
-            "attempts",
-            "shuffle",
-            "time_limit_minutes",
-            "draw",
-            "review",
-        },
-        "practical": {"title", "module", "checklist", "skills"},
-    }
+    # The fields every lesson has; the type names the others it uses (LessonType.form_fields).
+    COMMON_FIELDS = {"csrf_token", "title", "module", "save", "preview"}
 
     def __init__(self, *args, lesson_type: str, modules=None, skills=(), **kwargs):
         super().__init__(*args, **kwargs)
-        keep = self.FIELDS_BY_TYPE[lesson_type]
-        for name in set(self.FIELDS_BY_TYPE["text"] | self.FIELDS_BY_TYPE["quiz"]) | {
-            "checklist",
-            "skills",
-        }:
-            if name not in keep and name != "module":
+        kind = LESSON_TYPES[lesson_type]
+        keep = kind.form_fields
+        for name in [name for name in self._fields if name not in self.COMMON_FIELDS]:
+            if name not in keep:
                 delattr(self, name)
-        if lesson_type != "text":
+        if not kind.has_preview:
             delattr(self, "preview")
-        if lesson_type in ("video", "file"):
-            self.body.label.text = _l("Description (Markdown, optional)")
-        if lesson_type == "practical":
-            self.title.description = _l(
-                "A practical task is known by its title: renaming it makes it a new task, "
-                "and sign-offs of the old title do not carry over to the next version."
-            )
+        if kind.body_label is not None and self.body is not None:
+            self.body.label.text = kind.body_label
+        if kind.title_help is not None:
+            self.title.description = kind.title_help
+        if self.skills is not None:
             _skill_rows(self.skills, skills, pad=not self.is_submitted())
         if "module" in keep:
             if modules is None:
@@ -292,7 +274,7 @@ class MediaForm(FlaskForm):
 
     def __init__(self, *args, lesson_type: str, limit_mb: str, **kwargs):
         super().__init__(*args, **kwargs)
-        if lesson_type == "video":
+        if "video" in LESSON_TYPES[lesson_type].media_categories:
             self.file.label.text = _l("Video file")
             self.file.description = _l("MP4 or WebM, up to %(mb)s MB.", mb=limit_mb)
             self.file.render_kw = {"accept": "video/mp4,video/webm", "form": EDITOR_FORM_ID}
@@ -320,7 +302,8 @@ class ImageForm(FlaskForm):
 
 
 class QuestionForm(FlaskForm):
-    """A quiz question; which answer fields it has depends on the question type."""
+    """A quiz question: its prompt, the answer fields of its type (QuestionType.form_fields)
+    and an explanation. Make one with question_form()."""
 
     prompt = TextAreaField(
         _l("Question"),
@@ -328,94 +311,53 @@ class QuestionForm(FlaskForm):
         validators=[DataRequired(_l("Enter the question.")), WithinLimit("prompt")],
         render_kw={"rows": 3},
     )
-    choices = FieldList(StringField(_l("Choice")), label=_l("Choices"))
-    correct_one = RadioField(_l("Correct choice"), validate_choice=False)
-    correct_many = MultiCheckboxField(_l("Correct choices"), validate_choice=False)
-    truth = RadioField(
-        _l("The statement is"),
-        choices=select_choices((("true", _l("True")), ("false", _l("False")))),
-        validate_choice=False,
-    )
-    accepted = TextAreaField(
-        _l("Accepted answers"),
-        description=_l(
-            "One per line. Case, full-width characters and extra spaces are ignored when "
-            "answers are compared."
-        ),
-        render_kw={"rows": 3},
-    )
-    explanation = TextAreaField(
-        _l("Explanation"),
-        description=_l("Shown to the learner after the attempt."),
-        validators=[WithinLimit("explanation")],
-        render_kw={"rows": 2},
-    )
 
     def __init__(self, *args, question_type: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.question_type = question_type
-        if question_type in ("single", "multiple"):
-            while len(self.choices.entries) < MAX_CHOICES:
-                self.choices.append_entry()
-            indices = select_choices((str(i), str(i + 1)) for i in range(len(self.choices.entries)))
-            self.correct_one.choices = indices
-            self.correct_many.choices = indices
-            if question_type == "single":
-                del self.correct_many
-            else:
-                del self.correct_one
-            del self.truth, self.accepted
-        elif question_type == "true_false":
-            del self.choices, self.correct_one, self.correct_many, self.accepted
-        else:
-            del self.choices, self.correct_one, self.correct_many, self.truth
+        self.kind = QUESTION_TYPES[question_type]
+        self.kind.prepare_form(self)
 
-    @classmethod
-    def data_of(cls, question) -> dict:
+    @staticmethod
+    def data_of(question) -> dict:
         """Form data of a stored question."""
-        data = {"prompt": question.prompt, "explanation": question.explanation}
-        texts = [str(c) for c in question.choices or []]
-        if question.type == "single":
-            data["choices"] = texts
-            data["correct_one"] = (
-                str(texts.index(str(question.answer))) if str(question.answer) in texts else None
-            )
-        elif question.type == "multiple":
-            data["choices"] = texts
-            answer = question.answer if isinstance(question.answer, list) else []
-            data["correct_many"] = [str(texts.index(str(a))) for a in answer if str(a) in texts]
-        elif question.type == "true_false":
-            data["truth"] = "true" if question.answer is True else "false"
-        else:
-            accepted = question.answer if isinstance(question.answer, list) else [question.answer]
-            data["accepted"] = "\n".join(str(a) for a in accepted if a is not None)
-        return data
+        return {
+            "prompt": question.prompt,
+            "explanation": question.explanation,
+            **QUESTION_TYPES[question.type].form_data(question),
+        }
 
     def definition(self) -> tuple[list, object, dict]:
         """(choices, answer, form errors) from the form, as the question type registry wants
-        them; a correct mark on an empty choice is a form error."""
-        errors: dict[str, list] = {}
-        qtype = self.question_type
-        if qtype in ("single", "multiple"):
-            # Marks name a row by its position: the page always posts every row (empty ones
-            # too), and FieldList numbers the rows it receives 0..n-1.
-            rows = [(str(i), (e.data or "").strip()) for i, e in enumerate(self.choices)]
-            texts = [text for _i, text in rows if text]
-            marked = [self.correct_one.data] if qtype == "single" and self.correct_one.data else []
-            if qtype == "multiple":
-                marked = list(self.correct_many.data or [])
-            by_index = dict(rows)
-            if any(not by_index.get(i) for i in marked):
-                errors["answer"] = [_l("A choice marked correct is empty.")]
-            answers = [by_index[i] for i in marked if by_index.get(i)]
-            if qtype == "single":
-                return texts, (answers[0] if answers else None), errors
-            return texts, answers, errors
-        if qtype == "true_false":
-            truth = {"true": True, "false": False}.get(self.truth.data)
-            return [], truth, errors
-        accepted = [line.strip() for line in (self.accepted.data or "").splitlines()]
-        return [], [a for a in accepted if a], errors
+        them (e.g. a correct mark on an empty choice is a form error)."""
+        return self.kind.from_form(self)
+
+    def field_of(self, part: str) -> str:
+        """The form field that shows the problems of a part of the definition (a key of
+        question_problems(): prompt, choices, answer, explanation)."""
+        return self.kind.form_errors_at.get(part, part)
+
+
+_QUESTION_FORMS: dict[str, type[QuestionForm]] = {}
+
+
+def question_form(question_type: str, **kwargs) -> QuestionForm:
+    """The question form of a type: the prompt, the type's answer fields, the explanation."""
+    form_class = _QUESTION_FORMS.get(question_type)
+    if form_class is None:
+        kind = QUESTION_TYPES[question_type]
+        fields = {
+            **kind.form_fields(),
+            "explanation": TextAreaField(
+                _l("Explanation"),
+                description=_l("Shown to the learner after the attempt."),
+                validators=[WithinLimit("explanation")],
+                render_kw={"rows": 2},
+            ),
+        }
+        name = "".join(part.title() for part in question_type.split("_")) + "QuestionForm"
+        form_class = _QUESTION_FORMS[question_type] = type(name, (QuestionForm,), fields)
+    return form_class(question_type=question_type, **kwargs)
 
 
 class ReturnForm(FlaskForm):

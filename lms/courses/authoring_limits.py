@@ -61,21 +61,12 @@ def choice_problems(choices) -> list:
 
 
 def answer_problems(qtype: str, answer) -> list:
-    """Accepted answers of a fill-in-the-blank question over the limit (the answers of the
-    other types are choices, or true/false)."""
-    if qtype != "fill_blank":
-        return []
-    limit = QUESTION_LIMITS["answer"]
-    return [
-        _l(
-            "Accepted answer %(n)d is %(count)d characters long: shorten it to at most %(max)d.",
-            n=n,
-            count=len(text.strip()),
-            max=limit,
-        )
-        for n, text in enumerate(_texts(answer), start=1)
-        if len(text.strip()) > limit
-    ]
+    """Answer texts over their limit, as the question's type says (e.g. the accepted answers
+    of a fill-in-the-blank question; where the answers are choices, or true/false, none)."""
+    from lms.courses.question_types import QUESTION_TYPES  # the registry uses this table
+
+    kind = QUESTION_TYPES.get(qtype) if isinstance(qtype, str) else None
+    return kind.answer_length_problems(answer) if kind is not None else []
 
 
 def question_length_problems(
@@ -107,6 +98,8 @@ class WithinLimit:
 def package_question_problems(question: dict) -> list[tuple[tuple, str]]:
     """(YAML path inside the question, problem in English) for each text of a package's quiz
     question over its limit; the package reader adds the file and line."""
+    from lms.courses.question_types import QUESTION_TYPES  # the registry uses this table
+
     found: list[tuple[tuple, str]] = []
 
     def over(path: tuple, what: str, text: str, limit: int) -> None:
@@ -119,14 +112,10 @@ def package_question_problems(question: dict) -> list[tuple[tuple, str]]:
     if isinstance(question.get("choices"), list):
         for i, text in enumerate(question["choices"]):
             over(("choices", i), f"choice {i + 1}", str(text), QUESTION_LIMITS["choice"])
-    if question.get("type") == "fill_blank":
-        answer = question.get("answer")
-        if isinstance(answer, list):
-            for i, text in enumerate(answer):
-                what = f"accepted answer {i + 1}"
-                over(("answer", i), what, str(text), QUESTION_LIMITS["answer"])
-        elif isinstance(answer, str):
-            over(("answer",), "the accepted answer", answer, QUESTION_LIMITS["answer"])
+    qtype = question.get("type")
+    kind = QUESTION_TYPES.get(qtype) if isinstance(qtype, str) else None
+    if kind is not None:
+        found += kind.package_answer_length_problems(question.get("answer"))
     if question.get("explanation") is not None:
         text = str(question["explanation"])
         over(("explanation",), "the explanation", text, QUESTION_LIMITS["explanation"])

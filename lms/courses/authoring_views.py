@@ -34,11 +34,11 @@ from lms.courses.authoring_forms import (
     MoveForm,
     QuestionForm,
     ReturnForm,
+    question_form,
 )
 from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.models import Course, CourseVersion, Lesson, Module, Question
 from lms.courses.question_types import QUESTION_TYPES
-from lms.courses.quiz_settings import quiz_review
 from lms.extensions import db
 from lms.permissions import needs
 from lms.taxonomy.models import Skill, level_name
@@ -46,8 +46,8 @@ from lms.tenancy.forms import ConfirmForm
 from lms.tenancy.scope import current_scope
 
 bp = Blueprint("authoring", __name__)
-# The lesson types this editor builds (a type added to the registry needs its form here too).
-AUTHORED_TYPES = {k: v for k, v in LESSON_TYPES.items() if k in LessonForm.FIELDS_BY_TYPE}
+# The lesson types this editor builds: those whose lesson form has fields (LessonType).
+AUTHORED_TYPES = {k: v for k, v in LESSON_TYPES.items() if v.form_fields}
 
 VERSION_URL = "/authoring/firms/<int:firm_id>/courses/<slug>/v<int:number>"
 
@@ -397,24 +397,11 @@ def _gone(item_id: int, items) -> bool:
 
 
 def _lesson_form_data(lesson) -> dict:
-    data = {"title": lesson.title, "module": lesson.module_id}
-    if lesson.type in ("text", "video", "file"):
-        data.update(minutes=lesson.minutes, body=lesson.body)
-    elif lesson.type == "quiz":
-        data.update(
-            pass_mark=lesson.data.get("pass_mark", 60),
-            attempts=lesson.data.get("attempts", 0),
-            shuffle=lesson.data.get("shuffle", False),
-            time_limit_minutes=lesson.data.get("time_limit_minutes"),
-            draw=lesson.data.get("draw"),
-            review=quiz_review(lesson.data),
-        )
-    else:
-        data.update(
-            checklist="\n".join(lesson.data.get("checklist", [])),
-            skills=[dict(s) for s in lesson.data.get("skills", [])],
-        )
-    return data
+    return {
+        "title": lesson.title,
+        "module": lesson.module_id,
+        **LESSON_TYPES[lesson.type].form_data(lesson),
+    }
 
 
 @bp.route(VERSION_URL + "/modules/<int:module_id>/lessons/new", methods=["GET", "POST"])
@@ -446,13 +433,11 @@ def new_lesson(firm, slug: str, number: int, module_id: int):
             _failed(form, exc)
         else:
             db.session.commit()
-            if lesson_type in ("video", "file"):
-                flash(_l("Lesson saved. Now upload its file."), "success")
-            elif lesson_type == "quiz":
-                flash(_l("Quiz saved. Now add its questions."), "success")
-            else:
+            next_step = LESSON_TYPES[lesson_type].saved_next
+            if next_step is None:
                 flash(_l("Lesson saved."), "success")
                 return redirect(_version_url(version, f"lesson-{lesson.id}"))
+            flash(next_step, "success")  # the editor stays open for the lesson's next step
             return redirect(_lesson_url(lesson))
     elif form.is_submitted():
         _add_problems(form, service.lesson_problems(version, lesson_type, **_lesson_fields(form)))
@@ -553,7 +538,7 @@ def _take_image(lesson, form: ImageForm, store):
 
 
 def _media_form(lesson, *, posted: bool = True) -> MediaForm:
-    category = service.MEDIA_CATEGORIES[lesson.type][0]
+    category = LESSON_TYPES[lesson.type].media_categories[0]
     return MediaForm(
         **({} if posted else {"formdata": None}),
         lesson_type=lesson.type,
@@ -566,7 +551,7 @@ def _take_media(lesson, form: MediaForm) -> bool:
     False with the errors on the form's file field if it is refused."""
     if not form.validate():
         return False
-    categories = service.MEDIA_CATEGORIES[lesson.type]
+    categories = LESSON_TYPES[lesson.type].media_categories
     limit = uploads.limits()[categories[0]]
     try:
         checked = uploads.check_upload(
@@ -595,8 +580,9 @@ def _submit_lesson(version, lesson, form: LessonForm, *, action: str):
     else is wrong (an image's Markdown then goes into the text shown, to be saved with it).
     A post without the lesson's fields (an older page) adds the image to the saved text."""
     typed = action == "save" or form.title.name in request.form
-    image_form = ImageForm() if lesson.type in service.TEXT_LESSON_TYPES else None
-    media_form = _media_form(lesson) if lesson.type in service.MEDIA_CATEGORIES else None
+    kind = LESSON_TYPES[lesson.type]
+    image_form = ImageForm() if kind.has_body else None
+    media_form = _media_form(lesson) if kind.media_categories else None
     valid = form.validate() if typed else True
     if not valid:
         _add_problems(
@@ -668,11 +654,12 @@ def _submit_lesson(version, lesson, form: LessonForm, *, action: str):
 
 def _render_lesson(version, lesson, form, *, preview_html=None, media_form=None, image_form=None):
     limits = uploads.limits()
-    if lesson.type in service.MEDIA_CATEGORIES and media_form is None:
+    kind = LESSON_TYPES[lesson.type]
+    if kind.media_categories and media_form is None:
         media_form = _media_form(lesson, posted=False)
-    if lesson.type in service.TEXT_LESSON_TYPES and image_form is None:
+    if kind.has_body and image_form is None:
         image_form = ImageForm(formdata=None)
-    media_category = service.MEDIA_CATEGORIES.get(lesson.type, ("document",))[0]
+    media_category = (kind.media_categories or ("document",))[0]
     return render_template(
         "authoring/lesson_form.html",
         form=form,
@@ -776,7 +763,7 @@ def upload_media(firm, slug: str, number: int, lesson_id: int):
     form (the lesson is saved with it), or a background upload from its script (JSON)."""
     version = _version(firm, slug, number)
     lesson = current_scope().get(Lesson, id=lesson_id, within=version)
-    if lesson.type not in service.MEDIA_CATEGORIES:
+    if not LESSON_TYPES[lesson.type].media_categories:
         abort(404)
     if wants_json():
         if (refused := _json_read_only(version)) is not None:
@@ -809,7 +796,7 @@ def upload_image(firm, slug: str, number: int, lesson_id: int):
     background upload from its script, which answers the Markdown to put at the cursor."""
     version = _version(firm, slug, number)
     lesson = current_scope().get(Lesson, id=lesson_id, within=version)
-    if lesson.type not in service.TEXT_LESSON_TYPES:
+    if not LESSON_TYPES[lesson.type].has_body:
         abort(404)
     if wants_json():
         if (refused := _json_read_only(version)) is not None:
@@ -829,18 +816,11 @@ def upload_image(firm, slug: str, number: int, lesson_id: int):
 
 # --- quiz questions ------------------------------------------------------------------------------
 
-ANSWER_FIELDS = {
-    "single": "correct_one",
-    "multiple": "correct_many",
-    "true_false": "truth",
-    "fill_blank": "accepted",
-}
-
 
 def _quiz(firm, slug, number, lesson_id):
     version = _version(firm, slug, number)
     lesson = current_scope().get(Lesson, id=lesson_id, within=version)
-    if lesson.type != "quiz":
+    if not LESSON_TYPES[lesson.type].has_questions:
         abort(404)
     return version, lesson
 
@@ -858,7 +838,7 @@ def _save_question(form, action) -> bool:
     for field, messages in problems.items():
         if field not in errors:
             errors[field] = messages
-    field_map = {"answer": ANSWER_FIELDS[form.question_type]}
+    field_map = form.kind.form_errors_at  # the type's fields for its choices and answer
     if errors or not valid:
         _apply_errors(form, service.AuthoringError(None, errors=errors), field_map)
         return False
@@ -881,7 +861,7 @@ def new_question(firm, slug: str, number: int, lesson_id: int):
     qtype = request.args.get("type", "single")
     if qtype not in QUESTION_TYPES:
         abort(404)
-    form = QuestionForm(question_type=qtype)
+    form = question_form(qtype)
     if _save_question(
         form,
         lambda choices_, answer: service.add_question(
@@ -917,7 +897,7 @@ def edit_question(firm, slug: str, number: int, lesson_id: int, question_id: int
     question = current_scope().get(Question, id=question_id, within=lesson)
     if (done := _read_only(version)) is not None:
         return done
-    form = QuestionForm(data=QuestionForm.data_of(question), question_type=question.type)
+    form = question_form(question.type, data=QuestionForm.data_of(question))
     if _save_question(
         form,
         lambda choices_, answer: service.update_question(

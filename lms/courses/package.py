@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from lms.core import archives
 from lms.courses import yamllines
 from lms.courses.authoring_limits import package_question_problems
-from lms.courses.lesson_types import FILE_LESSON_TYPES
+from lms.courses.lesson_types import DEFAULT_FILE_TYPE, FILE_LESSON_TYPES, LESSON_TYPES, MEDIA_KEYS
 from lms.courses.models import LANGUAGES
 from lms.courses.question_types import QUESTION_TYPES
 from lms.courses.quiz_settings import MAX_DRAW, REVIEW_POLICIES, bank_data
@@ -34,7 +34,7 @@ COURSE_KEYS = {
     "modules",
 }
 REQUIRED_COURSE_KEYS = ("slug", "version", "language", "title", "sector", "hours", "modules")
-FRONT_MATTER_KEYS = {"title", "minutes", "type", "video", "file"}
+FRONT_MATTER_KEYS = {"title", "minutes", "type", *MEDIA_KEYS}
 QUIZ_KEYS = {
     "title",
     "pass_mark",
@@ -315,7 +315,7 @@ class _Checker:
 
     def check_entry(self, f, lines, path, entry) -> PackageLesson | None:
         at = yamllines.line_of(lines, path)
-        kinds = [k for k in ("file", "quiz", "practical") if isinstance(entry, dict) and k in entry]
+        kinds = [k for k in ENTRIES if isinstance(entry, dict) and k in entry]
         if len(kinds) != 1:
             self.error(
                 f,
@@ -324,22 +324,16 @@ class _Checker:
             )
             return None
         kind = kinds[0]
-        allowed = {
-            "file": {"file"},
-            "quiz": {"quiz"},
-            "practical": {"practical", "checklist", "skills"},
-        }
+        spec = ENTRIES[kind]
         for key in entry:
-            if key not in allowed[kind]:
+            if key not in spec.keys:
                 self.error(f, lines[(*path, key)], f"unknown key {key!r} in a {kind} entry")
-        if kind == "practical":
-            return self.check_practical(f, lines, path, entry)
-        rel = self.path_ref(
-            f, lines, (*path, kind), entry[kind], under="lessons" if kind == "file" else "quizzes"
-        )
+        if spec.folder is None:  # the entry is the lesson itself
+            return spec.read(self, f, lines, path, entry)
+        rel = self.path_ref(f, lines, (*path, kind), entry[kind], under=spec.folder)
         if rel is None:
             return None
-        return self.check_lesson_file(rel) if kind == "file" else self.check_quiz(rel)
+        return spec.read(self, rel)
 
     def check_practical(self, f, lines, path, entry) -> PackageLesson | None:
         title = entry.get("practical")
@@ -360,9 +354,10 @@ class _Checker:
             )
             checklist = []
         skills = self.check_skills(f, lines, (*path, "skills"), entry.get("skills", []))
+        practical = LESSON_TYPES["practical"]
         return PackageLesson(
-            key=f"practical:{title.strip()}",
-            type="practical",
+            key=practical.title_key(title.strip()),
+            type=practical.name,
             title=title.strip(),
             data={"checklist": [c.strip() for c in checklist], "skills": skills},
         )
@@ -394,13 +389,13 @@ class _Checker:
                     self.error(rel, flines[(key,)], f"unknown front-matter key {key!r}")
         else:
             flines = {}
-        ltype = front.get("type", "text")
+        ltype = front.get("type", DEFAULT_FILE_TYPE)
         if ltype not in FILE_LESSON_TYPES:
             self.error(rel, flines.get(("type",), 2), f"unknown lesson type {ltype!r}")
             return None
         media_path = None
-        media_key = {"video": "video", "file": "file"}.get(ltype)
-        for key in ("video", "file"):  # every path in front matter, even one the type ignores
+        media_key = LESSON_TYPES[ltype].media
+        for key in MEDIA_KEYS:  # every path in front matter, even one the type ignores
             if key in front and key != media_key and safe_relative(front[key]) is None:
                 self.error(
                     rel,
@@ -502,7 +497,7 @@ class _Checker:
                         lines[("questions", qi, key)],
                         f"question {qi + 1}: unknown key {key!r}",
                     )
-            qtype = QUESTION_TYPES.get(q.get("type"))
+            qtype = QUESTION_TYPES.get(q.get("type")) if isinstance(q.get("type"), str) else None
             if qtype is None:
                 self.error(
                     rel,
@@ -521,14 +516,13 @@ class _Checker:
             choices = q.get("choices") or []
             for problem in qtype.problems(choices, q["answer"]):
                 self.error(rel, at, f"question {qi + 1}: {problem}")
+            choices, answer = qtype.from_package(choices, q["answer"])
             parsed.append(
                 {
                     "type": qtype.name,
                     "prompt": str(q.get("prompt", "")).strip(),
-                    "choices": [str(c) for c in choices],
-                    "answer": q["answer"]
-                    if qtype.name == "true_false"
-                    else _answer_text(q["answer"]),
+                    "choices": choices,
+                    "answer": answer,
                     "explanation": str(q.get("explanation") or "").strip(),
                 }
             )
@@ -569,8 +563,25 @@ class _Checker:
         return draw, review
 
 
-def _answer_text(answer):
-    return [str(a) for a in answer] if isinstance(answer, list) else str(answer)
+@dataclass(frozen=True)
+class Entry:
+    """One kind of lesson entry of course.yaml (DESIGN.md): the keys it may carry, the folder
+    its file lies under (None: the entry is the lesson itself) and its reader."""
+
+    keys: frozenset[str]
+    folder: str | None
+    read: object
+
+
+# The entry kinds of the package format; the lesson types say which one brings each of them
+# (LessonType.entry) and how they export to it.
+ENTRIES = {
+    "file": Entry(frozenset({"file"}), "lessons", _Checker.check_lesson_file),
+    "quiz": Entry(frozenset({"quiz"}), "quizzes", _Checker.check_quiz),
+    "practical": Entry(
+        frozenset({"practical", "checklist", "skills"}), None, _Checker.check_practical
+    ),
+}
 
 
 def find_packages(root: Path) -> list[Path]:

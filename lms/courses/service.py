@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from blinker import Namespace
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload, load_only
@@ -13,10 +12,10 @@ from lms.audit.service import record_action
 from lms.auth.models import User
 from lms.core.storage import storage
 from lms.core.types import utcnow
+from lms.courses.lesson_types import LESSON_TYPES, dump_yaml
 from lms.courses.markdown import render_markdown, without_title_heading
 from lms.courses.models import Course, CourseSkill, CourseVersion, Lesson, Module, Question
 from lms.courses.package import Package, PackageLesson
-from lms.courses.quiz_settings import bank_data
 from lms.extensions import db
 from lms.taxonomy.models import Skill
 from lms.tenancy.models import Consortium, Firm
@@ -209,49 +208,10 @@ def export_version(version: CourseVersion, out: Path) -> Path:
     for module in version.modules:
         entries = []
         for lesson in module.lessons:
-            if lesson.type == "quiz":
-                entries.append({"quiz": lesson.key})
-                _write(
-                    root / lesson.key,
-                    _dump(
-                        {
-                            "title": lesson.title,
-                            "pass_mark": lesson.data.get("pass_mark", 60),
-                            "attempts": lesson.data.get("attempts", 0),
-                            "shuffle": lesson.data.get("shuffle", False),
-                            **(
-                                {"time_limit_minutes": lesson.data["time_limit_minutes"]}
-                                if lesson.data.get("time_limit_minutes")
-                                else {}
-                            ),
-                            **bank_data(
-                                draw=lesson.data.get("draw"), review=lesson.data.get("review")
-                            ),
-                            "questions": [
-                                {
-                                    "type": q.type,
-                                    "prompt": q.prompt,
-                                    **({"choices": q.choices} if q.choices else {}),
-                                    "answer": q.answer,
-                                    "explanation": q.explanation,
-                                }
-                                for q in lesson.questions
-                            ],
-                        }
-                    ),
-                )
-            elif lesson.type == "practical":
-                entry = {"practical": lesson.title, "checklist": lesson.data.get("checklist", [])}
-                if lesson.data.get("skills"):
-                    entry["skills"] = lesson.data["skills"]
-                entries.append(entry)
-            else:
-                entries.append({"file": lesson.key})
-                front = {"title": lesson.title, "minutes": lesson.minutes}
-                if lesson.type != "text":
-                    front["type"] = lesson.type
-                    front["video" if lesson.type == "video" else "file"] = lesson.media_path
-                _write(root / lesson.key, f"---\n{_dump(front)}---\n{lesson.body}")
+            entry, files = LESSON_TYPES[lesson.type].export(lesson)
+            entries.append(entry)
+            for path, text in files.items():
+                _write(root / path, text)
         modules.append({"title": module.title, "lessons": entries})
     for lesson in version.lessons:
         for path in _media_paths(lesson):
@@ -272,7 +232,7 @@ def export_version(version: CourseVersion, out: Path) -> Path:
         "pass_mark": version.pass_mark,
         "modules": modules,
     }
-    _write(root / "course.yaml", _dump(meta))
+    _write(root / "course.yaml", dump_yaml(meta))
     return root
 
 
@@ -283,10 +243,6 @@ def _media_paths(lesson: Lesson) -> list[str]:
     if lesson.media_path:
         paths.append(lesson.media_path)
     return paths
-
-
-def _dump(data) -> str:
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
 
 
 def _write(path: Path, text: str) -> None:

@@ -26,7 +26,8 @@ def load(if_empty: bool):
         db.session.commit()
         click.echo(
             f"Demo data loaded: {counts['firms']} firms, {counts['accounts']} accounts, "
-            f"{counts['courses']} courses."
+            f"{counts['courses']} courses, {counts['completions']} completions with "
+            f"{counts['certificates']} certificates."
         )
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for login, role in demo_logins():

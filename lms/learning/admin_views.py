@@ -14,6 +14,7 @@ from lms.core.i18n import ui_locale
 from lms.core.params import page_arg
 from lms.courses import assessors
 from lms.courses import service as courses
+from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.models import Course, Lesson
 from lms.extensions import db
 from lms.learning import service
@@ -241,7 +242,7 @@ def sign_off(slug: str, enrollment_id: str, lesson_id: int):
     if enrollment is None:
         abort(404)
     lesson = current_scope().get(Lesson, id=lesson_id, within=enrollment.version)
-    if lesson.type != "practical":
+    if not LESSON_TYPES[lesson.type].needs_signoff:
         abort(404)
     own = enrollment.user_id == current_user.id  # nobody signs off their own task
     form = SignOffForm()

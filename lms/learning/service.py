@@ -319,7 +319,7 @@ def record_progress(
         )
         .on_conflict_do_nothing(index_elements=["enrollment_id", "lesson_key"])
     )
-    done_now = percent >= 100 and LESSON_TYPES[lesson.type].completion == "view"
+    done_now = percent >= 100 and LESSON_TYPES[lesson.type].completes_on_view
     db.session.execute(
         update(LessonProgress)
         .where(
@@ -387,7 +387,7 @@ def attempts_of(enrollment: Enrollment, lesson: Lesson) -> list[QuizAttempt]:
 def start_attempt(enrollment: Enrollment, lesson: Lesson) -> QuizAttempt:
     """Start (or resume the open) attempt: draws the quiz's questions (all, or `draw` of them,
     preferring those the learner has seen least) and shuffles when the quiz says so."""
-    assert lesson.type == "quiz"
+    assert LESSON_TYPES[lesson.type].has_questions
     attempts = attempts_of(enrollment, lesson)
     open_attempt = next((a for a in attempts if a.submitted_at is None), None)
     if open_attempt is not None and not _expired(open_attempt):
@@ -403,13 +403,16 @@ def start_attempt(enrollment: Enrollment, lesson: Lesson) -> QuizAttempt:
     rng = random.SystemRandom()
     question_ids = _draw_questions(lesson, _times_seen(lesson, attempts), rng)
     drawn = set(question_ids)
-    choice_orders = {
-        str(q.id): list(q.choices) for q in lesson.questions if q.choices and q.id in drawn
-    }
-    if lesson.data.get("shuffle"):
+    shuffle = bool(lesson.data.get("shuffle"))
+    if shuffle:
         rng.shuffle(question_ids)
-        for order in choice_orders.values():
-            rng.shuffle(order)
+    # The order each question's choices (or items) are shown in: the question type decides.
+    choice_orders = {}
+    for q in lesson.questions:
+        if q.id in drawn:
+            order = QUESTION_TYPES[q.type].presented(q, rng, shuffle=shuffle)
+            if order is not None:
+                choice_orders[str(q.id)] = order
     minutes = lesson.data.get("time_limit_minutes")
     now = utcnow()
     attempt = QuizAttempt(
@@ -529,7 +532,7 @@ class QuizState:
 
 
 def quiz_state(enrollment: Enrollment, lesson: Lesson) -> QuizState:
-    assert lesson.type == "quiz"
+    assert LESSON_TYPES[lesson.type].has_questions
     return QuizState(lesson, attempts_of(enrollment, lesson))
 
 
@@ -550,10 +553,11 @@ def unanswered_questions(attempt: QuizAttempt, responses: dict) -> list[int]:
         attempt.deadline_at is not None and utcnow() >= attempt.deadline_at
     ):
         return []
+    types = {q.id: QUESTION_TYPES[q.type] for q in attempt.lesson.questions}
     return [
         n
         for n, qid in enumerate(attempt.question_ids, start=1)
-        if is_blank(responses.get(str(qid)))
+        if (types[qid].is_unanswered if qid in types else is_blank)(responses.get(str(qid)))
     ]
 
 
@@ -569,17 +573,22 @@ def submit_attempt(attempt: QuizAttempt, responses: dict) -> QuizAttempt:
     lesson = attempt.lesson
     questions = {q.id: q for q in lesson.questions}
     late = _expired(attempt)
-    results, correct = {}, 0
+    results, earned = {}, 0.0
     for qid in attempt.question_ids:
         q = questions.get(qid)
         if q is None:
             continue
         response = None if late else responses.get(str(qid))
-        ok = QUESTION_TYPES[q.type].grade(q.choices, q.answer, response)
-        correct += ok
+        kind = QUESTION_TYPES[q.type]
+        ok = kind.grade(q.choices, q.answer, response)
+        # The share of the question earned: all or nothing, or partial where the type says so.
+        credit = 1.0 if ok else max(0.0, min(1.0, kind.credit(q.choices, q.answer, response)))
+        earned += credit
         results[str(qid)] = {"correct": ok, "response": response}
+        if 0 < credit < 1:
+            results[str(qid)]["credit"] = round(credit, 4)
     total = len(attempt.question_ids) or 1
-    score = round(100 * correct / total, 1)
+    score = round(100 * earned / total, 1)
     pass_mark = lesson.data.get("pass_mark", 60)
     claimed = db.session.execute(
         update(QuizAttempt)
@@ -605,7 +614,7 @@ def submit_attempt(attempt: QuizAttempt, responses: dict) -> QuizAttempt:
 
 
 def sign_off_practical(trainer: User, enrollment: Enrollment, lesson: Lesson, comment: str = ""):
-    assert lesson.type == "practical"
+    assert LESSON_TYPES[lesson.type].needs_signoff
     exists = db.session.scalars(
         select(PracticalSignoff).where(
             PracticalSignoff.enrollment_id == enrollment.id,
@@ -664,7 +673,7 @@ def request_signoff(learner: User, enrollment: Enrollment, lesson: Lesson) -> bo
     are notified through `signoff_requested`). Once per learner, task and day: False when it
     was already asked today. LearningError when it is signed off already or nobody may sign
     it off yet."""
-    assert LESSON_TYPES[lesson.type].completion == "signoff"
+    assert LESSON_TYPES[lesson.type].needs_signoff
     if lesson_done(lesson, progress_map(enrollment)):
         raise LearningError(_l("This task is already signed off."))
     assessors = [a for a in assessors_of(enrollment.course) if a.user.id != learner.id]
@@ -757,7 +766,7 @@ def assign_course(
     through someone else included); "updated" — this party's earlier assignments that got the
     new due date or the mandatory flag; "unchanged" — already assigned so, or completed.
     """
-    if due_on is not None and due_on < date.today():
+    if due_on is not None and due_on < local_today():  # the site's day (and the demo's as_of)
         raise LearningError(_l("The due date is in the past."))
     counts = {"assigned": 0, "updated": 0, "unchanged": 0}
     consortium_id = version.course.consortium_id
@@ -1170,7 +1179,7 @@ def pending_signoffs(enrollment: Enrollment) -> list[Lesson]:
     return [
         x
         for x in enrollment.version.lessons
-        if x.type == "practical" and not lesson_done(x, progress)
+        if LESSON_TYPES[x.type].needs_signoff and not lesson_done(x, progress)
     ]
 
 

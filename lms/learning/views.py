@@ -72,7 +72,8 @@ def lesson(enrollment_id: str, lesson_id: int):
     lessons = enrollment.version.lessons
     index = lessons.index(lesson)
     progress = service.progress_map(enrollment)
-    quiz = service.quiz_state(enrollment, lesson) if lesson.type == "quiz" else None
+    kind = LESSON_TYPES[lesson.type]
+    quiz = service.quiz_state(enrollment, lesson) if kind.has_questions else None
     attempts = quiz.attempts if quiz else []
     return render_template(
         "learning/lesson.html",
@@ -85,14 +86,13 @@ def lesson(enrollment_id: str, lesson_id: int):
         done=service.lesson_done(lesson, progress),
         attempts=attempts,
         quiz=quiz,
-        lesson_type=LESSON_TYPES[lesson.type],
+        lesson_type=kind,
         form=ConfirmForm(),
         lesson_done=service.lesson_done,
         # A practical task not signed off yet: who may sign it off (the learner may ask them).
         assessors=(
             assessors_of(enrollment.course)
-            if LESSON_TYPES[lesson.type].completion == "signoff"
-            and not service.lesson_done(lesson, progress)
+            if kind.needs_signoff and not service.lesson_done(lesson, progress)
             else []
         ),
     )
@@ -126,7 +126,7 @@ def mark_done(enrollment_id: str, lesson_id: int):
     """'Done, next' without JavaScript: completes a reading/video/file lesson."""
     enrollment = _active(_own(enrollment_id))
     lesson = _lesson(enrollment, lesson_id)
-    if ConfirmForm().validate_on_submit() and LESSON_TYPES[lesson.type].completion == "view":
+    if ConfirmForm().validate_on_submit() and LESSON_TYPES[lesson.type].completes_on_view:
         service.record_progress(enrollment, lesson, percent=100)
         db.session.commit()
         if enrollment.status == "completed":
@@ -148,7 +148,7 @@ def ask_signoff(enrollment_id: str, lesson_id: int):
     once a day; a second press says so."""
     enrollment = _active(_own(enrollment_id))
     lesson = _lesson(enrollment, lesson_id)
-    if LESSON_TYPES[lesson.type].completion != "signoff" or not ConfirmForm().validate_on_submit():
+    if not LESSON_TYPES[lesson.type].needs_signoff or not ConfirmForm().validate_on_submit():
         abort(400)
     try:
         sent = service.request_signoff(current_user, enrollment, lesson)
@@ -172,7 +172,7 @@ def ask_signoff(enrollment_id: str, lesson_id: int):
 def start_attempt(enrollment_id: str, lesson_id: int):
     enrollment = _active(_own(enrollment_id))
     lesson = _lesson(enrollment, lesson_id)
-    if lesson.type != "quiz" or not ConfirmForm().validate_on_submit():
+    if not LESSON_TYPES[lesson.type].has_questions or not ConfirmForm().validate_on_submit():
         abort(400)
     try:
         attempt = service.start_attempt(enrollment, lesson)
@@ -214,10 +214,8 @@ def attempt(enrollment_id: str, attempt_id: str):
             q = next((x for x in lesson.questions if x.id == qid), None)
             if q is None:
                 continue
-            key = f"q{qid}"
-            responses[str(qid)] = (
-                request.form.getlist(key) if q.type == "multiple" else request.form.get(key)
-            )
+            # Each question type reads its own answer fields (q<id>…) from the form.
+            responses[str(qid)] = QUESTION_TYPES[q.type].parse_response(request.form, f"q{qid}", q)
         if not request.form.get("confirm"):
             unanswered = service.unanswered_questions(attempt, responses)
         if not unanswered:

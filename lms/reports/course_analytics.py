@@ -48,6 +48,8 @@ HARD_BELOW = 0.3
 EASY_ABOVE = 0.95
 WEAK_BELOW = 0.2
 STREAM_BATCH = 500  # quiz attempts fetched per round trip
+# Lesson types whose progress remembers a position played (video): the video time figure.
+_POSITION_TYPES = [name for name, kind in LESSON_TYPES.items() if kind.tracks_position]
 
 FLAG_LABELS = {
     "hard": _l("Hard: under %(share)s correct", share="30%"),
@@ -183,7 +185,10 @@ def enrollment_summary(course: Course, filters: CourseFilters) -> Summary:
                     func.sum(case((LessonProgress.completed_at.is_not(None), Lesson.minutes))), 0
                 ),
                 func.coalesce(
-                    func.sum(case((Lesson.type == "video", LessonProgress.position_seconds))), 0
+                    func.sum(
+                        case((Lesson.type.in_(_POSITION_TYPES), LessonProgress.position_seconds))
+                    ),
+                    0,
                 ),
             )
             .join(Enrollment, Enrollment.id == LessonProgress.enrollment_id)
@@ -207,7 +212,7 @@ def enrollment_summary(course: Course, filters: CourseFilters) -> Summary:
                 )
             )
             for lesson in version.lessons
-            if lesson.type == "practical"
+            if LESSON_TYPES[lesson.type].needs_signoff
         )
     return summary
 
@@ -266,7 +271,7 @@ def lesson_funnel(course: Course, filters: CourseFilters) -> Funnel:
         return funnel
     ids = _enrolled_ids(course, filters)
     keys = [lesson.key for lesson in version.lessons]
-    quiz_keys = [lesson.key for lesson in version.lessons if lesson.type == "quiz"]
+    quiz_keys = [x.key for x in version.lessons if LESSON_TYPES[x.type].has_questions]
     # Progress is keyed by lesson key, so it counts across versions; a quiz lesson's page
     # saves no progress by itself, so an attempt counts as having reached it.
     touches = [
@@ -376,7 +381,11 @@ def quiz_item_stats(course: Course, filters: CourseFilters) -> list[QuizStats]:
     if version is None:
         return []
     ids = _enrolled_ids(course, filters)
-    return [_quiz_stats(lesson, ids) for lesson in version.lessons if lesson.type == "quiz"]
+    return [
+        _quiz_stats(lesson, ids)
+        for lesson in version.lessons
+        if LESSON_TYPES[lesson.type].has_questions
+    ]
 
 
 def _quiz_stats(lesson: Lesson, ids: Select) -> QuizStats:
@@ -431,13 +440,8 @@ def _quiz_stats(lesson: Lesson, ids: Select) -> QuizStats:
 
 
 def answer_text(question: Question) -> str:
-    """The correct answer as one line of text (choice texts, true/false, accepted texts)."""
-    answer = question.answer
-    if isinstance(answer, bool):
-        return str(_l("True")) if answer else str(_l("False"))
-    if isinstance(answer, list):
-        return " | ".join(str(a) for a in answer)
-    return "" if answer is None else str(answer)
+    """The correct answer as one line of text, as its question type writes it."""
+    return QUESTION_TYPES[question.type].answer_text(question)
 
 
 # --- practical sign-offs -----------------------------------------------------------------------
@@ -448,7 +452,9 @@ def _pending(practical: Lesson, version: CourseVersion):
     non-practical lesson before it; with none before, started the course) and nobody has
     signed it off yet."""
     before = [
-        x.key for x in version.lessons if x.position < practical.position and x.type != "practical"
+        x.key
+        for x in version.lessons
+        if x.position < practical.position and not LESSON_TYPES[x.type].needs_signoff
     ]
     opened = exists().where(
         LessonProgress.enrollment_id == Enrollment.id, LessonProgress.lesson_key == practical.key
@@ -473,7 +479,9 @@ def _pending(practical: Lesson, version: CourseVersion):
 
 
 def _practicals(version: CourseVersion | None) -> list[Lesson]:
-    return [x for x in version.lessons if x.type == "practical"] if version else []
+    if version is None:
+        return []
+    return [x for x in version.lessons if LESSON_TYPES[x.type].needs_signoff]
 
 
 def pending_signoffs(course: Course, filters: CourseFilters) -> Select:

@@ -13,17 +13,24 @@
   var sending = false;
   var confirmed = false;  // for browsers without SubmitEvent.submitter
 
+  function filled(field) {
+    if (field.type === "radio" || field.type === "checkbox") return field.checked;
+    return field.value.trim() !== "";
+  }
+
+  // Answered: any field filled in, or every one inside an answer that needs them all
+  // ([data-needs-every-field], e.g. the place of each item of an ordering question).
   function answered(item) {
-    var fields = item.querySelectorAll("input, select, textarea");
+    var whole = item.querySelector("[data-needs-every-field]");
+    var fields = (whole || item).querySelectorAll("input, select, textarea");
+    var any = false;
     for (var i = 0; i < fields.length; i++) {
       var field = fields[i];
-      if (field.type === "radio" || field.type === "checkbox") {
-        if (field.checked) return true;
-      } else if (field.type !== "hidden" && field.value.trim() !== "") {
-        return true;
-      }
+      if (field.type === "hidden") continue;
+      if (filled(field)) any = true;
+      else if (whole) return false;
     }
-    return false;
+    return any;
   }
 
   function questions() {

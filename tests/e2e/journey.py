@@ -96,6 +96,9 @@ def answer_quiz(page: Page, answers: dict) -> None:
                 item.locator(f'input[type=checkbox][value="{choice}"]').check()
         elif qtype == "true_false":
             item.locator(f'input[type=radio][value="{"true" if answer else "false"}"]').check()
+        elif qtype == "ordering":  # each item's place, in a select labelled by the item
+            for place, text in enumerate(answer, start=1):
+                item.get_by_label(str(text), exact=True).select_option(str(place))
         else:
             item.locator("input[type=text]").fill(answer[0] if isinstance(answer, list) else answer)
 

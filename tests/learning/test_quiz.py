@@ -365,8 +365,8 @@ def grade(kind: str, choices, answer, response) -> bool:
     return QUESTION_TYPES[kind].grade(choices, answer, response)
 
 
-def test_registry_has_the_four_question_types():
-    assert set(QUESTION_TYPES) == {"single", "multiple", "true_false", "fill_blank"}
+def test_registry_has_the_five_question_types():
+    assert set(QUESTION_TYPES) == {"single", "multiple", "true_false", "fill_blank", "ordering"}
 
 
 def test_single_choice_grading():
