@@ -10,6 +10,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from lms.core.codes import mask_email, mask_mobile
+from lms.core.i18n import content_lang, format_month, language_name, punctuation, with_colon
 from lms.core.params import InvalidInput, answers_json, refuse, refuse_nul_characters
 from lms.core.urls import safe_next
 
@@ -200,12 +201,19 @@ def init_app(app: Flask) -> None:
         current_locale=lambda: "_".join(
             filter(None, (get_locale().language, get_locale().territory))
         ),
+        # One voice (lms.core.i18n): separators, content languages and their lang attributes.
+        punctuation=punctuation,
+        language_name=language_name,
+        content_lang=content_lang,
     )
     app.jinja_env.filters.update(
         mask_mobile=mask_mobile,
         mask_email=mask_email,
+        # One format per language: 2026年1月17日 / Jan 17, 2026; months 2026年1月 / Jan 2026.
         date=lambda value: format_date(value, "medium") if value else "",
         datetime=lambda value: format_datetime(value, "medium") if value else "",
+        month=format_month,
+        colon=with_colon,
         number=_number,
     )
     app.jinja_env.policies["ext.i18n.trimmed"] = True

@@ -20,7 +20,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from lms.core.forms import choices as select_choices
-from lms.core.i18n import ui_locale
+from lms.core.i18n import LANGUAGE_NAMES, ui_locale
 from lms.courses.authoring_limits import QUESTION_LIMITS, WithinLimit
 from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.question_types import QUESTION_TYPES
@@ -29,7 +29,7 @@ from lms.taxonomy.models import level_name
 from lms.tenancy.forms import MultiCheckboxField
 from lms.tenancy.labels import SECTOR_LABELS
 
-LANGUAGE_LABELS = {"zh-CN": "中文", "en": "English"}
+LANGUAGE_LABELS = LANGUAGE_NAMES  # 中文 / 英文 on a Chinese page, Chinese / English otherwise
 SKILL_ROWS = 3  # empty skill rows offered below the chosen ones (no JavaScript needed)
 
 

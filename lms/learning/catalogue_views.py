@@ -92,7 +92,12 @@ def version_fragments(version) -> dict:
     # render_template autoescapes .html templates: its output is safe HTML.
     value = {
         "outline_html": Markup(  # noqa: S704
-            render_template("courses/_outline.html", outline=outline, lesson_types=LESSON_TYPES)
+            render_template(
+                "courses/_outline.html",
+                outline=outline,
+                lesson_types=LESSON_TYPES,
+                language=version.language,
+            )
         ),
         "skills_html": Markup(  # noqa: S704
             render_template(
