@@ -223,6 +223,31 @@ function barOption(spec, ctx) {
   });
 }
 
+// The width of a label in px at the axis font (12 px): CJK characters are square, Latin
+// letters and digits about 0.6 em. An estimate, to give each axis the room of its longest label.
+function textWidth(text) {
+  var width = 0;
+  var s = String(text == null ? "" : text);
+  for (var i = 0; i < s.length; i++) width += s.charCodeAt(i) >= 0x2e80 ? 12 : 7;
+  return width;
+}
+
+function longest(labels) {
+  return labels.reduce(function (w, label) { return Math.max(w, textWidth(label)); }, 0);
+}
+
+// Room for the heat map's axis labels: the skills on top (turned 40° when there are many) and
+// the groups on the left get the width of their longest label, up to a cap; a longer group
+// name wraps onto a second line and a longer skill name is shortened (the table has it whole).
+function heatmapRoom(spec, width) {
+  var narrow = width < 480;
+  var rotate = spec.x.length > (narrow ? 3 : 8) ? 40 : 0;
+  var xLabel = Math.min(longest(spec.x) + 4, narrow ? 120 : 180);
+  var yLabel = Math.min(longest(spec.y) + 4, Math.round(width * (narrow ? 0.38 : 0.3)));
+  var top = rotate ? Math.ceil(xLabel * Math.sin((rotate * Math.PI) / 180)) + 20 : 28;
+  return { rotate: rotate, xLabel: xLabel, yLabel: Math.max(48, yLabel), top: top };
+}
+
 // A grid of cells coloured from white to the primary (or amber with "tone": "warning"),
 // each labelled with its value (as a percentage with "percent": true).
 function heatmapOption(spec, ctx) {
@@ -241,10 +266,20 @@ function heatmapOption(spec, ctx) {
     var dark = strongRGB ? luminance(strongRGB, t) < 0.179 : t > 0.6;
     return dark ? "#ffffff" : "#000000";
   };
-  var narrow = ctx.width < 480;
-  var rotate = spec.x.length > (narrow ? 3 : 8) ? 40 : 0;
+  // A narrow screen shows the skills that fit, cells at least 30 px wide: the first ones, which
+  // are the most gapped (the table below has all of them).
+  var fit = Math.max(3, Math.floor((ctx.width - heatmapRoom(spec, ctx.width).yLabel - 40) / 30));
+  if (spec.x.length > fit) {
+    spec = extend(extend({}, spec), {
+      x: spec.x.slice(0, fit),
+      data: spec.data.filter(function (d) { return d[0] < fit; }),
+    });
+  }
+  var room = heatmapRoom(spec, ctx.width);
+  var rotate = room.rotate;
   return extend(base(spec, ctx), {
-    grid: { top: rotate ? 8 : 28, left: 8, right: 8, bottom: 56 },
+    // Labels inside the chart's box (ECharts 6 "outerBounds", the old containLabel).
+    grid: { top: 8, left: 8, right: 16, bottom: 56, outerBoundsMode: "same", outerBoundsContain: "axisLabel" },
     xAxis: {
       type: "category",
       data: spec.x,
@@ -256,8 +291,9 @@ function heatmapOption(spec, ctx) {
         color: ctx.theme.text,
         interval: 0,
         rotate: rotate,
-        width: rotate ? 96 : Math.max(40, Math.floor((ctx.width * 0.7) / Math.max(1, spec.x.length))),
+        width: rotate ? room.xLabel : Math.max(40, Math.floor((ctx.width - room.yLabel - 24) / Math.max(1, spec.x.length))),
         overflow: rotate ? "truncate" : "break",
+        ellipsis: "…",
       },
     },
     yAxis: {
@@ -269,8 +305,9 @@ function heatmapOption(spec, ctx) {
       axisLabel: {
         color: ctx.theme.text,
         interval: 0,
-        width: Math.round(Math.min(160, ctx.width * 0.28)),
+        width: room.yLabel,
         overflow: "break",
+        lineHeight: 15,
       },
     },
     visualMap: {
@@ -319,7 +356,7 @@ var BUILDERS = { bar: barOption, heatmap: heatmapOption };
 // Rows of bars or cells need room: grow the container beyond its CSS height when there are many.
 function minHeight(spec) {
   if (spec.type === "bar" && spec.horizontal !== false) return 60 + spec.categories.length * 16 * Math.max(2, spec.series.length);
-  if (spec.type === "heatmap") return 120 + spec.y.length * 36;
+  if (spec.type === "heatmap") return heatmapRoom(spec, 1024).top + 80 + spec.y.length * 36;
   return 0;
 }
 

@@ -309,6 +309,8 @@ def _deactivate(place: Place, role_id: str):
         ),
         button=_l("Deactivate job role"),
         back=back,
+        admin_consortium=place.consortium,
+        admin_firm=place.firm,
     )
 
 

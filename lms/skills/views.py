@@ -10,6 +10,7 @@ from flask_login import current_user
 from lms.core.access import signed_in
 from lms.core.forms import choices
 from lms.core.i18n import ui_locale
+from lms.core.pagination import paginate_list
 from lms.extensions import db
 from lms.jobs.exports import csv_response
 from lms.jobs.service import start_job
@@ -29,6 +30,10 @@ from lms.taxonomy.models import LEVEL_NAMES, JobRole, Skill, level_name
 from lms.tenancy.scope import current_scope
 
 bp = Blueprint("skills", __name__)
+# The gap pages show the top gaps, this many a page (the CSV export has every row), and the
+# gaps no course closes up to this many.
+GAP_PAGE_SIZE = 20
+UNCOVERED_SHOWN = 10
 
 
 def _skill_options(locale: str, consortium_id: int):
@@ -251,10 +256,29 @@ def _heatmap_spec(cells, group_names: dict, skills: dict) -> dict | None:
 
 
 def _gap_table(cells, group_names: dict):
-    """Rows (group, skill, workers, with gap, share, total gap), biggest gaps first."""
+    """Rows (group, skill, workers, with gap, share, total gap), the top gaps first: the most
+    levels missing (workers with the gap × levels each lacks), then the most workers."""
     return sorted(
-        cells, key=lambda c: (-c.with_gap, -c.total_gap, str(group_names.get(c.group, c.group)))
+        cells, key=lambda c: (-c.total_gap, -c.with_gap, str(group_names.get(c.group, c.group)))
     )
+
+
+def _group_filter(names: dict, message):
+    """(group, error) from the ?group= of a gap page: one of `names` (a firm or a job role),
+    or None for all; an unknown value shows every group and `message` next to the filter."""
+    raw = request.args.get("group", "").strip()
+    if not raw:
+        return None, None
+    for key in names:
+        if str(key) == raw:
+            return key, None
+    return None, message
+
+
+def _top_gaps(rows, group):
+    """The rows with a gap (of one group when `group` is given), paginated."""
+    shown = [c for c in rows if c.with_gap and (group is None or c.group == group)]
+    return paginate_list(shown, per_page=GAP_PAGE_SIZE)
 
 
 def _gap_csv(filename: str, group_label, group_names: dict, skills: dict, rows):
@@ -302,10 +326,14 @@ def firm_gaps(firm):
     rows = _gap_table(cells, roles)
     if request.args.get("format") == "csv":
         return _gap_csv(f"skill-gaps-firm-{firm.id}.csv", _l("Job role"), roles, skills, rows)
+    group, group_error = _group_filter(roles, _l("Job role: choose a job role of the list."))
     return render_template(
         "skills/firm_gaps.html",
         firm=firm,
         rows=rows,
+        page=_top_gaps(rows, group),
+        group=group,
+        group_error=group_error,
         roles=roles,
         skills=skills,
         spec=_heatmap_spec(cells, roles, skills),
@@ -438,6 +466,7 @@ def consortium_gaps(consortium):
     rows = _gap_table(cells, firms)
     if request.args.get("format") == "csv":
         return _gap_csv(f"skill-gaps-{consortium.code}.csv", _l("Firm"), firms, skills, rows)
+    group, group_error = _group_filter(firms, _l("Firm: choose a firm of this consortium."))
     last_job = db.session.scalars(
         db.select(recommendations.RecommendationList.computed_at)
         .where(recommendations.RecommendationList.consortium_id == consortium.id)
@@ -448,9 +477,13 @@ def consortium_gaps(consortium):
         "skills/consortium_gaps.html",
         consortium=consortium,
         rows=rows,
+        page=_top_gaps(rows, group),
+        group=group,
+        group_error=group_error,
         firms=firms,
         skills=skills,
-        uncovered=uncovered,
+        uncovered=uncovered[:UNCOVERED_SHOWN],
+        uncovered_total=len(uncovered),
         last_computed=last_job,
         spec=_heatmap_spec(cells, firms, skills),
     )

@@ -212,7 +212,7 @@ def _desktop_nested(page, tr, role: str):
     audit = menu.locator('a[href$="/audit"]')
     href = audit.get_attribute("href")
     follow(page, audit)
-    follow(page, main.locator("form.filters").get_by_role("button"))  # the log, filtered
+    follow(page, main.get_by_role("button", name=tr("Filter"), exact=True))  # the log, filtered
     return menu, href
 
 

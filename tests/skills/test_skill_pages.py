@@ -584,7 +584,7 @@ def test_the_consortium_gap_page_lists_firms_and_uncovered_gaps(site, as_user):
     assert "唐山精工" in page and "=SUM(A1)" in page
     spec = chart_spec(page, "consortium-gaps")
     assert sorted(spec["y"]) == sorted(["唐山精工", "=SUM(A1)"])
-    uncovered = page[page.index("Gaps no published course closes") : page.index("Gaps by firm")]
+    uncovered = page[page.index("Gaps no published course closes") : page.index("Top gaps by firm")]
     assert "pg_weld" in uncovered and "no course" in uncovered
     assert "pg_plc" not in uncovered and "pg_hmi" not in uncovered
 
