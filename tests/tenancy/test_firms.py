@@ -449,52 +449,7 @@ def test_platform_admin_invites_a_consortium_admin_who_can_then_manage_firms(
     assert newcomer.get(f"/consortia/{consortium.id}/firms").status_code == 200
 
 
-# --- the audit log ----------------------------------------------------------------------
-
-
-def test_audit_log_lists_the_firm_actions_for_auditor_and_consortium_admin(
-    app, client, login, create_firm, consortium, consortium_admin, make_user
-):
-    firm = create_firm(consortium=consortium)
-    login(consortium_admin)
-    client.post(
-        f"/consortia/{consortium.id}/firms/new",
-        data={"name": "审计测试公司", "kind": "college", "credit_code": NEW_CODE},
-    )
-    client.post(
-        f"/firms/{firm.id}/edit",
-        data={"name": "改名后公司", "kind": firm.kind, "credit_code": firm.credit_code},
-    )
-    client.post(f"/firms/{firm.id}/deactivate")
-    client.post(f"/firms/{firm.id}/activate")
-
-    auditor = make_user(role="auditor", consortium=consortium)
-    auditor_client = app.test_client()
-    login(auditor, c=auditor_client)
-    for c in (auditor_client, client):
-        response = c.get(f"/consortia/{consortium.id}/audit")
-        assert response.status_code == 200
-        html = response.get_data(as_text=True)
-        for action in ("firm.create", "firm.update", "firm.deactivate", "firm.activate"):
-            assert action in html
-        assert consortium_admin.name in html
-        assert "127.0.0.1" in html
-
-    filtered = auditor_client.get(f"/consortia/{consortium.id}/audit?action=firm.de")
-    html = filtered.get_data(as_text=True)
-    assert "firm.deactivate" in html and "firm.create" not in html
-
-
-def test_audit_log_is_not_shown_to_firm_people_or_other_consortia(
-    client, login, create_firm, create_consortium, consortium, make_user
-):
-    firm = create_firm(consortium=consortium)
-    login(make_user(role="firm_admin", firm=firm))
-    assert client.get(f"/consortia/{consortium.id}/audit").status_code == 404
-
-    other = client.application.test_client()
-    login(make_user(role="auditor", consortium=create_consortium()), c=other)
-    assert other.get(f"/consortia/{consortium.id}/audit").status_code == 404
+# The audit log page has its own module: tests/tenancy/test_audit_log.py.
 
 
 def test_credit_codes_of_the_fixture_factory_are_valid():
