@@ -39,6 +39,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "consortium.people",
             "course.approve",
             "report.view",
+            "report.approve",  # the monthly pilot report: approve a month, set the seal
             "audit.view",
             "enrollment.assign",
             "taxonomy.manage",

@@ -326,10 +326,18 @@ def render_pdf(html: str, *, colors: dict, images: dict[str, tuple[bytes, str]])
     return pdf
 
 
-def render_document(folder: Path, template: str, context: dict, *, stylesheet: str) -> bytes:
+def render_document(
+    folder: Path,
+    template: str,
+    context: dict,
+    *,
+    stylesheet: str,
+    images: dict[str, tuple[bytes, str]] | None = None,
+) -> bytes:
     """A PDF of another document (a transcript, a report) made as certificates are: the
-    sandboxed `template` from `folder` over plain data, the same fetcher (no assets: every URL
-    is refused) and CJK fonts; `stylesheet` (a CSS file in `folder`) sets its own @page."""
+    sandboxed `template` from `folder` over plain data, the same fetcher (only the named
+    `images`, as in render_pdf: every other URL is refused) and CJK fonts; `stylesheet` (a CSS
+    file in `folder`) sets its own @page."""
     from weasyprint import CSS, HTML
     from weasyprint.urls import FatalURLFetchingError
 
@@ -338,7 +346,7 @@ def render_document(folder: Path, template: str, context: dict, *, stylesheet: s
     )
     html = env.get_template(template).render(**context)
     css = (folder / stylesheet).read_text(encoding="utf-8")
-    fetcher = _fetcher_class()({})
+    fetcher = _fetcher_class()({asset_url(k): v for k, v in (images or {}).items()})
     with _LOCK:
         setup = _setup_for(html)
         try:

@@ -1,37 +1,61 @@
-"""The figures of the consortium and firm dashboards, as SQL aggregates over a `Slice`.
+"""The figures of the consortium and firm dashboards (and the monthly report), as SQL
+aggregates over a `Slice`. One definition per figure serves the headline, the breakdown tables,
+the drill-down (`people_query`) and the exports; `definitions()` words it for the page.
 
-Definitions (also shown on the page):
-- enrolments, completions, certificates, training hours: events in the period;
-- completion rate: completions ÷ enrolments of the period;
-- workers enrolled: different workers with an enrolment made in the period;
-- workers whose skill level rose: different workers with verified evidence in the period above
-  every verified level they held before in that skill;
-- active in the last 30 days and overdue mandatory assignments: as of now (not the period);
-- overdue assignments are counted per assigning party (lms.learning.models.Assignment): a firm's
-  figures, list and drill-down count the firm's own assignments (not another firm's assignment
-  of a worker they share), the consortium's every firm's and its own.
+Definitions (the period is the slice's months; its end is local midnight after its last day):
+- enrolments, completions, certificates, training hours: events in the period. Completions
+  are of enrolments made at any time, so they may exceed the period's enrolments;
+- enrolments completed ("cohort"): of the enrolments made in the period, those completed by
+  its end; completion rate = that ÷ the enrolments made in the period, so never above 100 %.
+  Each row of a breakdown is the slice narrowed to that row: a month row is its own period
+  (enrolments of the month completed by the month's end), as its drill-down link shows;
+- people are counted once: workers enrolled (an enrolment made in the period), workers
+  whose skill level rose (verified evidence in the period above every verified level they
+  held before in that skill; evidence from ratings and sign-offs counts too, so it may exceed
+  the workers enrolled) and active workers are different people, and their drill-downs list
+  one row per person, their firms joined in one cell ("A厂、B厂"). The by-firm table counts a
+  person under each firm of the slice they belong to (a firm's row equals that firm's
+  dashboard), so its rows may add up to more than the total; the page says so;
+- "as of" figures are taken at the period's end when the period is over, and at the moment
+  of the request while it runs (`as_of`):
+  - overdue: assignments (mandatory ones for the headline) due before that moment whose
+    enrolment was neither completed nor withdrawn by then, and which existed then. Counted
+    per assigning party (lms.learning.models.Assignment): a firm's figures, list and
+    drill-down count the firm's own assignments (not another firm's assignment of a worker
+    they share), the consortium's every firm's and its own;
+  - active in the last 30 days: different workers with a learning event in the 30 days up to
+    that moment. A past moment reads only timestamps that never move once written (a course
+    started, a lesson finished, a quiz attempt started or submitted, a course completed), so a
+    closed period's figure doesn't change with later activity; "now" also counts the latest
+    saved progress (Enrollment.last_active_at), which is exact for the present only.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
+from babel.dates import format_skeleton
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, distinct, func, select, text
+from sqlalchemy import Select, String, distinct, func, literal, null, or_, select, text, union_all
 
 from lms.certificates.models import Certificate
+from lms.core.i18n import format_month
 from lms.core.params import MAX_INT
 from lms.core.types import utcnow
 from lms.courses.models import Course, CourseSkill, CourseVersion
 from lms.extensions import db
-from lms.learning.models import Assignment, Enrollment
+from lms.learning.models import Assignment, Enrollment, LessonProgress, QuizAttempt
 from lms.reports.summary import (
     Slice,
     breakdowns,
     enrollment_filters,
     local_zone,
+    month_expr,
+    month_first_day,
     month_of,
     month_start,
     months,
@@ -54,6 +78,7 @@ HEADLINES = (
     "active",
     "enrolled",
     "completed",
+    "cohort",
     "rate",
     "overdue",
     "certificates",
@@ -65,6 +90,7 @@ HEADLINE_LABELS = {
     "active": _l("Active in the last 30 days"),
     "enrolled": _l("Enrolments"),
     "completed": _l("Completions"),
+    "cohort": _l("Enrolments of the period completed by its end"),
     "rate": _l("Completion rate"),
     "overdue": _l("Overdue mandatory assignments"),
     "certificates": _l("Certificates issued"),
@@ -75,13 +101,18 @@ HEADLINE_LABELS = {
 COLUMN_LABELS = {
     "enrolled": _l("Enrolments"),
     "completed": _l("Completions"),
+    "cohort": _l("Of which completed"),
     "rate": _l("Completion rate (%)"),
     "certificates": _l("Certificates issued"),
     "hours": _l("Training hours"),
     "workers": _l("Workers enrolled"),
+    "members": _l("Team members"),
     "overdue": _l("Overdue mandatory"),
-    "raised": _l("Skill-level rises"),
+    "raised": _l("Workers whose level rose"),
 }
+# The figures about people (each person once; their drill-downs list one row per person).
+PEOPLE_METRICS = ("workers", "active", "raised")
+ACTIVE_DAYS = 30
 
 
 # --- filters -------------------------------------------------------------------------------------
@@ -123,7 +154,7 @@ def default_period() -> tuple[int, int]:
     """The last twelve months, this one included."""
     last = month_of(utcnow())
     first = last
-    for _ in range(11):
+    for _i in range(11):
         first = prev_month(first)
     return first, last
 
@@ -297,16 +328,37 @@ def _today() -> date:
     return utcnow().astimezone(local_zone()).date()
 
 
+def period_end(s: Slice) -> datetime:
+    """The end of the slice's period: local midnight after its last day (exclusive)."""
+    return month_start(next_month(s.last))
+
+
+def as_of(s: Slice) -> datetime | None:
+    """The moment the "as of" figures (active, overdue) are taken at: the period's end when it
+    is over, None (now) while it runs."""
+    end = period_end(s)
+    return end if end <= utcnow() else None
+
+
 def _overdue_conditions(s: Slice, *, mandatory_only: bool) -> list:
-    """Assignments of the slice (a firm's: its own) past their due date, of open enrolments;
-    for a query from Assignment joined to Enrollment (_overdue_from)."""
-    conditions = [
-        *enrollment_filters(s, Assignment),
-        Enrollment.completed_at.is_(None),
-        Enrollment.withdrawn_at.is_(None),
-        Assignment.due_on.is_not(None),
-        Assignment.due_on < _today(),
-    ]
+    """Assignments of the slice (a firm's: its own) overdue as of `as_of(s)`; for a query from
+    Assignment joined to Enrollment (_overdue_from)."""
+    moment = as_of(s)
+    if moment is None:
+        # Now: the open assignments past their due date (the partial indexes' condition).
+        dated = [
+            Enrollment.completed_at.is_(None),
+            Enrollment.withdrawn_at.is_(None),
+            Assignment.due_on < _today(),
+        ]
+    else:
+        dated = [
+            or_(Enrollment.completed_at.is_(None), Enrollment.completed_at >= moment),
+            or_(Enrollment.withdrawn_at.is_(None), Enrollment.withdrawn_at >= moment),
+            Assignment.due_on < moment.astimezone(local_zone()).date(),
+            Assignment.created_at < moment,
+        ]
+    conditions = [*enrollment_filters(s, Assignment), Assignment.due_on.is_not(None), *dated]
     if mandatory_only:
         conditions.append(Assignment.is_mandatory.is_(True))
     return conditions
@@ -322,22 +374,108 @@ def overdue_count(s: Slice):
     return _overdue_from(select(func.count())).where(*_overdue_conditions(s, mandatory_only=False))
 
 
-def _active_since():
-    return utcnow() - timedelta(days=30)
+def activity(s: Slice):
+    """(user_id, firm_id, at) of the learning events of the slice's enrolments in the 30 days
+    up to `as_of(s)`, as a subquery: the people behind "active in the last 30 days".
+
+    A past moment reads only timestamps written once (Enrollment.started_at and completed_at,
+    LessonProgress.completed_at, QuizAttempt.started_at and submitted_at); now also reads
+    Enrollment.last_active_at, the latest saved progress. Starting a course and finishing a
+    lesson save progress too (lms.learning.service.record_progress), so their enrolments have
+    last_active_at at or after them: that narrows those two scans to recently active
+    enrolments (an index) without changing what they find."""
+    E, P, Q = Enrollment, LessonProgress, QuizAttempt
+    moment = as_of(s)
+    upper = moment or utcnow() + timedelta(seconds=1)
+    since = (moment or utcnow()) - timedelta(days=ACTIVE_DAYS)
+
+    def events(at, *, join=None, recent=False):
+        query = select(
+            E.user_id.label("user_id"),
+            func.coalesce(E.firm_id, 0).label("firm_id"),
+            at.label("at"),
+        ).select_from(E)
+        if join is not None:
+            query = query.join(join, join.enrollment_id == E.id)
+        conditions = [*enrollment_filters(s), at >= since, at < upper]
+        if recent:
+            conditions.append(E.last_active_at >= since)
+        return query.where(*conditions)
+
+    parts = [
+        events(E.completed_at),
+        events(Q.started_at, join=Q),
+        events(Q.submitted_at, join=Q),
+    ]
+    if moment is None:
+        parts.append(events(E.last_active_at))
+    else:
+        parts += [events(E.started_at, recent=True), events(P.completed_at, join=P, recent=True)]
+    return union_all(*parts).subquery("activity")
 
 
-def rate(completed: int, enrolled: int) -> float | None:
-    return round(100 * completed / enrolled, 1) if enrolled else None
+def cohort_counts(s: Slice) -> dict:
+    """The enrolments made in the period and completed by its end: {"total": n, "firm": {id: n},
+    "course": {id: n}} and "month": {month: the enrolments of that month completed by its end}
+    (a month row is its own period). Counted live over the period's completions (an index)."""
+    E = Enrollment
+    start, end = month_start(s.first), period_end(s)
+    out: dict = {"total": 0, "firm": {}, "course": {}, "month": {}}
+    if start >= utcnow():
+        return out
+    enrolled_month = month_expr(E.enrolled_at)
+    rows = (
+        select(
+            func.coalesce(E.firm_id, 0).label("firm_id"),
+            E.course_id.label("course_id"),
+            enrolled_month.label("month"),
+            (enrolled_month == month_expr(E.completed_at)).label("same_month"),
+        )
+        .where(
+            *enrollment_filters(s),
+            E.completed_at >= start,
+            E.completed_at < end,
+            E.enrolled_at >= start,
+            E.enrolled_at < end,
+        )
+        .cte("cohort")
+    )
+    none = null().cast(String)
+    for kind, key, n in db.session.execute(
+        union_all(
+            select(literal("total"), none, func.count()).select_from(rows),
+            select(literal("firm"), rows.c.firm_id.cast(String), func.count()).group_by(
+                rows.c.firm_id
+            ),
+            select(literal("course"), rows.c.course_id.cast(String), func.count()).group_by(
+                rows.c.course_id
+            ),
+            select(literal("month"), rows.c.month.cast(String), func.count())
+            .where(rows.c.same_month)
+            .group_by(rows.c.month),
+        )
+    ):
+        if kind == "total":
+            out["total"] = int(n)
+        else:
+            out[kind][int(key)] = int(n)
+    return out
+
+
+def rate(done: int, enrolled: int) -> float | None:
+    """The completion rate in %: `done` is a part of `enrolled` (the cohort), so at most 100."""
+    return round(100 * done / enrolled, 1) if enrolled else None
 
 
 @dataclass
 class Totals:
-    """Everything the breakdown tables add up, fetched once per slice (three statements)."""
+    """Everything the breakdown tables add up, fetched once per slice."""
 
     events: dict
     workers: dict
     raises: dict
     overdue: dict  # assigning firm id (None: the consortium) → overdue mandatory assignments
+    cohort: dict
 
 
 def totals(s: Slice) -> Totals:
@@ -351,36 +489,35 @@ def totals(s: Slice) -> Totals:
             .group_by(Assignment.firm_id)
         ).all()
     )
-    return Totals(breakdowns(s), worker_counts(s), skill_raises(s), overdue)
+    return Totals(breakdowns(s), worker_counts(s), skill_raises(s), overdue, cohort_counts(s))
 
 
 def headline(s: Slice, t: Totals | None = None) -> dict:
     t = t or totals(s)
     enrolled, completed = t.events["total"]["enrolled"], t.events["total"]["completed"]
+    events = activity(s)
     return {
         "enrolled": int(enrolled),
         "completed": int(completed),
-        "rate": rate(int(completed), int(enrolled)),
+        "cohort": t.cohort["total"],
+        "rate": rate(t.cohort["total"], int(enrolled)),
         "certificates": int(t.events["total"]["certificates"]),
         "hours": round(float(t.events["total"]["hours"]), 1),
         "workers": t.workers["workers"],
         "raised": t.workers["raised"],
-        "active": db.session.scalar(
-            select(func.count(distinct(Enrollment.user_id))).where(
-                *enrollment_filters(s), Enrollment.last_active_at >= _active_since()
-            )
-        ),
+        "active": db.session.scalar(select(func.count(distinct(events.c.user_id)))),
         "overdue": sum(t.overdue.values()),
     }
 
 
-def _row(counts: dict | None, **extra) -> dict:
+def _row(counts: dict | None, cohort: int = 0, **extra) -> dict:
     counts = counts or {}
     enrolled, completed = int(counts.get("enrolled", 0)), int(counts.get("completed", 0))
     return {
         "enrolled": enrolled,
         "completed": completed,
-        "rate": rate(completed, enrolled),
+        "cohort": cohort,
+        "rate": rate(cohort, enrolled),
         "certificates": int(counts.get("certificates", 0)),
         "hours": round(float(counts.get("hours", 0)), 1),
         **extra,
@@ -388,7 +525,8 @@ def _row(counts: dict | None, **extra) -> dict:
 
 
 def by_firm(s: Slice, t: Totals | None = None) -> list[dict]:
-    """Every firm of the consortium (those without activity too), by enrolments."""
+    """Every firm of the consortium (those without activity too), by enrolments. A worker
+    enrolled through two firms counts under each (each row equals that firm's dashboard)."""
     t = t or totals(s)
     firms = db.session.execute(
         select(Firm.id, Firm.name).where(Firm.consortium_id == s.consortium_id).order_by(Firm.name)
@@ -396,6 +534,7 @@ def by_firm(s: Slice, t: Totals | None = None) -> list[dict]:
     rows = [
         _row(
             t.events["firm"].get(firm_id),
+            t.cohort["firm"].get(firm_id, 0),
             firm_id=firm_id,
             name=name,
             workers=t.workers["by_firm"].get(firm_id, 0),
@@ -415,7 +554,12 @@ def by_course(
     info = course_info(s.consortium_id) if info is None else info
     unknown = {"title": "?", "sector": "", "slug": ""}
     rows = [
-        _row(counts, course_id=course_id, **info.get(course_id, unknown))
+        _row(
+            counts,
+            t.cohort["course"].get(course_id, 0),
+            course_id=course_id,
+            **info.get(course_id, unknown),
+        )
         for course_id, counts in t.events["course"].items()
     ]
     rows.sort(key=lambda r: (-r["enrolled"], r["course_id"]))
@@ -423,9 +567,10 @@ def by_course(
 
 
 def by_month(s: Slice, t: Totals | None = None) -> list[dict]:
+    """Each month as its own period (its rate: its enrolments completed by its end)."""
     t = t or totals(s)
     return [
-        _row(t.events["month"].get(m), month=m, label=_month_text(m))
+        _row(t.events["month"].get(m), t.cohort["month"].get(m, 0), month=m, label=_month_text(m))
         for m in months(s.first, s.last)
     ]
 
@@ -437,8 +582,9 @@ def by_skill(
     courses: list[dict] | None = None,
     t: Totals | None = None,
 ) -> list[dict]:
-    """Per skill: enrolments and completions of the courses that teach it, and the verified
-    level rises of the slice's workers in it. `courses` is by_course(s) when the caller has it."""
+    """Per skill: enrolments and completions of the courses that teach it, and the different
+    workers of the slice whose level in it rose. `courses` is by_course(s) when the caller has
+    it."""
     from lms.core.i18n import ui_locale
     from lms.taxonomy.models import Skill
 
@@ -448,8 +594,8 @@ def by_skill(
     for r in by_course(s, t=t) if courses is None else courses:
         for skill_id in taught.get(r["course_id"], ()):
             row = sums.setdefault(skill_id, {})
-            row["enrolled"] = row.get("enrolled", 0) + r["enrolled"]
-            row["completed"] = row.get("completed", 0) + r["completed"]
+            for key in ("enrolled", "completed", "cohort"):
+                row[key] = row.get(key, 0) + r[key]
     locale = ui_locale()
     names = {
         skill.id: skill.name(locale)
@@ -461,7 +607,8 @@ def by_skill(
             "name": names.get(skill_id, skill_id),
             "enrolled": row.get("enrolled", 0),
             "completed": row.get("completed", 0),
-            "rate": rate(row.get("completed", 0), row.get("enrolled", 0)),
+            "cohort": row.get("cohort", 0),
+            "rate": rate(row.get("cohort", 0), row.get("enrolled", 0)),
             "raised": int(t.raises.get(skill_id, 0)),
         }
         for skill_id, row in sums.items()
@@ -472,13 +619,14 @@ def by_skill(
 
 
 def by_job_role(s: Slice) -> list[dict]:
-    """Team progress per job role: the firm's current workers in each role, and their
-    enrolments and completions in the period and the firm's assignments of them overdue now."""
+    """Team progress per job role: the firm's current workers in each role ("members"), and of
+    their enrolments through the firm those of the period, the different workers behind them,
+    the ones completed in it and by its end, and the firm's assignments of them overdue."""
     from lms.core.i18n import ui_locale
     from lms.taxonomy.models import JobRole
 
     M, E = Membership, Enrollment
-    start, end = month_start(s.first), month_start(next_month(s.last))
+    start, end = month_start(s.first), period_end(s)
     role = func.coalesce(M.job_role_id, "").label("role")
     members = [
         M.consortium_id == s.consortium_id,
@@ -487,25 +635,27 @@ def by_job_role(s: Slice) -> list[dict]:
         *([M.firm_id == s.firm_id] if s.firm_id is not None else []),
         *([M.job_role_id == s.job_role_id] if s.job_role_id is not None else []),
     ]
+    empty = {"members": 0, "workers": 0, "enrolled": 0, "completed": 0, "cohort": 0, "overdue": 0}
     figures: dict[str, dict] = {}
-    for role_id, workers in db.session.execute(
-        select(role, func.count()).where(*members).group_by(role)
-    ):
-        figures[role_id] = {"workers": workers, "enrolled": 0, "completed": 0, "overdue": 0}
+    for role_id, n in db.session.execute(select(role, func.count()).where(*members).group_by(role)):
+        figures[role_id] = {**empty, "members": n}
     # One pass over the firm's enrolments of its current workers, one over its assignments.
-    for role_id, enrolled, completed in db.session.execute(
+    in_period = (E.enrolled_at >= start) & (E.enrolled_at < end)
+    for role_id, workers, enrolled, completed, cohort in db.session.execute(
         select(
             role,
-            func.count().filter((E.enrolled_at >= start) & (E.enrolled_at < end)),
+            func.count(distinct(E.user_id)).filter(in_period),
+            func.count().filter(in_period),
             func.count().filter((E.completed_at >= start) & (E.completed_at < end)),
+            func.count().filter(in_period & (E.completed_at < end)),
         )
         .select_from(E)
         .join(M, (M.user_id == E.user_id) & (M.firm_id == E.firm_id))
         .where(*enrollment_filters(s), *members)
         .group_by(role)
     ):
-        counts = figures.setdefault(role_id, {"workers": 0, "overdue": 0})
-        counts.update(enrolled=enrolled, completed=completed)
+        counts = figures.setdefault(role_id, dict(empty))
+        counts.update(workers=workers, enrolled=enrolled, completed=completed, cohort=cohort)
     A = Assignment
     for role_id, overdue in db.session.execute(
         _overdue_from(select(role, func.count()))
@@ -513,8 +663,7 @@ def by_job_role(s: Slice) -> list[dict]:
         .where(*_overdue_conditions(s, mandatory_only=False), *members)
         .group_by(role)
     ):
-        counts = figures.setdefault(role_id, {"workers": 0, "enrolled": 0, "completed": 0})
-        counts["overdue"] = overdue
+        figures.setdefault(role_id, dict(empty))["overdue"] = overdue
     locale = ui_locale()
     names = {r.id: r.name(locale) for r in db.session.scalars(select(JobRole))}
     out = [
@@ -522,11 +671,11 @@ def by_job_role(s: Slice) -> list[dict]:
             "job_role_id": role_id or None,
             "name": names.get(role_id) or _l("No job role"),
             **counts,
-            "rate": rate(counts["completed"], counts["enrolled"]),
+            "rate": rate(counts["cohort"], counts["enrolled"]),
         }
         for role_id, counts in figures.items()
     ]
-    out.sort(key=lambda r: (-r["workers"], str(r["name"])))
+    out.sort(key=lambda r: (-r["members"], str(r["name"])))
     return out
 
 
@@ -535,7 +684,7 @@ def chart_months(rows: list[dict], *, enrolled_label, completed_label, title) ->
         "type": "bar",
         "horizontal": False,
         "title": str(title),
-        "categories": [r["label"] for r in rows],
+        "categories": [format_month(r["month"]) for r in rows],
         "series": [
             {"name": str(enrolled_label), "data": [r["enrolled"] for r in rows]},
             {"name": str(completed_label), "data": [r["completed"] for r in rows]},
@@ -566,12 +715,71 @@ METRIC_LABELS = {
 }
 
 
+def _list_separator() -> str:
+    from lms.core.i18n import ui_locale
+
+    return "、" if ui_locale() == "zh_CN" else ", "
+
+
+def _firm_names(pairs):
+    """user_id → the names of their firms among `pairs` (user_id, firm_id; 0: none), joined in
+    one cell ("A厂、B厂"), as a subquery."""
+    named = (
+        select(pairs.c.user_id.label("user_id"), Firm.name.label("name"))
+        .select_from(pairs)
+        .join(Firm, Firm.id == pairs.c.firm_id)
+        .distinct()
+        .subquery("named")
+    )
+    separator = literal(_list_separator(), String)
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+        joined = func.string_agg(named.c.name, aggregate_order_by(separator, named.c.name))
+    else:
+        named = select(named).order_by(named.c.user_id, named.c.name).subquery("ordered")
+        joined = func.group_concat(named.c.name, separator)
+    return (
+        select(named.c.user_id.label("user_id"), joined.label("firm"))
+        .group_by(named.c.user_id)
+        .subquery("firm_names")
+    )
+
+
+def _one_row_per_person(source, *, latest: bool = False) -> Select:
+    """One row per person of `source` (user_id, firm_id, and with `latest` the moment `at`):
+    (user_id, name, mobile, firm: their firms joined; with `latest`, last_active_at)."""
+    from lms.auth.models import User
+
+    people = select(source.c.user_id.label("user_id"))
+    if latest:
+        people = people.add_columns(func.max(source.c.at).label("last_active_at"))
+    people = people.group_by(source.c.user_id).subquery("people")
+    names = _firm_names(source)
+    query = (
+        select(
+            User.id.label("user_id"),
+            User.name.label("name"),
+            User.mobile.label("mobile"),
+            names.c.firm.label("firm"),
+            *([people.c.last_active_at] if latest else []),
+        )
+        .select_from(people)
+        .join(User, User.id == people.c.user_id)
+        .outerjoin(names, names.c.user_id == people.c.user_id)
+    )
+    if latest:
+        return query.order_by(people.c.last_active_at.desc(), User.id)
+    return query.order_by(User.name, User.id)
+
+
 def people_query(s: Slice, metric: str) -> Select:
-    """The rows behind a figure, newest first: (user, firm, course or skill, date, detail)."""
+    """The rows behind a figure: one per person for the people figures (PEOPLE_METRICS), one
+    per enrolment, certificate, credit or assignment for the others, newest first."""
     from lms.auth.models import User
 
     E = Enrollment
-    start, end = month_start(s.first), month_start(next_month(s.last))
+    start, end = month_start(s.first), period_end(s)
     person = (User.id.label("user_id"), User.name.label("name"), User.mobile.label("mobile"))
     firm = Firm.name.label("firm")
     if metric in ("overdue", "overdue_all"):
@@ -598,8 +806,8 @@ def people_query(s: Slice, metric: str) -> Select:
             .where(*_overdue_conditions(s, mandatory_only=metric == "overdue"))
             .order_by(A.due_on, A.id)
         )
-    if metric in ("enrolled", "completed", "active"):
-        moment = {"enrolled": E.enrolled_at, "completed": E.completed_at}.get(metric)
+    if metric in ("enrolled", "completed", "cohort"):
+        moment = E.completed_at if metric == "completed" else E.enrolled_at
         query = (
             select(
                 *person,
@@ -615,15 +823,11 @@ def people_query(s: Slice, metric: str) -> Select:
             )
             .join(User, User.id == E.user_id)
             .outerjoin(Firm, Firm.id == E.firm_id)
+            .where(*enrollment_filters(s), moment >= start, moment < end)
         )
-        if metric == "active":
-            return query.where(
-                *enrollment_filters(s), E.last_active_at >= _active_since()
-            ).order_by(E.last_active_at.desc(), E.id)
-
-        return query.where(*enrollment_filters(s), moment >= start, moment < end).order_by(
-            moment.desc(), E.id
-        )
+        if metric == "cohort":
+            query = query.where(E.completed_at >= start, E.completed_at < end)
+        return query.order_by(moment.desc(), E.id)
     if metric == "certificates":
         C = Certificate
 
@@ -664,12 +868,76 @@ def people_query(s: Slice, metric: str) -> Select:
             )
             .order_by(H.credited_on.desc(), H.id)
         )
-    kind = "enrolled" if metric == "workers" else "raised"
-    pairs = worker_pairs(s, kind)
-    return (
-        select(*person, firm)
-        .select_from(pairs)
-        .join(User, User.id == pairs.c.user_id)
-        .outerjoin(Firm, Firm.id == pairs.c.firm_id)
-        .order_by(Firm.name, User.name, User.id)
-    )
+    if metric == "active":
+        return _one_row_per_person(activity(s), latest=True)
+    return _one_row_per_person(worker_pairs(s, "enrolled" if metric == "workers" else "raised"))
+
+
+# --- how each figure is counted -----------------------------------------------------------------
+
+
+def _month_name(month: int) -> str:
+    return format_skeleton("yMMM", month_first_day(month), locale=get_locale())
+
+
+def as_of_text(s: Slice) -> str:
+    """When the "as of" figures are taken, for the page: "as of now" or "as of the end of …"."""
+    if as_of(s) is None:
+        return _("as of now")
+    return _("as of the end of %(month)s", month=_month_name(s.last))
+
+
+def definitions(s: Slice) -> dict[str, str]:
+    """How each headline figure is counted, in the current language (the page shows these)."""
+    when = as_of_text(s)
+    past = as_of(s) is not None
+    return {
+        "workers": _(
+            "Different workers with an enrolment made in the period: each person once, however "
+            "many courses or firms."
+        ),
+        "active": (
+            _(
+                "Different workers with learning recorded in the 30 days up to %(when)s: a "
+                "course started, a lesson finished, a quiz attempt, a course completed. Later "
+                "activity does not change it.",
+                when=when,
+            )
+            if past
+            else _(
+                "Different workers with learning in the 30 days up to now: progress saved, a "
+                "quiz attempt, a course completed."
+            )
+        ),
+        "enrolled": _("Enrolments made in the period (a worker in two courses counts twice)."),
+        "completed": _(
+            "Courses completed in the period, whenever the enrolment was made; so it can be "
+            "more than the period's enrolments."
+        ),
+        "cohort": _("Of the enrolments made in the period, those completed by its end."),
+        "rate": _(
+            "Enrolments of the period completed by its end divided by the enrolments made in "
+            "the period (the denominator), so it can never exceed 100 percent."
+        ),
+        "overdue": _(
+            "Mandatory assignments whose due date had passed %(when)s and whose enrolment was "
+            "neither completed nor withdrawn by then; one per assignment, counted for the firm "
+            "(or the consortium) that made it.",
+            when=when,
+        ),
+        "certificates": _("Certificates issued in the period, revoked ones included."),
+        "hours": _("Training hours credited in the period."),
+        "raised": _(
+            "Different workers whose verified evidence in the period (a completed course, a "
+            "sign-off or a rating) put them above every level they held before in a skill. "
+            "Ratings and sign-offs count too, so they need not have enrolled in the period."
+        ),
+    }
+
+
+def definition_lines(s: Slice) -> list[str]:
+    """Each headline figure's name and definition as one line ("名称：定义"), for the PDF."""
+    from lms.core.i18n import ui_locale
+
+    colon = "：" if ui_locale() == "zh_CN" else ": "
+    return [f"{HEADLINE_LABELS[k]}{colon}{text}" for k, text in definitions(s).items()]

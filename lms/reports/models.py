@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.core.types import UTCDateTime, utcnow
@@ -167,3 +167,52 @@ class ReportSubscription(db.Model):
 
     def __repr__(self) -> str:
         return f"<ReportSubscription consortium {self.consortium_id} user {self.user_id}>"
+
+
+class MonthlyReport(db.Model):
+    """The monthly pilot report of one consortium and month as it was computed
+    (lms/reports/approval.py): the report's data in each language (`contexts`: locale → the
+    plain dict the page and the PDF are drawn from). A draft is what an admin is about to
+    approve; once approved it is final: the page and the PDF of that month come from here,
+    and the signed PDF of each language is rendered once and kept in storage (`pdf_paths`)."""
+
+    __tablename__ = "monthly_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consortium_id: Mapped[int] = mapped_column(ForeignKey("consortia.id"))
+    month: Mapped[int] = mapped_column(Integer)  # yyyymm
+    status: Mapped[str] = mapped_column(String(10), default="draft")  # draft | approved
+    contexts: Mapped[dict] = mapped_column(JSON, default=dict)
+    digest: Mapped[str] = mapped_column(String(64))  # of the figures, not of the charts
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    computed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approver_name: Mapped[str | None] = mapped_column(String(80))  # as it was then
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    seal_path: Mapped[str | None] = mapped_column(String(300))  # the seal it was approved with
+    pdf_paths: Mapped[dict] = mapped_column(JSON, default=dict)  # locale → storage key
+
+    __table_args__ = (UniqueConstraint("consortium_id", "month", name="uq_monthly_reports_month"),)
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status == "approved"
+
+    def __repr__(self) -> str:
+        return f"<MonthlyReport {self.consortium_id} {self.month} {self.status}>"
+
+
+class MonthlyReportSetting(db.Model):
+    """A consortium's settings of the monthly report: the seal image printed on approved
+    reports (a PNG or JPEG in storage under monthly-reports/<consortium>/)."""
+
+    __tablename__ = "monthly_report_settings"
+
+    consortium_id: Mapped[int] = mapped_column(ForeignKey("consortia.id"), primary_key=True)
+    seal_path: Mapped[str | None] = mapped_column(String(300))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    def __repr__(self) -> str:
+        return f"<MonthlyReportSetting {self.consortium_id}>"

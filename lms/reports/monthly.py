@@ -128,7 +128,9 @@ def _table(key_title, key, rows, cols, *, empty) -> dict:
     }
 
 
-def monthly_context(consortium: Consortium, month: int, locale: str | None) -> dict:
+def monthly_context(
+    consortium: Consortium, month: int, locale: str | None, *, with_charts: bool = True
+) -> dict:
     """The report's data for `month` (yyyymm) in `locale` ("zh_CN" or "en"): plain strings,
     lists and the charts' SVG only."""
     ensure_fresh(consortium.id)
@@ -154,10 +156,12 @@ def monthly_context(consortium: Consortium, month: int, locale: str | None) -> d
         )
         now_figures = ("active", "overdue")
         enrolled, completed = _("Enrolments"), _("Completions")
-        charts = {
-            "trend": trend_chart(trend, enrolled=enrolled, completed=completed),
-            "firms": firms_chart(firms, enrolled=enrolled, completed=completed),
-        }
+        charts = {}
+        if with_charts:  # the monthly page shows the tables only: drawing is most of the cost
+            charts = {
+                "trend": trend_chart(trend, enrolled=enrolled, completed=completed),
+                "firms": firms_chart(firms, enrolled=enrolled, completed=completed),
+            }
         return {
             "lang": "en" if locale == "en" else "zh-CN",
             "consortium": consortium.name,
@@ -173,8 +177,7 @@ def monthly_context(consortium: Consortium, month: int, locale: str | None) -> d
                 "this_month": label,
                 "ytd": _("Year to date (%(period)s)", period=ytd_label),
                 "now_note": _(
-                    "* As of the day this report was generated, whatever the month: the same "
-                    "in both columns."
+                    "* Taken %(when)s, in both columns.", when=figures.as_of_text(this_month)
                 ),
                 "trend": _("Enrolments and completions by month"),
                 "trend_note": _("The twelve months up to %(month)s.", month=label),
@@ -232,19 +235,15 @@ def monthly_context(consortium: Consortium, month: int, locale: str | None) -> d
                 empty=_("No course teaching a skill had activity in this month."),
             ),
             "charts": {k: Markup(v) if v else "" for k, v in charts.items()},  # noqa: S704
-            "definitions": [
+            "definitions": [*figures.definition_lines(this_month)]
+            + [
                 _(
-                    "Enrolments, completions, certificates and training hours are those of the "
-                    "chosen months. The completion rate is completions divided by enrolments of "
-                    "those months. Workers enrolled counts each worker once, however many "
-                    "courses they took. A skill level rose when verified evidence (a completed "
-                    "course, a sign-off or a rating) put a worker above every level they held "
-                    "before in that skill."
+                    "In the table by member firm a worker enrolled through two firms is counted "
+                    "under each, so its rows can add up to more than the total."
                 ),
                 _(
-                    "Active in the last 30 days and overdue mandatory assignments are as of the "
-                    "day this report was generated, whatever the month. The same figures, and "
-                    "the people behind each of them, are on the consortium dashboard."
+                    "The year-to-date column is the period from January to this month. The same "
+                    "figures, and the rows behind each of them, are on the consortium dashboard."
                 ),
             ],
         }
@@ -509,8 +508,10 @@ def email_attachments(n, user) -> list[tuple[str, str, bytes]]:
     month, error = parse_month(params.get("month"))
     if consortium is None or error or not has_permission(user, "report.view", consortium):
         return []
-    try:
-        data = monthly_pdf(consortium, month, user.locale)
+    from lms.reports import approval  # it builds on this module
+
+    try:  # an approved month's stored, signed PDF; else the live draft
+        data = approval.pdf_bytes(consortium, month, user.locale)
     except RenderError:
         log.exception("the monthly report of consortium %s could not be rendered", consortium.id)
         return []

@@ -181,12 +181,16 @@ class Slice:
 
 
 def _members_of_role(s: Slice):
-    """Users holding the job role in a firm of the consortium (the job role filter)."""
-    return select(Membership.user_id).where(
+    """Users holding the job role in a firm of the consortium (the job role filter); with a
+    firm, in that firm (as the firm dashboard's team-progress table counts them)."""
+    query = select(Membership.user_id).where(
         Membership.consortium_id == s.consortium_id,
         Membership.job_role_id == s.job_role_id,
         *current_membership_conditions(),
     )
+    if s.firm_id is not None:
+        query = query.where(Membership.firm_id == s.firm_id)
+    return query
 
 
 def enrollment_filters(s: Slice, model=Enrollment) -> list:
@@ -479,38 +483,19 @@ def worker_pairs(s: Slice, kind: str):
 
 
 def skill_raises(s: Slice) -> dict[str, int]:
-    """Skill id → verified level rises of the slice's workers in it."""
+    """Skill id → different workers of the slice whose verified level in it rose in the
+    period (a person once per skill, whatever their firms or how often it rose): the same
+    people as the "raised" drill-down narrowed to the skill. Counted live over the
+    evidence's partial index (ix_skill_evidence_raised): people can't be summed over months."""
     SE = SkillEvidence
-    summarised = s.cube_summarised and s.course_ids is None
-    parts = []
-    stored = s.stored_months(summarised)
-    if stored:
-        K = ReportSkillMonth
-        conditions = [K.consortium_id == s.consortium_id, K.month.between(*stored)]
-        if s.firm_id is not None:
-            conditions.append(K.firm_id == s.firm_id)
-        if s.skill_id is not None:
-            conditions.append(K.skill_id == s.skill_id)
-        parts.append(
-            select(K.skill_id.label("skill_id"), func.sum(K.raises).label("raises"))
-            .where(*conditions)
-            .group_by(K.skill_id)
-        )
-    live = s.live_range(summarised)
-    if live:
-        parts.append(
-            _raised_live(
-                s, *live, SE.skill_id.label("skill_id"), func.count().label("raises")
-            ).group_by(SE.skill_id)
-        )
-    if not parts:
+    start = month_start(s.first)
+    end = min(month_start(next_month(s.last)), utcnow() + timedelta(seconds=1))
+    if start >= end:
         return {}
-    rows = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
-    return dict(
-        db.session.execute(
-            select(rows.c.skill_id, func.sum(rows.c.raises)).group_by(rows.c.skill_id)
-        ).all()
-    )
+    query = _raised_live(
+        s, start, end, SE.skill_id.label("skill_id"), func.count(distinct(SE.user_id))
+    ).group_by(SE.skill_id)
+    return {skill_id: int(n) for skill_id, n in db.session.execute(query)}
 
 
 # --- refreshing the summaries -------------------------------------------------------------------

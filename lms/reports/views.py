@@ -30,6 +30,8 @@ from lms.tenancy.scope import Scope
 bp = Blueprint("reports", __name__)
 
 TOP = 15  # rows of the course and skill tables on the page (exports have them all)
+# The event columns of the breakdown tables: the rate next to its denominator and numerator.
+EVENT_COLUMNS = ("enrolled", "cohort", "rate", "completed", "certificates", "hours")
 
 
 def _dashboard(consortium, firm=None) -> tuple[figures.Filters, object]:
@@ -72,21 +74,21 @@ def _tables(s, t, info, *, firm_view: bool, limit: int | None) -> dict[str, tupl
             _l("Month"),
             "label",
             figures.by_month(s, t),
-            ("enrolled", "completed", "rate", "certificates", "hours"),
+            EVENT_COLUMNS,
         ),
         "courses": (
             _l("By course"),
             _l("Course"),
             "title",
             courses[:limit] if limit else courses,
-            ("enrolled", "completed", "rate", "certificates", "hours"),
+            EVENT_COLUMNS,
         ),
         "skills": (
             _l("By skill"),
             _l("Skill"),
             "name",
             figures.by_skill(s, limit=limit, courses=courses, t=t),
-            ("enrolled", "completed", "rate", "raised"),
+            ("enrolled", "cohort", "rate", "completed", "raised"),
         ),
     }
     if not firm_view:
@@ -96,7 +98,7 @@ def _tables(s, t, info, *, firm_view: bool, limit: int | None) -> dict[str, tupl
                 _l("Firm"),
                 "name",
                 by_firm,
-                ("workers", "enrolled", "completed", "rate", "overdue", "certificates", "hours"),
+                ("workers", *EVENT_COLUMNS[:4], "overdue", *EVENT_COLUMNS[4:]),
             ),
             **tables,
         }
@@ -106,7 +108,7 @@ def _tables(s, t, info, *, firm_view: bool, limit: int | None) -> dict[str, tupl
             _l("Job role"),
             "name",
             figures.by_job_role(s),
-            ("workers", "enrolled", "completed", "rate", "overdue"),
+            ("members", "workers", "enrolled", "cohort", "rate", "completed", "overdue"),
         )
     return tables
 
@@ -198,6 +200,9 @@ def _render_dashboard(consortium, firm=None):
         labels=figures.HEADLINE_LABELS,
         order=figures.HEADLINES,
         drill=DrillLinks(consortium, firm, f),
+        definitions=figures.definitions(s),
+        as_of=figures.as_of_text(s),
+        overdue_now=figures.as_of(s) is None,
         route_args={"firm_id": firm.id} if firm else {"consortium_id": consortium.id},
     )
 
@@ -262,6 +267,9 @@ def _people(consortium, firm=None):
         filters=f,
         metric=metric,
         label=figures.METRIC_LABELS[metric],
+        definition=figures.definitions(s).get(metric),
+        as_of=figures.as_of_text(s),
+        per_person=metric in figures.PEOPLE_METRICS,
         page=page,
         courses=figures.course_info(consortium.id),
         mask_mobile=mask_mobile,
@@ -288,6 +296,8 @@ def _people_rows(query, metric: str, courses: dict):
         base = [r.name, mask_mobile(r.mobile), r.firm or ""]
         if metric in ("workers", "raised"):
             yield base
+        elif metric == "active":
+            yield [*base, r.last_active_at]
         elif metric == "certificates":
             yield [
                 *base,
@@ -312,9 +322,14 @@ def _people_rows(query, metric: str, courses: dict):
 
 
 def _people_header(metric: str) -> list[str]:
-    base = [pgettext("person", "Name"), _l("Mobile"), _l("Firm")]
+    if metric in figures.PEOPLE_METRICS:
+        base = [pgettext("person", "Name"), _l("Mobile"), _l("Firms")]
+    else:
+        base = [pgettext("person", "Name"), _l("Mobile"), _l("Firm")]
     if metric in ("workers", "raised"):
         extra = []
+    elif metric == "active":
+        extra = [_l("Last active")]
     elif metric == "certificates":
         extra = [
             _l("Course"),

@@ -6,6 +6,7 @@ reused, and the public verification page shows the certificate's fingerprint."""
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import datetime
 import hashlib
 import io
@@ -34,7 +35,10 @@ def validate(pdf: bytes, trust_root_der: bytes):
     """pyHanko's verdict on the PDF's one signature, trusting only `trust_root_der`."""
     context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(trust_root_der)])
     (signature,) = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
-    return validate_pdf_signature(signature, context)
+    # pyHanko's validation calls asyncio.run(), refused in a thread whose event loop runs (the
+    # browser tests' Playwright loop, when they ran first in the same process): use a thread.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(validate_pdf_signature, signature, context).result()
 
 
 def assert_signed_by(app, pdf: bytes, consortium_id: int) -> None:

@@ -14,7 +14,7 @@ import csv
 import io
 import re
 import subprocess
-from datetime import date
+from datetime import date, datetime
 
 import openpyxl
 import pytest
@@ -45,6 +45,7 @@ TILES = (
     "Active in the last 30 days",
     "Enrolments",
     "Completions",
+    "Enrolments of the period completed by its end",
     "Completion rate",
     "Overdue mandatory assignments",
     "Certificates issued",
@@ -120,15 +121,21 @@ def _table(region) -> tuple[list[str], list[list[str]]]:
 def _tiles(page) -> dict[str, str]:
     """Label → value of the figure tiles."""
     tiles = page.locator("main dl.figures > .figure")
-    labels = [t.strip() for t in tiles.locator("dt").all_inner_texts()]
+    # The term itself (an "as of" note may follow it in the <dt>).
+    labels = [t.strip() for t in tiles.locator("dt .figure-term").all_inner_texts()]
     values = [t.strip() for t in tiles.locator("dd").all_inner_texts()]
     return dict(zip(labels, values, strict=True))
+
+
+def _iso_month(shown: str) -> str:
+    """A month as the English pages show it ("Jan 2026") as a month field takes it."""
+    return datetime.strptime(shown, "%b %Y").strftime("%Y-%m")
 
 
 def _tile_link(page, label: str):
     return (
         page.locator("main dl.figures > .figure")
-        .filter(has=page.locator("dt", has_text=re.compile(rf"^{re.escape(label)}$")))
+        .filter(has=page.locator("dt .figure-term", has_text=re.compile(rf"^{re.escape(label)}$")))
         .locator("dd a")
     )
 
@@ -251,8 +258,8 @@ def test_consortium_admin_narrows_the_dashboard_drills_down_exports_and_gets_the
     filters = main.locator("details.report-filters")
     filters.locator("summary").click()
     page.get_by_label(tr_en("Firm"), exact=True).select_option(label=JIDONG)
-    page.get_by_label(tr_en("From month")).fill(active[0])
-    page.get_by_label(tr_en("To month")).fill(month_rows[-1][0])
+    page.get_by_label(tr_en("From month")).fill(_iso_month(active[0]))
+    page.get_by_label(tr_en("To month")).fill(_iso_month(month_rows[-1][0]))
     follow(page, page.get_by_role("button", name=tr_en("Apply filters")))
     expect(filters.locator("summary")).to_contain_text(tr_en("narrowed"))
     expect(filters.locator("summary")).to_contain_text(active[0])

@@ -369,6 +369,31 @@ MONTHLY_MATRIX = {
         "consortium_admin",
         302,
     ),
+    # Approval (report.approve: consortium admins; tests/reports/test_monthly_approval.py).
+    "monthly_reports.review": (
+        "POST",
+        "/consortia/{consortium}/reports/monthly/review",
+        "consortium_admin",
+        302,  # to the confirmation step
+    ),
+    "monthly_reports.approve": (
+        "GET",
+        "/consortia/{consortium}/reports/monthly/approve",
+        "consortium_admin",
+        302,  # nothing reviewed yet: back to the report's page
+    ),
+    "monthly_reports.seal": (
+        "GET",
+        "/consortia/{consortium}/reports/seal",
+        "consortium_admin",
+        200,
+    ),
+    "monthly_reports.seal_image": (
+        "GET",
+        "/consortia/{consortium}/reports/seal.img",
+        "consortium_admin",
+        200,  # matrix_world's consortium has a seal
+    ),
 }
 
 
@@ -377,8 +402,20 @@ def test_every_monthly_report_route_has_a_row(app):
 
 
 @pytest.fixture
-def matrix_world(create_consortium, create_firm, create_user):
+def matrix_world(app, create_consortium, create_firm, create_user):
     consortium, elsewhere = create_consortium(), create_consortium()
+    with app.app_context():  # a seal for the seal image's row
+        from lms.core.storage import storage
+        from lms.reports.models import MonthlyReportSetting
+
+        storage().save(f"monthly-reports/{consortium.id}/seal-matrix.png", b"\x89PNG\r\n\x1a\n")
+        db.session.add(
+            MonthlyReportSetting(
+                consortium_id=consortium.id,
+                seal_path=f"monthly-reports/{consortium.id}/seal-matrix.png",
+            )
+        )
+        db.session.commit()
     firm_a, firm_b = create_firm(consortium), create_firm(consortium)
     people = {
         "other_firm_worker": create_user(role="worker", firm=firm_b),
