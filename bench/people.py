@@ -3,6 +3,10 @@
 Seeds N workers (default 20,000) in one firm of a fresh SQLite (or LMS_BENCH_DATABASE_URL)
 database, then times the firm people page (first page, a later page, a search) and the
 consortium people page against /healthz measured in the same run.
+
+Then the import figure (issue 14): a 5,000-row people file (LMS_BENCH_IMPORT_ROWS) uploaded,
+checked and its preview's first page rendered, then saved, against the same /healthz
+baseline. Both run in requests, as an HR admin does them.
 Last line: a JSON object of the figures.
 """
 
@@ -32,6 +36,61 @@ from lms.tenancy.models import Consortium, Firm, Membership  # noqa: E402
 
 N = int(os.environ.get("LMS_BENCH_PEOPLE", "20000"))
 RUNS = int(os.environ.get("LMS_BENCH_RUNS", "40"))
+IMPORT_ROWS = int(os.environ.get("LMS_BENCH_IMPORT_ROWS", "5000"))
+
+
+def import_file(n: int) -> bytes:
+    """A people file of n rows as HR exports it: new people, a few with errors, some of the
+    firm's own people again (unchanged) and some with a second role."""
+    lines = ["姓名,手机号,邮箱,工号,岗位,角色"]
+    for i in range(n):
+        if i % 500 == 7:
+            lines.append(f"新人{i:05d},1.38001E+10,,N{i:05d},,")  # a mangled mobile number
+        elif i % 10 == 3:
+            lines.append(f"工人{i:06d},139{i:08d},,,,学员")  # already here
+        elif i % 50 == 9:
+            lines.append(f"工人{i:06d},139{i:08d},,,,培训师")  # a second role
+        else:
+            lines.append(f"新人{i:05d},１３６{i:08d},new{i}@example.com,N{i:05d},,")
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8-sig")
+
+
+def time_import(client, firm_id: int) -> dict:
+    """Seconds to upload, check and show the first preview page; seconds to save."""
+    import io
+    import re
+
+    data = import_file(IMPORT_ROWS)
+    start = time.perf_counter()
+    response = client.post(
+        f"/firms/{firm_id}/people/import",
+        data={"file": (io.BytesIO(data), "people.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+    url = response.headers["Location"]
+    page = client.get(url)
+    preview_s = time.perf_counter() - start
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    again = time.perf_counter()
+    client.get(url + "?page=40")
+    page_s = time.perf_counter() - again
+    start = time.perf_counter()
+    saved = client.post(url)
+    save_s = time.perf_counter() - start
+    assert saved.status_code == 302, saved.status_code
+    done = client.get(saved.headers["Location"]).get_data(as_text=True)
+    counts = re.search(r"flash-success[^>]*>(.*?)</div>", done, re.S)
+    return {
+        "preview_s": preview_s,
+        "preview_page_s": page_s,
+        "preview_kb": len(html.encode()) / 1024,
+        "save_s": save_s,
+        "result": re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", counts.group(1))).strip()
+        if counts
+        else "",
+    }
 
 
 def timed(client, url: str) -> list[float]:
@@ -133,6 +192,22 @@ def main() -> None:
         figures[f"{name}_p95_ms"] = round(p95, 2)
         figures[f"{name}_ratio"] = round(p50 / base, 1)
         print(f"{name:18} {p50:8.2f} {p95:8.2f} {p50 / base:10.1f}")
+
+    imported = time_import(client, firm_id)
+    print(
+        f"import of {IMPORT_ROWS} rows: upload+check+preview {imported['preview_s']:.2f} s "
+        f"({imported['preview_s'] * 1000 / base:.0f} x healthz; page {imported['preview_kb']:.0f}"
+        f" KB), a later preview page {imported['preview_page_s'] * 1000:.0f} ms, "
+        f"save {imported['save_s']:.2f} s ({imported['save_s'] * 1000 / base:.0f} x healthz)"
+    )
+    print(f"  {imported['result']}")
+    figures["import_rows"] = IMPORT_ROWS
+    figures["import_preview_s"] = round(imported["preview_s"], 2)
+    figures["import_preview_page_ms"] = round(imported["preview_page_s"] * 1000, 1)
+    figures["import_preview_kb"] = round(imported["preview_kb"], 1)
+    figures["import_save_s"] = round(imported["save_s"], 2)
+    figures["import_preview_ratio"] = round(imported["preview_s"] * 1000 / base, 1)
+    figures["import_save_ratio"] = round(imported["save_s"] * 1000 / base, 1)
     print(json.dumps(figures))
 
 

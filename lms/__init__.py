@@ -76,6 +76,8 @@ def configure_jobs() -> None:
     from lms.jobs.service import register_job
     from lms.notifications.reminders import reminders_job
     from lms.notifications.service import email_job
+    from lms.reports.approval import JOB_KIND as MONTHLY_PDF
+    from lms.reports.approval import pdf_job as monthly_pdf_job
     from lms.reports.monthly import monthly_job
     from lms.reports.summary import refresh_job
     from lms.skills.recommendations import recompute_job
@@ -89,6 +91,7 @@ def configure_jobs() -> None:
         (EXPORTS, export_job),
         ("reports.refresh", refresh_job),
         ("reports.monthly", monthly_job),
+        (MONTHLY_PDF, monthly_pdf_job),
     ):
         register_job(kind, function)
 
@@ -142,12 +145,12 @@ def configure_blueprints(app: Flask) -> None:
     from lms.learning.catalogue_views import bp as courses_bp
     from lms.learning.views import bp as learning_bp
     from lms.notifications.views import bp as notifications_bp
+    from lms.reports.audit_views import bp as audit_bp
     from lms.reports.course_views import bp as course_reports_bp
     from lms.reports.monthly_views import bp as monthly_reports_bp
     from lms.reports.views import bp as reports_bp
     from lms.skills.admin_views import bp as taxonomy_bp
     from lms.skills.views import bp as skills_bp
-    from lms.tenancy.audit_views import bp as audit_bp
     from lms.tenancy.invitation_views import bp as invitations_bp
     from lms.tenancy.views import bp as tenancy_bp
     from lms.transcripts.views import bp as transcripts_bp
@@ -197,8 +200,18 @@ def configure_cli(app: Flask) -> None:
     app.cli.add_command(reports_cli)
 
 
+# How long a SQLite transaction waits for another one's write lock before "database is locked".
+SQLITE_BUSY_MS = 30_000
+
+
 def _configure_sqlite(engine) -> None:
-    """Foreign keys on, and real transactions (savepoints work) with the sqlite3 driver."""
+    """Foreign keys on, and real transactions (savepoints work) with the sqlite3 driver.
+
+    Concurrent requests on the embedded SQLite file wait for each other instead of failing:
+    WAL lets readers go on while one transaction writes; every transaction takes the write
+    lock when it begins (BEGIN IMMEDIATE), waiting up to SQLITE_BUSY_MS for it, because a
+    transaction that read first and then writes cannot wait: SQLite fails it at once ("database
+    is locked") when another one wrote meanwhile. A sign-in during an import waits for it."""
     from sqlalchemy import event
 
     if engine.dialect.name != "sqlite":
@@ -208,7 +221,10 @@ def _configure_sqlite(engine) -> None:
     def on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
         dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        if engine.url.database not in (None, "", ":memory:"):
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
     @event.listens_for(engine, "begin")
     def on_begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

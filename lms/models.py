@@ -18,7 +18,14 @@ from lms.notifications.models import Notification, NotificationPreference
 from lms.reports.models import ReportCube, ReportState, ReportWorker
 from lms.skills.models import RecommendationList, SkillEvidence
 from lms.taxonomy.models import JobRole, RoleSkill, Skill, SkillCategory
-from lms.tenancy.models import Consortium, Firm, ImportBatch, Invitation, Membership
+from lms.tenancy.models import (
+    Consortium,
+    Firm,
+    ImportBatch,
+    ImportRow,
+    Invitation,
+    Membership,
+)
 from lms.transcripts.models import TrainingHours
 
 __all__ = [
@@ -52,6 +59,7 @@ __all__ = [
     "Consortium",
     "Firm",
     "ImportBatch",
+    "ImportRow",
     "Invitation",
     "JobRole",
     "Membership",

@@ -290,9 +290,11 @@ def all_rows() -> dict:
     from tests.notifications.test_access import NOTIFICATIONS_MATRIX
     from tests.reports.test_monthly import MONTHLY_MATRIX
     from tests.skills.test_taxonomy_access import TAXONOMY_MATRIX
+    from tests.tenancy.test_membership_history import PEOPLE_HISTORY_MATRIX
 
     rows = dict(MATRIX)
     for matrix in (
+        PEOPLE_HISTORY_MATRIX,
         AUTHORING_MATRIX,
         TAXONOMY_MATRIX,
         CERTIFICATES_MATRIX,

@@ -34,7 +34,7 @@ class User(UserMixin, db.Model):
 
     # Oldest first: a person's first firm is where their own enrolments are counted.
     memberships: Mapped[list[Membership]] = relationship(  # noqa: F821
-        back_populates="user", order_by="Membership.id"
+        back_populates="user", order_by="Membership.id", foreign_keys="Membership.user_id"
     )
 
     __table_args__ = (CheckConstraint("email IS NOT NULL OR mobile IS NOT NULL", name="contact"),)

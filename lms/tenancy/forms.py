@@ -4,7 +4,15 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -89,3 +97,45 @@ class ImportForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A form with only the CSRF token, for confirmations and one-click actions."""
+
+
+# Why a membership ended, in the page's language (the codes are lms.tenancy.models.END_REASONS).
+END_REASON_LABELS = {
+    "left": _l("Left the firm"),
+    "moved": _l("Moved to another member firm"),
+    "contract_ended": _l("Contract ended"),
+    "other": _l("Other reason"),
+}
+
+
+class EndMembershipForm(FlaskForm):
+    """A firm admin ends a person's membership: why and from which day. Submitted once to
+    review, then again with `confirmed` to act."""
+
+    reason = RadioField(
+        _l("Reason"),
+        choices=choices(END_REASON_LABELS.items()),
+        validators=[DataRequired(_l("Reason: choose why the membership ends."))],
+        validate_choice=False,  # the service names an unknown reason, in the page's language
+    )
+    note = StringField(
+        _l("Details"),
+        description=_l("Required for “Other reason”; at most 200 characters."),
+        validators=[Optional(), Length(max=200, message=_l("Details: at most 200 characters."))],
+    )
+    ends_on = DateField(
+        _l("End date"),
+        description=_l(
+            "The first day they are no longer a member: today or an earlier date, not before "
+            "they joined."
+        ),
+        validators=[DataRequired(_l("End date: enter a date such as 2026-01-31."))],
+        invalid_value_message=_l("End date: enter a date such as 2026-01-31."),
+    )
+    close_account = BooleanField(
+        _l(
+            "Also close their account (they are signed out everywhere and can no longer sign "
+            "in; their records are kept)"
+        )
+    )
+    confirmed = HiddenField()

@@ -1,26 +1,39 @@
-"""Bulk import of a firm's people from CSV or XLSX: parse, preview every row's errors, confirm."""
+"""Bulk import of a firm's people from CSV or XLSX: parse, check every row once, preview the
+stored results page by page (errors first), confirm.
+
+Rows are checked against the file and the database when the file is uploaded, in a few
+set-based queries, and the outcome of each row is stored (ImportRow); the preview only reads
+it. Saving re-checks, again in bulk, only what may have changed since (contacts, employee
+numbers, job roles) and writes with bulk inserts."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from flask import current_app
+from flask_babel import LazyString, gettext
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from lms.audit.service import record_action
 from lms.auth.models import User
-from lms.auth.service import AccountError, contact_match, normalize_contact
+from lms.auth.service import AccountError, normalize_contact
 from lms.core import archives
-from lms.core.types import utcnow
+from lms.core.codes import CodeError, normalize_mobile
+from lms.core.pagination import RowPagination
+from lms.core.params import page_arg
+from lms.core.types import new_public_id, utcnow
 from lms.extensions import db
-from lms.tenancy.invitations import holds_role_at, invite_person
-from lms.tenancy.models import FIRM_ROLES, Firm, ImportBatch, Membership
-from lms.tenancy.service import TenancyError, add_membership
+from lms.tenancy.invitations import invite_person
+from lms.tenancy.models import FIRM_ROLES, Firm, ImportBatch, ImportRow, Membership
 
 # Column key → accepted header spellings (English and Chinese, compared case-insensitively).
 COLUMNS = {
@@ -68,16 +81,81 @@ class ImportFileError(ValueError):
     """The file as a whole can't be read (wrong type, no header, too many rows)."""
 
 
+# Rows of the preview page; errors come first.
+PREVIEW_PAGE_SIZE = 50
+# Values per IN (...) list of the set-based checks (well under SQLite's variable limit).
+CHUNK = 900
+ACTIONS = ("create", "add", "unchanged", "error")
+# Spaces and dashes people put into mobile numbers (after NFKC: full-width ones are ASCII).
+MOBILE_NOISE = re.compile(r"[\s\-\u2010-\u2015\u2212()（）]")
+# What a spreadsheet makes of a long number it shows in a narrow column: the digits are lost.
+SHORTENED = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$")
+# A number written out by a spreadsheet as a decimal: 13800138000.0.
+WHOLE_DECIMAL = re.compile(r"^(\d+)\.0+$")
+
+
+class ImportConflict(RuntimeError):
+    """Someone else wrote the same people while the batch was being saved; try again."""
+
+
+class CellProblem(str):
+    """An Excel cell whose value can't be used; reads as "" and names the cell."""
+
+    def __new__(cls, cell: str, shown: str = ""):
+        text = super().__new__(cls, "")
+        text.cell, text.shown = cell, shown
+        return text
+
+    def message(self):
+        if self.shown:
+            return _l(
+                "%(cell)s: the cell shows the error %(value)s; correct the formula or paste "
+                "values.",
+                cell=self.cell,
+                value=self.shown[:20],
+            )
+        return _l(
+            "%(cell)s: formula without a value — open and save the file in Excel, or paste values.",
+            cell=self.cell,
+        )
+
+
+def _stored_message(message) -> dict:
+    """A row's error as kept with the batch: its message id and values when it is a
+    translatable message, so that each admin reads it in their own language (error_text), and
+    the text in the uploader's language for anything else."""
+    entry = {"message": str(message)}
+    if isinstance(message, LazyString) and message._func is gettext and len(message._args) == 1:
+        entry["msgid"] = message._args[0]
+        entry["params"] = {
+            key: value if value is None or isinstance(value, int | float | str) else str(value)
+            for key, value in message._kwargs.items()
+        }
+    return entry
+
+
+def error_text(error: dict) -> str:
+    """A stored row error in the reader's language."""
+    if "msgid" in error:
+        return gettext(error["msgid"], **error.get("params", {}))
+    return error["message"]
+
+
 @dataclass
 class PreviewRow:
     row: int
     values: dict
     errors: list[dict] = field(default_factory=list)
     action: str = "create"  # create | add | unchanged | error
+    user_id: int | None = None  # the account the row's contacts belong to, if any
+    id: int | None = None  # its ImportRow, when read back for saving
 
     def error(self, column: str, message) -> None:
-        self.errors.append({"column": column, "message": str(message)})
+        self.errors.append({"column": column, **_stored_message(message)})
         self.action = "error"
+
+    def has_error(self, column: str) -> bool:
+        return any(e["column"] == column for e in self.errors)
 
 
 def read_table(filename: str, data: bytes, *, max_rows: int | None = None) -> list[list[str]]:
@@ -137,7 +215,7 @@ def _collect(rows: Iterable[Sequence], max_rows: int) -> list[list[str]]:
             blank += 1
             continue
         cells = [_cell_text(c) for c in row[:MAX_COLUMNS]]
-        while cells and not cells[-1]:
+        while cells and _blank(cells[-1]):
             cells.pop()
         if not cells:
             blank += 1
@@ -165,7 +243,7 @@ def _read_xlsx(data: bytes, max_rows: int) -> list[list[str]]:
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise broken from exc
     try:
-        # Explicit bounds, as the sheet's size is not looked up: openpyxl stops parsing at
+        # Explicit bounds, as the sheet's size is not looked up: the sheet stops parsing at
         # max_row and pads rows only to max_col.
         rows = wb.worksheets[0].iter_rows(
             max_row=_max_lines(max_rows) + 1, max_col=MAX_COLUMNS, values_only=True
@@ -194,6 +272,9 @@ def _open_workbook(data: bytes):
         def _get_size(self):
             pass
 
+        def _cells_by_row(self, min_col, min_row, max_col, max_row, values_only=False):
+            return _sheet_rows(self, max_row, max_col)
+
     class Reader(ExcelReader):
         def read_worksheets(self):
             for sheet, rel in self.parser.find_sheets():
@@ -213,6 +294,56 @@ def _open_workbook(data: bytes):
         reader.archive.close()
         raise
     return reader.wb
+
+
+def _sheet_rows(ws, max_row: int, max_col: int) -> Iterable[Sequence]:
+    """The sheet's cell values row by row from row 1 (a blank row as ()), up to explicit
+    bounds (iter_rows of the read-only sheet; only values). A formula cell gives the value
+    Excel saved with it; one without a saved value, or showing an error (#REF!), gives a
+    CellProblem naming the cell."""
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+
+    class Parser(WorkSheetParser):
+        def parse_cell(self, element):
+            cell = super().parse_cell(element)
+            name = element.get("r") or f"{get_column_letter(cell['column'])}{cell['row']}"
+            if cell["data_type"] == "e":
+                cell["value"] = CellProblem(name, str(cell["value"] or ""))
+            elif (
+                cell["value"] is None
+                and cell["data_type"] != "str"  # a formula whose result is ""
+                and element.find(FORMULA_TAG) is not None
+            ):
+                cell["value"] = CellProblem(name)
+            return cell
+
+    wb = ws.parent
+    with ws._get_source() as src:
+        parser = Parser(
+            src,
+            ws._shared_strings,
+            data_only=True,
+            epoch=wb.epoch,
+            date_formats=wb._date_formats,
+            timedelta_formats=wb._timedelta_formats,
+        )
+        expected = 1
+        for line, cells in parser.parse():
+            if line > max_row:
+                while expected <= max_row:  # the reader sees that the sheet goes on
+                    expected += 1
+                    yield ()
+                break
+            while expected < line:
+                expected += 1
+                yield ()
+            values = [None] * max_col
+            for cell in cells:
+                if cell["column"] <= max_col:
+                    values[cell["column"] - 1] = cell["value"]
+            expected = line + 1
+            yield values
 
 
 def _archive_error(exc: archives.ArchiveError) -> ImportFileError | None:
@@ -246,9 +377,15 @@ def _archive_error(exc: archives.ArchiveError) -> ImportFileError | None:
 def _cell_text(value) -> str:
     if value is None:
         return ""
+    if isinstance(value, CellProblem):
+        return value
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # mobile numbers typed into Excel become numbers
     return str(value).strip()[:MAX_CELL_CHARS]
+
+
+def _blank(cell: str) -> bool:
+    return not cell and not isinstance(cell, CellProblem)
 
 
 def map_header(header: list[str]) -> dict[str, int]:
@@ -256,7 +393,7 @@ def map_header(header: list[str]) -> dict[str, int]:
     for pos, title in enumerate(header):
         key = title.strip().lower()
         for column, spellings in COLUMNS.items():
-            if key in spellings:
+            if unicodedata.normalize("NFKC", key) in spellings:
                 index[column] = pos
     if "name" not in index or not ({"mobile", "email"} & index.keys()):
         raise ImportFileError(
@@ -275,7 +412,7 @@ def parse_rows(rows: list[list[str]], max_rows: int) -> list[dict]:
     index = map_header(rows[0])
     out = []
     for line, cells in enumerate(rows[1:], start=2):
-        if not any(cells):
+        if all(_blank(c) for c in cells):
             continue
         values = {col: (cells[pos] if pos < len(cells) else "") for col, pos in index.items()}
         values["row"] = line
@@ -295,106 +432,204 @@ def _job_role_lookup(firm: Firm) -> dict[str, str]:
     for role in db.session.scalars(roles_for(firm.consortium_id, firm.id)):
         for key in (role.occupation_name, role.name_en, role.name_zh, role.id):
             if key:
-                lookup[key.strip().lower()] = role.id
+                lookup[unicodedata.normalize("NFKC", key).strip().lower()] = role.id
     return lookup
 
 
-def preview_rows(firm: Firm, rows: list[dict]) -> list[PreviewRow]:
-    """Check every row against the rules, the rest of the file and the database."""
-    previews: list[PreviewRow] = []
-    seen: dict[tuple[str, str], int] = {}
-    job_roles = _job_role_lookup(firm)
-    for raw in rows:
-        p = PreviewRow(row=raw["row"], values={k: v for k, v in raw.items() if k != "row"})
-        v = p.values
-        name = v.get("name", "").strip()
+def _text(value) -> str:
+    """A cell's text in NFKC (full-width digits and letters as ASCII), trimmed."""
+    return unicodedata.normalize("NFKC", value or "").strip()
+
+
+def _number_text(value: str) -> str:
+    """13800138000.0 (a number a spreadsheet wrote out as a decimal) as its digits."""
+    whole = WHOLE_DECIMAL.match(value)
+    return whole.group(1) if whole else value
+
+
+def _mobile_text(value: str) -> str:
+    """A mobile number without spaces, dashes or a leading 0086."""
+    value = MOBILE_NOISE.sub("", value)
+    if value.startswith("0086"):
+        value = value[4:]
+    return _number_text(value)
+
+
+def _check_row(raw: dict, job_roles: dict[str, str]) -> PreviewRow:
+    """The rules one row must follow by itself; its values normalised."""
+    p = PreviewRow(row=raw["row"], values={})
+    v = p.values
+    for column in COLUMNS:
+        if isinstance(raw.get(column), CellProblem):
+            p.error(column, raw[column].message())
+    text = {column: _text(raw.get(column)) for column in COLUMNS}
+
+    v["name"] = name = re.sub(r"\s+", " ", text["name"])
+    if not p.has_error("name"):
         if not name:
             p.error("name", _l("Enter a name."))
         elif len(name) > 80:
             p.error("name", _l("A name has at most 80 characters."))
-        try:
-            email, mobile = normalize_contact(v.get("email"), v.get("mobile"))
-            v["email"], v["mobile"] = email or "", mobile or ""
-        except AccountError as exc:
-            p.error(exc.field or "mobile", exc.message)
-            email = mobile = None
-        role_raw = (v.get("role") or "").strip().lower()
-        role = ROLE_ALIASES.get(role_raw, role_raw) if role_raw else "worker"
-        if role not in FIRM_ROLES:
-            p.error("role", _l("Role must be worker, trainer or firm_admin."))
-        v["role"] = role
-        job_role = (v.get("job_role") or "").strip()
-        v["job_role_id"] = job_roles.get(job_role.lower()) if job_role else None
-        if job_role and v["job_role_id"] is None:
+
+    mobile_text, employee_no = _mobile_text(text["mobile"]), _number_text(text["employee_no"])
+    for column, value in (("mobile", mobile_text), ("employee_no", employee_no)):
+        if SHORTENED.match(value) and not p.has_error(column):
             p.error(
-                "job_role",
+                column,
                 _l(
-                    "Unknown job role “%(value)s”: use the name or id of a role on the "
-                    "job roles page.",
-                    value=job_role[:60],
+                    "Row %(row)d, %(field)s: %(value)s looks like a number Excel shortened; "
+                    "format the column as text and export again.",
+                    row=p.row,
+                    field=COLUMN_LABELS[column],
+                    value=value,
                 ),
             )
-        if len(v.get("employee_no") or "") > 40:
-            p.error("employee_no", _l("An employee number has at most 40 characters."))
+    mobile = email = None
+    if mobile_text and not p.has_error("mobile"):
+        try:
+            mobile = normalize_mobile(mobile_text)
+        except CodeError as exc:
+            p.error("mobile", exc.args[0])
+    if text["email"] and not p.has_error("email"):
+        try:
+            email, _ = normalize_contact(text["email"], None)
+        except AccountError as exc:
+            p.error(exc.field or "email", exc.message)
+    if not (mobile_text or text["email"] or p.has_error("mobile") or p.has_error("email")):
+        p.error("email", _l("Give an e-mail address or a mobile number."))
+    v["mobile"] = mobile or text["mobile"]
+    v["email"] = email or text["email"]
+    v["contacts"] = [email, mobile]  # the normalised ones, None where missing or wrong
+
+    role_raw = text["role"].lower()
+    role = ROLE_ALIASES.get(role_raw, role_raw) if role_raw else "worker"
+    if role not in FIRM_ROLES and not p.has_error("role"):
+        p.error("role", _l("Role must be worker, trainer or firm_admin."))
+    v["role"] = role
+    v["job_role"] = job_role = text["job_role"]
+    v["job_role_id"] = job_roles.get(job_role.lower()) if job_role else None
+    if job_role and v["job_role_id"] is None and not p.has_error("job_role"):
+        p.error(
+            "job_role",
+            _l(
+                "Unknown job role “%(value)s”: use the name or id of a role on the job roles page.",
+                value=job_role[:60],
+            ),
+        )
+    v["employee_no"] = employee_no
+    if len(employee_no) > 40 and not p.has_error("employee_no"):
+        p.error("employee_no", _l("An employee number has at most 40 characters."))
+    return p
+
+
+def preview_rows(firm: Firm, rows: list[dict]) -> list[PreviewRow]:
+    """Check every row against the rules, the rest of the file and the database (in a few
+    set-based queries, whatever the number of rows)."""
+    job_roles = _job_role_lookup(firm)
+    previews: list[PreviewRow] = []
+    seen: dict[tuple[str, str], int] = {}
+    for raw in rows:
+        p = _check_row(raw, job_roles)
+        email, mobile = p.values["contacts"]
         for column, value in (
             ("email", email),
             ("mobile", mobile),
-            ("employee_no", v.get("employee_no")),
+            ("employee_no", None if p.has_error("employee_no") else p.values["employee_no"]),
         ):
             if value:
                 first = seen.setdefault((column, value), p.row)
                 if first != p.row:
                     p.error(column, _l("Same value as row %(row)d of this file.", row=first))
-        if p.action != "error":
-            _compare_with_database(firm, p, email, mobile)
         previews.append(p)
+    _compare_with_database(firm, [p for p in previews if p.action != "error"])
     return previews
 
 
-def _compare_with_database(
-    firm: Firm, p: PreviewRow, email: str | None, mobile: str | None
-) -> None:
-    # Only people who already hold a role in this firm are compared: anyone else, new or with
-    # an account elsewhere, is a "create" row alike (an existing account gets an invitation to
-    # accept when signed in), so the preview never tells whether an outside account exists.
-    users = db.session.scalars(select(User).where(contact_match(User, email, mobile))).all()
-    inside = [u for u in users if holds_role_at(u, firm.consortium, firm)]
-    if len(inside) > 1:
-        p.error("mobile", _l("The e-mail and the mobile number belong to two different people."))
-        return
-    user = inside[0] if inside else None
-    if user is not None:
-        if email and user.email and user.email != email:
-            p.error("email", _l("This mobile number is registered with another e-mail address."))
-            return
-        if mobile and user.mobile and user.mobile != mobile:
-            p.error("mobile", _l("This e-mail address is registered with another mobile number."))
-            return
-    if employee_no := p.values.get("employee_no"):
-        holder = db.session.scalars(
-            select(Membership).where(
-                Membership.firm_id == firm.id, Membership.employee_no == employee_no
+def _chunks(values) -> Iterable[list]:
+    values = sorted(values)
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def _compare_with_database(firm: Firm, rows: list[PreviewRow]) -> None:
+    """Set each row's action (or error) from who already holds its contacts and numbers.
+
+    Only people who already hold a role in this firm are compared: anyone else, new or with
+    an account elsewhere, is a "create" row alike (an existing account gets an invitation to
+    accept when signed in), so the preview never tells whether an outside account exists."""
+    emails = {p.values["contacts"][0] for p in rows} - {None}
+    mobiles = {p.values["contacts"][1] for p in rows} - {None}
+    numbers = {p.values["employee_no"] for p in rows} - {""}
+    users: dict[int, tuple[str | None, str | None]] = {}
+    for column, values in ((User.email, emails), (User.mobile, mobiles)):
+        for chunk in _chunks(values):
+            query = select(User.id, User.email, User.mobile).where(column.in_(chunk))
+            users.update((uid, (email, mobile)) for uid, email, mobile in db.session.execute(query))
+    by_email = {email: uid for uid, (email, _) in users.items() if email}
+    by_mobile = {mobile: uid for uid, (_, mobile) in users.items() if mobile}
+    today = date.today()
+    current = and_(
+        Membership.starts_on <= today,
+        or_(Membership.ends_on.is_(None), Membership.ends_on > today),
+    )
+    roles: dict[int, set[str]] = {}  # user → their current roles in this firm
+    for chunk in _chunks(users):
+        query = select(Membership.user_id, Membership.role).where(
+            Membership.firm_id == firm.id,
+            Membership.consortium_id == firm.consortium_id,
+            Membership.user_id.in_(chunk),
+            current,
+        )
+        for uid, role in db.session.execute(query):
+            roles.setdefault(uid, set()).add(role)
+    holders: dict[str, set[int]] = {}  # employee number → people of this firm holding it
+    for chunk in _chunks(numbers):
+        query = select(Membership.employee_no, Membership.user_id).where(
+            Membership.firm_id == firm.id, Membership.employee_no.in_(chunk)
+        )
+        for number, uid in db.session.execute(query):
+            holders.setdefault(number, set()).add(uid)
+
+    for p in rows:
+        email, mobile = p.values["contacts"]
+        matched = {by_email.get(email), by_mobile.get(mobile)} - {None}
+        inside = [uid for uid in matched if uid in roles]
+        p.user_id = min(matched, default=None)
+        if len(inside) > 1:
+            p.error(
+                "mobile", _l("The e-mail and the mobile number belong to two different people.")
             )
-        ).first()
-        if holder is not None and (user is None or holder.user_id != user.id):
+            continue
+        user = inside[0] if inside else None
+        if user is not None:
+            user_email, user_mobile = users[user]
+            if email and user_email and user_email != email:
+                p.error(
+                    "email", _l("This mobile number is registered with another e-mail address.")
+                )
+                continue
+            if mobile and user_mobile and user_mobile != mobile:
+                p.error(
+                    "mobile", _l("This e-mail address is registered with another mobile number.")
+                )
+                continue
+        if holders.get(p.values["employee_no"], set()) - {user}:
             p.error("employee_no", _l("Another person of this firm has this employee number."))
-            return
-    if user is None:
-        p.action = "create"
-    elif any(
-        m.firm_id == firm.id and m.role == p.values["role"] and m.is_current()
-        for m in user.memberships
-    ):
-        p.action = "unchanged"
-    else:
-        p.action = "add"
+            continue
+        if user is None:
+            p.action = "create"  # a new person, or one invited from elsewhere (p.user_id)
+        else:
+            p.user_id = user
+            p.action = "unchanged" if p.values["role"] in roles[user] else "add"
 
 
 def stage_import(
     actor: User, firm: Firm, *, filename: str, data: bytes, max_rows: int
 ) -> ImportBatch:
-    """Parse a file into a pending batch (nothing about people is written yet)."""
+    """Parse and check a file into a pending batch with each row's outcome (nothing about
+    people is written yet)."""
     rows = parse_rows(read_table(filename, data, max_rows=max_rows), max_rows)
+    previews = preview_rows(firm, rows)
     batch = ImportBatch(
         consortium_id=firm.consortium_id,
         firm_id=firm.id,
@@ -404,11 +639,62 @@ def stage_import(
     )
     db.session.add(batch)
     db.session.flush()
+    db.session.execute(
+        insert(ImportRow),
+        [
+            {
+                "batch_id": batch.id,
+                "row": p.row,
+                "action": p.action,
+                "values": _stored_values(p),
+                "errors": p.errors,
+            }
+            for p in previews
+        ],
+    )
     return batch
 
 
+def _stored_values(p: PreviewRow) -> dict:
+    return {key: value for key, value in p.values.items() if key != "contacts"}
+
+
+def batch_counts(batch: ImportBatch) -> dict[str, int]:
+    """Rows of the batch by what saving does with them: create, add, unchanged, error."""
+    counts = dict.fromkeys(ACTIONS, 0)
+    query = (
+        select(ImportRow.action, func.count())
+        .where(ImportRow.batch_id == batch.id)
+        .group_by(ImportRow.action)
+    )
+    counts.update({action: n for action, n in db.session.execute(query)})
+    return counts
+
+
+def preview_page(batch: ImportBatch) -> RowPagination:
+    """The page of the batch's stored rows the request asks for: errors first, then by line."""
+    query = (
+        select(ImportRow.row, ImportRow.action, ImportRow.values, ImportRow.errors)
+        .where(ImportRow.batch_id == batch.id)
+        .order_by(case((ImportRow.action == "error", 0), else_=1), ImportRow.row)
+    )
+    return RowPagination(
+        select=query,
+        count_query=select(func.count()).where(ImportRow.batch_id == batch.id),
+        session=db.session,
+        page=page_arg(),
+        per_page=PREVIEW_PAGE_SIZE,
+        error_out=False,
+    )
+
+
 def confirm_import(actor: User, firm: Firm, batch: ImportBatch) -> dict:
-    """Write every valid row of a pending batch in the caller's transaction; runs once."""
+    """Write every valid row of a pending batch in the caller's transaction; runs once.
+
+    The rows were checked at upload; what may have changed since (a contact or employee
+    number taken meanwhile, a job role withdrawn) is checked again for the rows to write, in
+    bulk, and the people and memberships are written with bulk inserts. Raises
+    ImportConflict when someone else wrote the same people at the same moment."""
     # Claim the batch atomically: a double submit (or two tabs) writes the rows once.
     claimed = db.session.execute(
         update(ImportBatch)
@@ -418,49 +704,106 @@ def confirm_import(actor: User, firm: Firm, batch: ImportBatch) -> dict:
     if claimed != 1:
         db.session.refresh(batch)
         return batch.result or {}
-    counts = {"create": 0, "add": 0, "unchanged": 0, "error": 0}
-    for p in preview_rows(firm, batch.rows):
+    stored = db.session.execute(
+        select(ImportRow.id, ImportRow.row, ImportRow.action, ImportRow.values).where(
+            ImportRow.batch_id == batch.id
+        )
+    ).all()
+    counts = dict.fromkeys(ACTIONS, 0)
+    todo: list[PreviewRow] = []
+    before: dict[int, str] = {}  # ImportRow id → its action as previewed
+    for row_id, line, action, values in stored:
+        before[row_id] = action
+        if action in ("create", "add"):
+            values = dict(values)
+            values["contacts"] = [values["email"] or None, values["mobile"] or None]
+            todo.append(PreviewRow(row=line, values=values, action=action, id=row_id))
+        else:
+            counts[action] += 1
+    usable = set(_job_role_lookup(firm).values())
+    for p in todo:
+        if p.values.get("job_role_id") and p.values["job_role_id"] not in usable:
+            p.error("job_role", _l("Choose a job role from the list."))
+    _compare_with_database(firm, [p for p in todo if p.action != "error"])
+    try:
+        _write_people(actor, firm, todo)
+    except IntegrityError as exc:
+        raise ImportConflict() from exc
+    changed = [
+        {"id": p.id, "action": p.action, "errors": p.errors}
+        for p in todo
+        if p.action != before[p.id]
+    ]
+    if changed:  # what the preview said and saving found differ: the rows say what was done
+        db.session.execute(update(ImportRow), changed)
+    for p in todo:
         counts[p.action] += 1
-        if p.action in ("error", "unchanged"):
-            continue
-        v = p.values
-        user = db.session.scalars(
-            select(User).where(contact_match(User, v["email"] or None, v["mobile"] or None))
-        ).first()
-        if user is not None and not holds_role_at(user, firm.consortium, firm):
-            invite_person(
-                actor,
-                consortium=firm.consortium,
-                firm=firm,
-                role=v["role"],
-                name=v["name"],
-                email=v["email"] or None,
-                mobile=v["mobile"] or None,
-                job_role_id=v.get("job_role_id") or None,
-            )
-            continue
-        if user is None:
-            user = User(
-                name=v["name"].strip(), email=v["email"] or None, mobile=v["mobile"] or None
-            )
-            db.session.add(user)
-            db.session.flush()
-        try:
-            add_membership(
-                actor,
-                user,
-                consortium=firm.consortium,
-                firm=firm,
-                role=v["role"],
-                job_role_id=v.get("job_role_id") or None,
-                employee_no=v.get("employee_no") or None,
-                audit=False,
-            )
-        except TenancyError:  # pragma: no cover - roles were checked in the preview
-            counts["error"] += 1
     batch.status = "done"
     batch.result = counts
     batch.confirmed_at = utcnow()
     record_action(actor, "person.import", batch, consortium_id=firm.consortium_id, details=counts)
     db.session.flush()
     return counts
+
+
+def _write_people(actor: User, firm: Firm, rows: list[PreviewRow]) -> None:
+    """New people and their memberships by bulk insert; people with an account elsewhere are
+    invited (never attached: they accept while signed in)."""
+    now, today = utcnow(), date.today()
+    new = [p for p in rows if p.action == "create" and p.user_id is None]
+    invited = [p for p in rows if p.action == "create" and p.user_id is not None]
+    if new:
+        ids = db.session.scalars(
+            insert(User).returning(User.id, sort_by_parameter_order=True),
+            [
+                {
+                    "public_id": new_public_id(),
+                    "name": p.values["name"],
+                    "email": p.values["contacts"][0],
+                    "mobile": p.values["contacts"][1],
+                    "created_at": now,
+                    "is_platform_admin": False,
+                    "is_active_account": True,
+                    "failed_login_count": 0,
+                }
+                for p in new
+            ],
+        ).all()
+        for p, uid in zip(new, ids, strict=True):
+            p.user_id = uid
+    added = [p.user_id for p in rows if p.action == "add"]
+    for chunk in _chunks(added):  # as add_membership does: a new role reopens the account
+        db.session.execute(
+            update(User)
+            .where(User.id.in_(chunk), User.is_active_account.is_(False))
+            .values(is_active_account=True)
+        )
+    members = new + [p for p in rows if p.action == "add"]
+    if members:
+        db.session.execute(
+            insert(Membership),
+            [
+                {
+                    "user_id": p.user_id,
+                    "consortium_id": firm.consortium_id,
+                    "firm_id": firm.id,
+                    "role": p.values["role"],
+                    "job_role_id": p.values.get("job_role_id") or None,
+                    "employee_no": p.values.get("employee_no") or None,
+                    "starts_on": today,
+                    "created_at": now,
+                }
+                for p in members
+            ],
+        )
+    for p in invited:
+        invite_person(
+            actor,
+            consortium=firm.consortium,
+            firm=firm,
+            role=p.values["role"],
+            name=p.values["name"],
+            email=p.values["contacts"][0],
+            mobile=p.values["contacts"][1],
+            job_role_id=p.values.get("job_role_id") or None,
+        )

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.core.tenancy import Tenant, TenantOwned
@@ -28,6 +39,8 @@ FIRM_KINDS = ("chain_leader", "single_champion", "specialized_sme", "hr_service"
 FIRM_ROLES = ("worker", "trainer", "firm_admin")
 CONSORTIUM_ROLES = ("consortium_admin", "auditor")
 ROLES = FIRM_ROLES + CONSORTIUM_ROLES
+# Why a membership ended (lms.tenancy.labels.END_REASON_LABELS names them).
+END_REASONS = ("left", "moved", "contract_ended", "other")
 
 
 class Consortium(db.Model):
@@ -83,10 +96,18 @@ class Membership(db.Model):
     job_role_id: Mapped[str | None] = mapped_column(ForeignKey("job_roles.id"), index=True)
     employee_no: Mapped[str | None] = mapped_column(String(40))
     starts_on: Mapped[date] = mapped_column(Date, default=date.today)
+    # Current means starts_on <= today < ends_on: ends_on is the first day no longer a member.
     ends_on: Mapped[date | None] = mapped_column(Date)
+    # Why and by whom it was ended (a firm admin's "end membership"); NULL while current.
+    ended_reason: Mapped[str | None] = mapped_column(String(20))
+    ended_note: Mapped[str | None] = mapped_column(String(200))
+    ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    user: Mapped[User] = relationship(back_populates="memberships")  # noqa: F821
+    user: Mapped[User] = relationship(  # noqa: F821
+        back_populates="memberships", foreign_keys=[user_id]
+    )
     # A membership is nearly always shown or scoped with its firm and consortium: load them in
     # the same statement (the session loader relies on this for every signed-in page).
     firm: Mapped[Firm | None] = relationship(lazy="joined")
@@ -98,6 +119,7 @@ class Membership(db.Model):
         CheckConstraint(
             "(role IN ('consortium_admin', 'auditor')) OR firm_id IS NOT NULL", name="firm_role"
         ),
+        CheckConstraint(f"ended_reason IN {END_REASONS!r}", name="ended_reason"),
         Index("ix_memberships_firm_employee_no", "firm_id", "employee_no"),
     )
 
@@ -130,6 +152,30 @@ class ImportBatch(TenantOwned, db.Model):
 
     def __repr__(self) -> str:
         return f"<ImportBatch {self.public_id} {self.status}>"
+
+
+class ImportRow(TenantOwned, db.Model):
+    """One row of an import batch as checked at upload: its normalised values, its errors
+    (field and message) and what saving it does (create, add, unchanged or error)."""
+
+    __tablename__ = "import_rows"
+    __tenant__ = Tenant(parent="batch_id")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id", ondelete="CASCADE"))
+    row: Mapped[int] = mapped_column(Integer)  # the line of the file (the header is line 1)
+    action: Mapped[str] = mapped_column(String(16))
+    values: Mapped[dict] = mapped_column(JSON)
+    errors: Mapped[list[dict]] = mapped_column(JSON, default=list)
+
+    __table_args__ = (
+        # One row per line; the preview reads a batch's rows errors first, then by line.
+        UniqueConstraint("batch_id", "row", name="uq_import_rows_batch_row"),
+        Index("ix_import_rows_batch_action_row", "batch_id", "action", "row"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<ImportRow {self.batch_id}:{self.row} {self.action}>"
 
 
 class Invitation(TenantOwned, db.Model):

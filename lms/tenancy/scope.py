@@ -10,7 +10,7 @@ from functools import cached_property
 
 from flask import abort, g
 from flask_login import current_user
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from lms.auth.models import User
@@ -86,9 +86,13 @@ class Scope:
             abort(404)
         return firm
 
-    def get_person(self, public_id: str, *, within: Firm | Consortium) -> User:
-        """A user holding a membership in `within` (already scoped), else 404."""
-        query = select(User).where(User.public_id == public_id, people_filter(within))
+    def get_person(
+        self, public_id: str, *, within: Firm | Consortium, former: bool = False
+    ) -> User:
+        """A user holding a current membership in `within` (already scoped), else 404; with
+        `former`, also one whose membership there has ended (read-only pages)."""
+        cond = people_filter(within, include_former=True) if former else people_filter(within)
+        query = select(User).where(User.public_id == public_id, cond)
         user = db.session.scalars(query).first()
         if user is None:
             abort(404)
@@ -107,6 +111,9 @@ def current_scope() -> Scope:
 
 
 def current_membership_conditions(today: date | None = None) -> list:
+    """SQL conditions of a current membership, the same rule as Membership.is_current: it has
+    started and ends_on (the first day no longer a member) is unset or still ahead, so an end
+    date in the future counts as current until that day."""
     today = today or date.today()
     return [
         Membership.starts_on <= today,
@@ -114,10 +121,37 @@ def current_membership_conditions(today: date | None = None) -> list:
     ]
 
 
-def people_filter(within: Firm | Consortium, *, firm_id: int | None = None):
+def ended_membership_conditions(today: date | None = None) -> list:
+    """SQL conditions of a membership that has ended (ends_on today or earlier)."""
+    today = today or date.today()
+    return [Membership.ends_on.is_not(None), Membership.ends_on <= today]
+
+
+PEOPLE_STATUSES = ("current", "former")
+
+
+def people_filter(
+    within: Firm | Consortium,
+    *,
+    firm_id: int | None = None,
+    status: str = "current",
+    include_former: bool = False,
+):
     """SQL condition: the user has a current membership in the firm or consortium
-    (narrowed to one firm of the consortium with `firm_id`)."""
-    cond = [Membership.user_id == User.id, *current_membership_conditions()]
+    (narrowed to one firm of the consortium with `firm_id`). With status "former": had one
+    that has ended and holds none there now; with `include_former`: either."""
+    if status == "former":
+        return and_(
+            _membership_in(within, firm_id, ended_membership_conditions()),
+            ~_membership_in(within, firm_id, current_membership_conditions()),
+        )
+    if include_former:
+        return _membership_in(within, firm_id, [Membership.starts_on <= date.today()])
+    return _membership_in(within, firm_id, current_membership_conditions())
+
+
+def _membership_in(within: Firm | Consortium, firm_id: int | None, conditions: list):
+    cond = [Membership.user_id == User.id, *conditions]
     if isinstance(within, Firm):
         cond.append(Membership.firm_id == within.id)
     else:
@@ -128,10 +162,15 @@ def people_filter(within: Firm | Consortium, *, firm_id: int | None = None):
 
 
 def list_people(
-    within: Firm | Consortium, *, search: str = "", firm_id: int | None = None
+    within: Firm | Consortium,
+    *,
+    search: str = "",
+    firm_id: int | None = None,
+    status: str = "current",
 ) -> Select:
-    """People with a current membership in `within`, optionally narrowed, ordered by name."""
-    query = select(User).where(people_filter(within, firm_id=firm_id))
+    """People with a current membership in `within` (status "former": whose membership there
+    has ended), optionally narrowed, ordered by name."""
+    query = select(User).where(people_filter(within, firm_id=firm_id, status=status))
     if search := search.strip():
         like = f"%{search}%"
         query = query.where(
@@ -140,6 +179,33 @@ def list_people(
     # The list shows each person's roles: load memberships (and firms) for the page at once.
     query = query.options(selectinload(User.memberships).joinedload(Membership.firm))
     return query.order_by(User.name, User.id)
+
+
+def last_ended_membership(
+    user: User, within: Firm | Consortium, *, firm_id: int | None = None
+) -> Membership | None:
+    """The person's most recently ended membership in `within` (a former member's row)."""
+    today = date.today()
+    ended = [
+        m
+        for m in user.memberships
+        if m.ends_on is not None
+        and m.ends_on <= today
+        and (
+            m.firm_id == within.id
+            if isinstance(within, Firm)
+            else m.consortium_id == within.id and (firm_id is None or m.firm_id == firm_id)
+        )
+    ]
+    return max(ended, key=lambda m: (m.ends_on, m.id), default=None)
+
+
+def membership_history(user: User, *, consortium_id: int | None = None) -> list[Membership]:
+    """A person's memberships, newest first (only one consortium's with `consortium_id`)."""
+    rows = [
+        m for m in user.memberships if consortium_id is None or m.consortium_id == consortium_id
+    ]
+    return sorted(rows, key=lambda m: (m.starts_on, m.id), reverse=True)
 
 
 def count_unactivated(firm: Firm) -> int:

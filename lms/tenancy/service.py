@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from lms.audit.service import record_action
 from lms.auth.models import User
 from lms.auth.service import revoke_user_sessions
 from lms.core.codes import normalize_uscc
+from lms.core.types import utcnow
 from lms.extensions import db
 from lms.tenancy.models import (
     CONSORTIUM_ROLES,
+    END_REASONS,
     FIRM_KINDS,
     REGIONS,
     SECTORS,
@@ -28,6 +31,10 @@ class TenancyError(ValueError):
         super().__init__(str(message))
         self.message = message
         self.field = field
+
+
+class MembershipAlreadyEnded(TenancyError):
+    """The person has no current membership left to end (ended earlier, or a second submit)."""
 
 
 def _check_consortium_fields(name: str, city: str, region: str, sectors: list[str], code: str):
@@ -176,6 +183,7 @@ def deactivate_person(actor: User, user: User, *, firm: Firm) -> None:
     for m in user.memberships:
         if m.firm_id == firm.id and m.is_current():
             m.ends_on = date.today()  # current means ends_on > today
+            m.ended_by_id, m.ended_at = actor.id, utcnow()
     db.session.flush()
     if not any(m.is_current() for m in user.memberships) and not user.is_platform_admin:
         user.is_active_account = False
@@ -188,3 +196,129 @@ def deactivate_person(actor: User, user: User, *, firm: Firm) -> None:
         details={"firm": firm.id},
     )
     db.session.flush()
+
+
+NOTE_MAX = 200
+
+
+def check_end_membership(
+    actor: User,
+    user: User,
+    *,
+    firm: Firm,
+    reason: str,
+    ends_on: date | None,
+    note: str = "",
+    today: date | None = None,
+) -> list[Membership]:
+    """The person's current memberships of `firm` that ending them would end, or the
+    TenancyError (naming the field) that says why they can't be ended so."""
+    today = today or date.today()
+    ends_on = ends_on or today
+    note = (note or "").strip()
+    if user.id == actor.id:
+        raise TenancyError(_l("You cannot end your own membership."))
+    current = [m for m in user.memberships if m.firm_id == firm.id and m.is_current(today)]
+    if not current:
+        raise MembershipAlreadyEnded(already_ended_message(user, firm))
+    if reason not in END_REASONS:
+        raise TenancyError(_l("Reason: choose why the membership ends."), field="reason")
+    if reason == "other" and not note:
+        raise TenancyError(_l("Details: say in a few words why the membership ends."), field="note")
+    if len(note) > NOTE_MAX:
+        raise TenancyError(_l("Details: at most %(max)d characters.", max=NOTE_MAX), field="note")
+    if ends_on > today:
+        raise TenancyError(
+            _l("End date: choose today or an earlier date; a future date is not possible."),
+            field="ends_on",
+        )
+    joined = min(m.starts_on for m in current)
+    if ends_on < joined:
+        raise TenancyError(
+            _l(
+                "End date: they joined on %(date)s; choose that day or later.",
+                date=format_date(joined, "medium"),
+            ),
+            field="ends_on",
+        )
+    return current
+
+
+def end_membership(
+    actor: User,
+    user: User,
+    *,
+    firm: Firm,
+    reason: str,
+    ends_on: date | None = None,
+    note: str = "",
+    close_account: bool = False,
+    today: date | None = None,
+) -> list[Membership]:
+    """End the person's current roles in `firm` on `ends_on` (today or earlier, not before
+    they joined), with a reason. The person keeps their account and their own records
+    (enrolments, certificates, hours, skills); with `close_account` and no current role left
+    anywhere, the account is also closed and signed out everywhere. Of two submits, one ends
+    the membership and the other raises MembershipAlreadyEnded."""
+    today = today or date.today()
+    ends_on = ends_on or today
+    note = (note or "").strip()
+    current = check_end_membership(
+        actor, user, firm=firm, reason=reason, ends_on=ends_on, note=note, today=today
+    )
+    # One statement decides: a second submit (or a second tab) finds nothing current left.
+    ended = db.session.execute(
+        update(Membership)
+        .where(
+            Membership.id.in_([m.id for m in current]),
+            or_(Membership.ends_on.is_(None), Membership.ends_on > today),
+        )
+        .values(
+            ends_on=ends_on,
+            ended_reason=reason,
+            ended_note=note or None,
+            ended_by_id=actor.id,
+            ended_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    for m in current:
+        db.session.refresh(m)
+    if ended == 0:
+        raise MembershipAlreadyEnded(already_ended_message(user, firm))
+    closed = (
+        close_account
+        and not user.is_platform_admin
+        and not any(m.is_current(today) for m in user.memberships)
+    )
+    if closed:
+        user.is_active_account = False
+        revoke_user_sessions(user)
+    # Ids and codes only: the free-text note may name people, so it stays on the row.
+    record_action(
+        actor,
+        "membership.end",
+        user,
+        consortium_id=firm.consortium_id,
+        details={
+            "firm": firm.id,
+            "memberships": sorted(m.id for m in current),
+            "reason": reason,
+            "ends_on": ends_on.isoformat(),
+            "account_closed": closed,
+        },
+    )
+    db.session.flush()
+    return current
+
+
+def already_ended_message(user: User, firm: Firm):
+    ended = [m.ends_on for m in user.memberships if m.firm_id == firm.id and m.ends_on]
+    if ended:
+        return _l(
+            "%(name)s is no longer a member of %(firm)s: the membership ended on %(date)s.",
+            name=user.name,
+            firm=firm.name,
+            date=format_date(max(ended), "medium"),
+        )
+    return _l("%(name)s is not a current member of %(firm)s.", name=user.name, firm=firm.name)

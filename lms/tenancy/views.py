@@ -1,26 +1,40 @@
 """Admin screens: consortia (platform), member firms and people (consortium and firm admins)."""
 
+from datetime import date
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
 from flask_login import current_user
 
 from lms.auth import service as accounts
+from lms.core.access import signed_in
 from lms.core.params import int_arg, page_arg
 from lms.extensions import db
 from lms.jobs.exports import csv_response
 from lms.permissions import needs
 from lms.taxonomy.service import role_options
 from lms.tenancy import importer, invitations, service
-from lms.tenancy.forms import ConfirmForm, ConsortiumForm, FirmForm, ImportForm, InviteForm
+from lms.tenancy.forms import (
+    END_REASON_LABELS,
+    ConfirmForm,
+    ConsortiumForm,
+    EndMembershipForm,
+    FirmForm,
+    ImportForm,
+    InviteForm,
+)
 from lms.tenancy.models import ImportBatch, Invitation
 from lms.tenancy.scope import (
+    PEOPLE_STATUSES,
     count_unactivated,
     current_scope,
+    last_ended_membership,
     list_consortia,
     list_firms,
     list_pending_invitations,
     list_people,
+    membership_history,
 )
 
 bp = Blueprint("tenancy", __name__)
@@ -50,6 +64,12 @@ def _flash_invitation(outcome: invitations.InvitationOutcome) -> None:
 
 def _page() -> int:
     return page_arg()
+
+
+def _status() -> str:
+    """The people page's "current / former members" filter (anything else: current)."""
+    status = request.args.get("status", "")
+    return status if status in PEOPLE_STATUSES else "current"
 
 
 # --- platform admin: consortia ---------------------------------------------------------------
@@ -217,6 +237,7 @@ def deactivate_firm(firm):
         ),
         button=_l("Deactivate firm"),
         back=url_for("tenancy.firms", consortium_id=firm.consortium_id),
+        admin_consortium=firm.consortium,
     )
 
 
@@ -235,8 +256,9 @@ def activate_firm(firm):
 def consortium_people(consortium):
     search = request.args.get("q", "")
     firm_id = int_arg("firm")
+    status = _status()
     page = db.paginate(
-        list_people(consortium, search=search, firm_id=firm_id),
+        list_people(consortium, search=search, firm_id=firm_id, status=status),
         page=_page(),
         per_page=current_app.config["LMS_PAGE_SIZE"],
         error_out=False,
@@ -249,7 +271,39 @@ def consortium_people(consortium):
         place=consortium,
         firms=firm_rows,
         firm_filter=firm_id,
+        status=status,
+        last_ended=lambda p: last_ended_membership(p, consortium, firm_id=firm_id),
+        end_reasons=END_REASON_LABELS,
         invitations=[],
+    )
+
+
+@bp.get("/consortia/<int:consortium_id>/people/<public_id>")
+@needs("consortium.people", on="consortium")
+def consortium_person(consortium, public_id: str):
+    """A person's memberships in this consortium: firms, roles, from, to and why (read-only)."""
+    person = current_scope().get_person(public_id, within=consortium, former=True)
+    return render_template(
+        "tenancy/membership_history.html",
+        person=person,
+        memberships=membership_history(person, consortium_id=consortium.id),
+        consortium=consortium,
+        end_reasons=END_REASON_LABELS,
+        back=url_for("tenancy.consortium_people", consortium_id=consortium.id),
+    )
+
+
+@bp.get("/account/memberships")
+@signed_in
+def my_memberships():
+    """The signed-in person's own firms over time (read-only)."""
+    return render_template(
+        "tenancy/membership_history.html",
+        person=current_user,
+        memberships=membership_history(current_user),
+        consortium=None,
+        end_reasons=END_REASON_LABELS,
+        back=url_for("auth.account"),
     )
 
 
@@ -295,8 +349,9 @@ def invite_firm_admin(consortium):
 @needs("person.view", on="firm")
 def firm_people(firm):
     search = request.args.get("q", "")
+    status = _status()
     page = db.paginate(
-        list_people(firm, search=search),
+        list_people(firm, search=search, status=status),
         page=_page(),
         per_page=current_app.config["LMS_PAGE_SIZE"],
         error_out=False,
@@ -308,7 +363,10 @@ def firm_people(firm):
         search=search,
         place=firm,
         firms=None,
-        invitations=pending,
+        status=status,
+        last_ended=lambda p: last_ended_membership(p, firm),
+        end_reasons=END_REASON_LABELS,
+        invitations=pending if status == "current" else [],
         invitation_status=invitations.invitation_status,
         unactivated=count_unactivated(firm),
         confirm_form=ConfirmForm(),
@@ -429,6 +487,85 @@ def deactivate_person(firm, public_id: str):
         ),
         button=_l("Deactivate"),
         back=back,
+        admin_consortium=firm.consortium,
+        admin_firm=firm,
+    )
+
+
+@bp.route("/firms/<int:firm_id>/people/<public_id>/end", methods=["GET", "POST"])
+@needs("person.deactivate", on="firm")
+def end_membership(firm, public_id: str):
+    """End a person's membership of the firm: reason and date, reviewed, then confirmed."""
+    person = current_scope().get_person(public_id, within=firm, former=True)
+    back = url_for("tenancy.firm_people", firm_id=firm.id)
+    former = url_for("tenancy.firm_people", firm_id=firm.id, status="former")
+    current = [m for m in person.memberships if m.firm_id == firm.id and m.is_current()]
+    if not current:
+        # Ended already (earlier, or by the first of two submits): say so, change nothing.
+        flash(service.already_ended_message(person, firm), "info")
+        return redirect(former)
+    if person.id == current_user.id:
+        flash(_l("You cannot end your own membership."), "error")
+        return redirect(back)
+    form = EndMembershipForm()
+    if request.method == "GET":
+        form.ends_on.data = date.today()
+    other_roles = any(m.is_current() and m.firm_id != firm.id for m in person.memberships)
+    if other_roles or person.is_platform_admin:
+        del form.close_account  # closing is only for someone left with no role anywhere
+    reviewing = False
+    if form.validate_on_submit() and not request.form.get("change"):
+        values = dict(
+            reason=form.reason.data,
+            ends_on=form.ends_on.data,
+            note=form.note.data or "",
+        )
+        close = bool(form.close_account and form.close_account.data)
+        try:
+            if form.confirmed.data != "1":
+                service.check_end_membership(current_user, person, firm=firm, **values)
+                reviewing = True
+            else:
+                service.end_membership(
+                    current_user, person, firm=firm, close_account=close, **values
+                )
+        except service.MembershipAlreadyEnded as exc:
+            db.session.rollback()
+            flash(exc.message, "info")
+            return redirect(former)
+        except service.TenancyError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+            reviewing = False
+        else:
+            if not reviewing:
+                db.session.commit()
+                if close:
+                    message = _l(
+                        "%(name)s is no longer a member of %(firm)s and their account was "
+                        "closed. Their training records are kept.",
+                        name=person.name,
+                        firm=firm.name,
+                    )
+                else:
+                    message = _l(
+                        "%(name)s is no longer a member of %(firm)s. Their account and "
+                        "their own training records are kept.",
+                        name=person.name,
+                        firm=firm.name,
+                    )
+                flash(message, "success")
+                return redirect(back)
+    return render_template(
+        "tenancy/end_membership.html",
+        form=form,
+        firm=firm,
+        person=person,
+        memberships=current,
+        reviewing=reviewing,
+        other_roles=other_roles,
+        end_reasons=END_REASON_LABELS,
+        back=back,
     )
 
 
@@ -465,7 +602,18 @@ def import_preview(firm, batch_id: str):
     batch = current_scope().get(ImportBatch, public_id=batch_id, within=firm)
     form = ConfirmForm()
     if form.validate_on_submit():
-        counts = importer.confirm_import(current_user, firm, batch)
+        try:
+            counts = importer.confirm_import(current_user, firm, batch)
+        except importer.ImportConflict:
+            db.session.rollback()
+            flash(
+                _l(
+                    "Someone else added some of these people at the same moment; nothing was "
+                    "saved. Check the file again and import it."
+                ),
+                "error",
+            )
+            return redirect(url_for("tenancy.import_preview", firm_id=firm.id, batch_id=batch_id))
         db.session.commit()
         flash(
             _l(
@@ -476,17 +624,15 @@ def import_preview(firm, batch_id: str):
             "success",
         )
         return redirect(url_for("tenancy.firm_people", firm_id=firm.id))
-    previews = importer.preview_rows(firm, batch.rows) if batch.status == "pending" else []
-    counts = {
-        a: sum(1 for p in previews if p.action == a)
-        for a in ("create", "add", "unchanged", "error")
-    }
+    # The rows were checked at upload: the page reads their stored outcome, errors first.
+    pending = batch.status == "pending"
     return render_template(
         "tenancy/import_preview.html",
         firm=firm,
         batch=batch,
-        previews=previews,
-        counts=counts,
+        page=importer.preview_page(batch) if pending else None,
+        counts=importer.batch_counts(batch) if pending else None,
         form=form,
         columns=importer.COLUMN_LABELS,
+        import_error=importer.error_text,
     )

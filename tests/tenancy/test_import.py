@@ -12,8 +12,7 @@ from sqlalchemy import select
 
 from lms.auth.models import User
 from lms.extensions import db
-from lms.tenancy.importer import preview_rows
-from lms.tenancy.models import Firm, ImportBatch, Invitation, Membership
+from lms.tenancy.models import ImportBatch, ImportRow, Invitation, Membership
 from tests.tenancy.pages import (
     field_errors,
     flashes,
@@ -141,14 +140,17 @@ def preview(client, url: str) -> tuple[str, dict[int, dict]]:
 
 def actions(in_db, firm, url: str) -> dict[int, str]:
     """What confirming the batch behind a preview URL would do with each row (by row number):
-    create, add, unchanged or error."""
+    create, add, unchanged or error, as checked at upload and stored with the batch."""
     public_id = url.rsplit("/", 1)[1]
 
     def go():
         batch = db.session.scalars(
             select(ImportBatch).where(ImportBatch.public_id == public_id)
         ).one()
-        return {p.row: p.action for p in preview_rows(db.session.get(Firm, firm.id), batch.rows)}
+        rows = db.session.execute(
+            select(ImportRow.row, ImportRow.action).where(ImportRow.batch_id == batch.id)
+        )
+        return dict(rows.all())
 
     return in_db(go)
 
