@@ -11,7 +11,7 @@ routes and file downloads (PDF, CSV, Excel) are skipped.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
 from lms.auth.models import User
@@ -150,6 +150,84 @@ def _links_by_endpoint(app, hrefs: list[str], own: set[str]) -> dict[str, str]:
     return found
 
 
+def _object_id(name: str, cid: int, fid: int | None, *, firm_page: bool):
+    """The first object of the user's places an address argument `name` can name, or None."""
+    from lms.certificates.models import CertificateTemplate
+    from lms.courses.models import Course, CourseAssessor
+    from lms.taxonomy.models import JobRole, Skill
+    from lms.tenancy.models import ImportBatch, Membership
+
+    if name == "slug":  # a course with designated assessors first (their pages need one)
+        ours = select(Course.slug).where(Course.consortium_id == cid).order_by(Course.id)
+        return db.session.scalar(
+            ours.join(CourseAssessor, CourseAssessor.course_id == Course.id)
+        ) or db.session.scalar(ours)
+    queries = {
+        "design_id": select(CertificateTemplate.id).where(CertificateTemplate.consortium_id == cid),
+        "skill_id": select(Skill.id).where(Skill.consortium_id == cid),
+        "role_id": select(JobRole.id).where(
+            JobRole.firm_id == fid
+            if firm_page
+            else (JobRole.consortium_id == cid) & JobRole.firm_id.is_(None)
+        ),
+        "public_id": select(User.public_id)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.firm_id == fid, Membership.role == "worker"),
+        "batch_id": select(ImportBatch.public_id).where(ImportBatch.firm_id == fid),
+    }
+    return db.session.scalar(queries[name].limit(1)) if name in queries else None
+
+
+def _database_paths(app, login, rules, endpoints: set[str]) -> dict[str, str]:
+    """endpoint → path of the pages among `endpoints` that take ids of objects other than the
+    user's consortium or firm, filled from the database with objects of the user's places."""
+    from flask import url_for
+
+    from lms.courses.models import Course, CourseAssessor, CourseVersion
+
+    consortia, firms = _places(app, login)
+    if not consortia:
+        return {}
+    cid, fid = consortia[0], (firms[0] if firms else None)
+    paths = {}
+    with app.app_context():
+        for rule, access in rules:
+            if rule.endpoint not in endpoints:
+                continue
+            firm_page = "firm_id" in rule.arguments
+            args = {"consortium_id": cid} if "consortium_id" in rule.arguments else {}
+            if firm_page:
+                args["firm_id"] = fid
+            for name in rule.arguments - args.keys() - {"number", "person_id"}:
+                args[name] = _object_id(name, cid, fid, firm_page=firm_page)
+            if args.get("slug"):
+                course_id = db.session.scalar(select(Course.id).where(Course.slug == args["slug"]))
+                if "number" in rule.arguments:
+                    args["number"] = db.session.scalar(
+                        select(func.max(CourseVersion.version)).where(
+                            CourseVersion.course_id == course_id
+                        )
+                    )
+                if "person_id" in rule.arguments:
+                    args["person_id"] = db.session.scalar(
+                        select(User.public_id)
+                        .join(CourseAssessor, CourseAssessor.user_id == User.id)
+                        .where(CourseAssessor.course_id == course_id)
+                        .limit(1)
+                    )
+            # End the read (on SQLite every transaction holds the write lock, and the server
+            # and _allowed need the database).
+            db.session.remove()
+            if set(rule.arguments) - args.keys() or None in args.values():
+                continue  # the demo has no such object in the user's places
+            if not _allowed(app, login, access, fid if firm_page else cid):
+                continue
+            with app.test_request_context():
+                paths[rule.endpoint] = url_for(rule.endpoint, **args)
+        db.session.remove()
+    return paths
+
+
 def _check_fits(page, path: str) -> str | None:
     """None if the page opens and fits the phone, else what is wrong."""
     response = page.goto(path)
@@ -197,6 +275,16 @@ def test_every_admin_page_fits_a_390_px_phone(phone_page, live_server, tr, role)
                 paths = todo.setdefault(found, [])
                 if link not in paths:
                     paths.append(link)
+    # Pages no visited page links to (an object the pages list elsewhere, a legacy address):
+    # their ids from the database, within the user's places.
+    for endpoint, path in _database_paths(app, login, rules, own - fits).items():
+        visited.append(path)
+        problem = _check_fits(page, path)
+        if problem is None:
+            fits.add(endpoint)
+        else:
+            failed[endpoint] = problem
+        todo.setdefault(endpoint, []).append(path)
     print(f"\n{role}: {len(visited)} admin pages visited at {PHONE_WIDTH} px")
     for path in visited:
         print(f"  {path}")
