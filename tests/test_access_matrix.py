@@ -212,6 +212,12 @@ MATRIX.update(
             "consortium_admin",
             (LOGIN, 404, 404, 200, 200, 404),
         ),
+        "jobs.restart_job": (
+            "POST",
+            "/jobs/{job}/restart",
+            "consortium_admin",
+            (LOGIN, 404, 404, 302, 302, 404),
+        ),
         "jobs.download": (
             "GET",
             "/jobs/{export_job}/download",

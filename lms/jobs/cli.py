@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+from flask.cli import with_appcontext
 
 
 def today_option(func):
@@ -28,3 +29,18 @@ def run_job(kind: str, params: dict) -> None:
         click.echo(f"queued job {job.public_id}")
         return
     click.echo(json.dumps(job.result, sort_keys=True))
+
+
+@click.group("jobs", help="Background jobs.")
+def jobs_cli():
+    pass
+
+
+@jobs_cli.command("reap")
+@with_appcontext
+def reap_command():
+    """Queue again the jobs whose worker stopped, fail those that stalled too often (Celery
+    beat runs this every minute; with cron, run it every minute)."""
+    from lms.jobs.service import reap_stalled
+
+    click.echo(json.dumps(reap_stalled(), sort_keys=True))

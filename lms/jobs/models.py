@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.core.types import UTCDateTime, new_public_id, utcnow
@@ -33,8 +33,15 @@ class Job(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Stamped while the job runs (lms.jobs.service): a late heartbeat means its worker is gone.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # times a worker took it
 
-    __table_args__ = (CheckConstraint(f"state IN {JOB_STATES!r}", name="state"),)
+    __table_args__ = (
+        CheckConstraint(f"state IN {JOB_STATES!r}", name="state"),
+        # The reaper's look-up: unfinished jobs by state.
+        Index("ix_jobs_state_heartbeat", "state", "heartbeat_at"),
+    )
 
     @property
     def is_finished(self) -> bool:

@@ -1,13 +1,13 @@
 """A job's progress page (works without JavaScript) and its JSON status for polling."""
 
-from flask import Blueprint, abort, render_template, send_file, url_for
+from flask import Blueprint, abort, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from lms.core.access import signed_in
 from lms.core.storage import storage
 from lms.jobs.exports import LINK_HOURS, result_file
-from lms.jobs.service import get_job_for
+from lms.jobs.service import get_job_for, is_stalled, restart
 
 bp = Blueprint("jobs", __name__)
 
@@ -22,7 +22,17 @@ def _job(public_id: str):
 @bp.get("/jobs/<public_id>")
 @signed_in
 def job_page(public_id: str):
-    return render_template("jobs/job.html", job=_job(public_id))
+    job = _job(public_id)
+    return render_template("jobs/job.html", job=job, stalled=is_stalled(job))
+
+
+@bp.post("/jobs/<public_id>/restart")
+@signed_in
+def restart_job(public_id: str):
+    """Start a failed or stalled job again (nothing it already did is done twice)."""
+    job = _job(public_id)
+    restart(job)
+    return redirect(url_for("jobs.job_page", public_id=job.public_id))
 
 
 @bp.get("/jobs/<public_id>/status")
@@ -35,6 +45,7 @@ def job_status(public_id: str):
         "total": job.total,
         "percent": job.percent,
         "finished": job.is_finished,
+        "stalled": is_stalled(job),
         "url": url_for("jobs.job_page", public_id=job.public_id),
     }
 
@@ -57,6 +68,4 @@ def download(public_id: str):
             "errors/error.html", code=410, title=_l("Link expired"), text=text
         ), 410
     key, filename, mimetype = found
-    return send_file(
-        storage().local_path(key), mimetype=mimetype, download_name=filename, as_attachment=True
-    )
+    return storage().send(key, mimetype=mimetype, download_name=filename, as_attachment=True)

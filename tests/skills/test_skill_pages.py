@@ -365,7 +365,7 @@ def test_the_stored_list_is_deleted_after_a_rating_a_completion_and_a_target_cha
     admin = as_user(site.admin)
     person_url = f"/firms/{site.firm.id}/people/{site.worker.public_id}/skills"
 
-    worker.get("/skills")
+    worker.get("/")
     assert len(stored(in_db, site.worker)) == 1
     other_before = stored(in_db, site.met)
 
@@ -375,7 +375,7 @@ def test_the_stored_list_is_deleted_after_a_rating_a_completion_and_a_target_cha
     assert response.status_code == 302
     assert stored(in_db, site.worker) == []
 
-    worker.get("/skills")
+    worker.get("/")
     assert len(stored(in_db, site.worker)) == 1
     complete(in_db, site.worker, "pg-hmi")
     assert stored(in_db, site.worker) == []
@@ -683,6 +683,7 @@ def test_recomputing_recommendations_runs_the_job_and_only_its_starter_sees_it(
         "total": workers,
         "percent": 100,
         "finished": True,
+        "stalled": False,
         "url": f"/jobs/{public_id}",
     }
     # The consortium page now says when lists were last computed for everyone.
