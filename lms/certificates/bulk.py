@@ -2,8 +2,10 @@
 firm's completers of it) as the "certificates.bulk" background job, which ends with a ZIP of
 the cohort's PDFs.
 
-Re-running is safe: service.issue is idempotent per worker and course version, progress is
-committed every BATCH certificates, and the ZIP is rebuilt from the stored PDFs each time.
+Re-running is safe: service.issue is idempotent per worker and course version, each
+certificate is committed on its own (the serial counter's row is locked only for that short
+transaction, so learners completing courses meanwhile never wait for the job), and the ZIP is
+built from the stored PDFs, rendering those not made yet, each in its own short transaction.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from lms.extensions import db
 from lms.learning.models import Enrollment
 
 KIND = "certificates.bulk"
-BATCH = 20  # progress is reported (and committed) every BATCH certificates
 ZIP_HOURS = 24  # how long the ZIP download link stays valid after the job finished
 
 
@@ -72,17 +73,15 @@ def bulk_job(job, report) -> dict:
     for done, enrollment in enumerate(enrollments, start=1):
         cert = service.certificate_of(enrollment)
         if cert is None:
-            cert = service.issue(enrollment, source="bulk", actor=actor)
+            with service.pdfs_on_first_download():  # made below, while zipping
+                cert = service.issue(enrollment, source="bulk", actor=actor)
             issued += 1
         else:
             existing += 1
         cert_ids.append(cert.id)
-        if done % BATCH == 0:
-            report(done, total)  # commits what is issued so far
-    report(total, total)
+        report(done, total)  # commits this certificate: one short transaction each
     key = zip_key(job)
     storage().save(key, build_zip(cert_ids))
-    db.session.commit()  # PDFs rendered while zipping are recorded
     return {
         "issued": issued,
         "existing": existing,
@@ -92,19 +91,21 @@ def bulk_job(job, report) -> dict:
 
 
 def build_zip(cert_ids: list[int]) -> bytes:
-    """One PDF per certificate (revoked ones left out), named by serial; PDFs missing from
-    storage are rendered again."""
+    """One PDF per certificate (revoked ones left out), named by serial; PDFs not made yet
+    (or missing from storage) are rendered, each in its own short transaction."""
     buffer = io.BytesIO()
-    certs = []
+    files = []
     for start in range(0, len(cert_ids), 500):  # keep the IN lists short
         chunk = cert_ids[start : start + 500]
-        certs += db.session.scalars(select(Certificate).where(Certificate.id.in_(chunk))).all()
-    certs.sort(key=lambda c: c.serial)
+        rows = db.session.execute(
+            select(Certificate.id, Certificate.serial).where(
+                Certificate.id.in_(chunk), Certificate.revoked_at.is_(None)
+            )
+        ).all()
+        files += rows
+    files.sort(key=lambda row: row.serial)
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        for cert in certs:
-            if cert.revoked_at is not None:
-                continue
-            if not cert.pdf_path or not storage().exists(cert.pdf_path):
-                service.store_pdf(cert)
-            archive.writestr(f"{cert.serial}.pdf", storage().read(cert.pdf_path))
+        for cert_id, serial in files:
+            cert = service.ensure_pdf(cert_id)
+            archive.writestr(f"{serial}.pdf", storage().read(cert.pdf_path))
     return buffer.getvalue()

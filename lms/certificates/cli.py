@@ -20,6 +20,16 @@ def certificates_cli():
     pass
 
 
+@certificates_cli.command("render-missing")
+@with_appcontext
+def render_missing_command():
+    """Render the PDFs of certificates that have none yet (Celery beat runs this every five
+    minutes; with cron, run it as often)."""
+    from lms.certificates.service import render_missing
+
+    click.echo(f"{render_missing()} certificates rendered")
+
+
 @certificates_cli.command("remind")
 @today_option
 @with_appcontext

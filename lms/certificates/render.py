@@ -358,3 +358,12 @@ def render_document(
     if fetcher.refused:
         raise RenderError(f"refused: {', '.join(fetcher.refused)}")
     return pdf
+
+
+def warm_up() -> None:
+    """Load WeasyPrint, the fonts (cutting the CJK font once per installation) and the
+    stylesheets now: a worker process calls this when it starts, so that no job or request
+    pays for it in its first render."""
+    design = default_design()
+    colors = {"primary": design["primary_color"], "accent": design["accent_color"]}
+    render_pdf("<p>证书 Certificate 2026</p>", colors=colors, images={})

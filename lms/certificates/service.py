@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date
+from datetime import date, timedelta
 
 from flask import url_for
 from flask_babel import force_locale, format_date
@@ -24,14 +24,21 @@ from lms.certificates.serials import is_valid, make_serial, normalize
 from lms.core.storage import storage
 from lms.core.types import local_date, utcnow
 from lms.extensions import db
+from lms.jobs.service import after_commit
 from lms.taxonomy.models import LEVEL_NAMES, Skill
 from lms.tenancy.models import Consortium
 
 log = logging.getLogger(__name__)
 
+# The tasks that follow a commit (lms.jobs.service.after_commit), registered by create_app.
+RENDER_TASK = "certificates.render"
+REVOCATION_TASK = "certificates.render_revocation"
+SWEEP_TASK = "certificates.render_missing"
 
-# Inside `pdfs_on_first_download()` issuing leaves the PDF to its first download (or bulk ZIP),
-# which renders a missing one: for the demo data, which issues dozens at once.
+
+# Inside `pdfs_on_first_download()` issuing queues no render: the PDF is made by the sweep
+# (render_missing), the first download or the bulk ZIP. For the demo data, which issues dozens
+# at once from the command line.
 _PDFS_LATER: ContextVar[bool] = ContextVar("certificate_pdfs_later", default=False)
 
 
@@ -182,12 +189,10 @@ def issue(enrollment, *, source: str = "completion", actor=None) -> Certificate:
         from lms.skills.service import record_course_evidence
 
         record_course_evidence(enrollment, "certificate", recorded_by=actor)
-    try:
-        if not _PDFS_LATER.get():
-            store_pdf(cert)
-    except render.RenderError:
-        # The certificate stands; its PDF is rendered again when first downloaded.
-        log.exception("certificate %s: the PDF could not be rendered", cert.serial)
+    if not _PDFS_LATER.get():
+        # Rendered and signed by a worker once this transaction has committed: never inside
+        # the completing request, never while the serial counter's row is locked.
+        after_commit(RENDER_TASK, cert.id)
     details = {"serial": cert.serial, "source": source, "course": course.slug}
     if previous is not None:
         details["replaces"] = previous.serial
@@ -352,11 +357,78 @@ def pdf_bytes(cert: Certificate) -> bytes:
     return signing.sign_pdf(_unsigned_pdf(cert), db.session.get(Consortium, cert.consortium_id))
 
 
-def store_pdf(cert: Certificate) -> None:
-    pdf = pdf_bytes(cert)
-    key = f"certificates/{cert.consortium_id}/{cert.serial}.pdf"
+def has_pdf(cert: Certificate) -> bool:
+    return bool(cert.pdf_path) and storage().exists(cert.pdf_path)
+
+
+def ensure_pdf(cert_id: int) -> Certificate | None:
+    """Render, sign and store the PDF of a certificate that has none (or whose file is lost),
+    and return the certificate; ends the caller's transaction.
+
+    Nothing is held while rendering: the inputs are read, the transaction ends (on SQLite,
+    where every transaction holds the write lock, other requests go on), the PDF is made, and
+    one conditional UPDATE records it. Files are named by their content, so of two renders
+    racing (a task and a download) one is recorded and the other file is never referenced.
+    Raises render.RenderError, or signing.MissingKeyError when the key is lost."""
+    cert = db.session.get(Certificate, cert_id)
+    if cert is None or has_pdf(cert):
+        return cert
+    seen_path, consortium_id, serial = cert.pdf_path, cert.consortium_id, cert.serial
+    design = template_for(cert)
+    colors, images = design_assets(design)
+    html = render.render_html(context(cert, design, images))
+    db.session.commit()  # the inputs are read: no transaction while rendering
+    unsigned = render.render_pdf(html, colors=colors, images=images)
+    pdf = signing.sign_pdf(unsigned, db.session.get(Consortium, consortium_id))
+    digest = hashlib.sha256(pdf).hexdigest()
+    key = f"certificates/{consortium_id}/{serial}-{digest[:16]}.pdf"
     storage().save(key, pdf)
-    cert.pdf_path, cert.pdf_sha256 = key, hashlib.sha256(pdf).hexdigest()
+    unchanged = (
+        Certificate.pdf_path.is_(None) if seen_path is None else Certificate.pdf_path == seen_path
+    )
+    db.session.execute(
+        update(Certificate)
+        .where(Certificate.id == cert_id, unchanged)
+        .values(
+            pdf_path=key,
+            pdf_sha256=digest,
+            signing_fingerprint=signing.fingerprint_hex(consortium_id),  # the key just used
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return db.session.get(Certificate, cert_id)
+
+
+def render_task(cert_id: int) -> None:
+    """The task queued by issue(): the certificate's PDF, made once (a failure is logged; the
+    PDF is made by the next sweep or download)."""
+    try:
+        ensure_pdf(cert_id)
+    except signing.MissingKeyError:
+        db.session.rollback()  # the signing code logs the lost key (once per process)
+    except (render.RenderError, signing.SigningError):
+        db.session.rollback()
+        log.exception("certificate %s: the PDF could not be rendered", cert_id)
+
+
+def render_missing(_key=None, *, older_than_seconds: int = 120) -> int:
+    """The sweep (Celery beat, every few minutes): PDFs of live certificates that have none, a
+    while after they were issued (their own task failed, or was never queued)."""
+    before = utcnow() - timedelta(seconds=older_than_seconds)
+    ids = db.session.scalars(
+        select(Certificate.id)
+        .where(
+            Certificate.pdf_path.is_(None),
+            Certificate.revoked_at.is_(None),
+            Certificate.issued_at < before,
+        )
+        .order_by(Certificate.id)
+        .limit(500)
+    ).all()
+    for cert_id in ids:
+        render_task(cert_id)
+    return len(ids)
 
 
 def revocation_pdf_bytes(cert: Certificate) -> bytes:
@@ -372,6 +444,21 @@ def revocation_pdf_bytes(cert: Certificate) -> bytes:
     return _unsigned_pdf(cert, stamp=revocation_stamp(cert))
 
 
+def revocation_task(cert_id: int) -> None:
+    """The task queued by revoke(): its notice, rendered once (a failure is logged; the notice
+    is rendered when first downloaded)."""
+    cert = db.session.get(Certificate, cert_id)
+    if cert is None or cert.revoked_at is None:
+        return
+    if cert.revocation_pdf_path and storage().exists(cert.revocation_pdf_path):
+        return
+    try:
+        store_revocation_pdf(cert)
+    except render.RenderError:
+        db.session.rollback()
+        log.exception("certificate %s: the revocation notice could not be rendered", cert_id)
+
+
 def store_revocation_pdf(cert: Certificate) -> None:
     """Render the revocation notice once and store it beside the issued PDF (which is kept
     on record and never served again)."""
@@ -383,8 +470,8 @@ def store_revocation_pdf(cert: Certificate) -> None:
 
 def revoke(actor, cert: Certificate, reason: str) -> None:
     """Revoke a certificate: its verification page, JSON and Open Badge say so from now on,
-    and its holder's PDF becomes the revocation notice (rendered here, once, like an issued
-    certificate's PDF is rendered when it is issued). A new certificate may then be issued for
+    and its holder's PDF becomes the revocation notice (rendered once by a worker after the
+    commit, as an issued certificate's PDF is). A new certificate may then be issued for
     the same completion (issue)."""
     reason = (reason or "").strip()
     if not reason:
@@ -409,11 +496,7 @@ def revoke(actor, cert: Certificate, reason: str) -> None:
         consortium_id=cert.consortium_id,
         details={"serial": cert.serial},
     )
-    try:
-        store_revocation_pdf(cert)
-    except render.RenderError:
-        # The revocation stands; the notice is rendered when first downloaded.
-        log.exception("certificate %s: the revocation notice could not be rendered", cert.serial)
+    after_commit(REVOCATION_TASK, cert.id)  # the notice: rendered by a worker, after commit
     from lms.certificates.lifecycle import notify_revoked
 
     notify_revoked(cert)

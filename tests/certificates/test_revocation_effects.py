@@ -23,6 +23,7 @@ from lms.certificates.models import Certificate
 from lms.core.storage import storage
 from lms.core.types import local_date
 from lms.extensions import db
+from lms.jobs.service import run_ready_tasks
 from lms.notifications.models import Notification
 from tests.certificates.test_signing import assert_signed_by
 
@@ -159,6 +160,7 @@ def test_the_stamp_is_in_the_holders_language(
     with app.test_request_context():
         service.revoke(db.session.get(User, admin.id), _cert(issued), "Wrong person")
         db.session.commit()
+        run_ready_tasks()  # as at the end of a request: the notice is made after the commit
         pdf = storage().read(_cert(issued).revocation_pdf_path)
     flat = " ".join(_text_pages(pdf, tmp_path)[0].split())
     assert "REVOKED / 已撤销" in flat
