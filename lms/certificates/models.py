@@ -96,6 +96,9 @@ class Certificate(TenantOwned, db.Model):
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     pdf_path: Mapped[str | None] = mapped_column(String(300))
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    # SHA-256 (64 hex digits) of the signing certificate the PDF was signed with: what the
+    # verification page shows, also after the consortium's key changed. NULL before issue 15.
+    signing_fingerprint: Mapped[str | None] = mapped_column(String(64))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     revoke_reason: Mapped[str | None] = mapped_column(Text)

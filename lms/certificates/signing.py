@@ -16,6 +16,12 @@ hard-linked into place, which fails if it exists: of two processes creating the 
 one wins and the other reads the winner's file. A renamed consortium keeps its key and
 certificate.
 
+A key is never made again behind the consortium's back: each certificate stores the fingerprint
+of the key that signed it, and when the key file of a consortium that has signed certificates is
+missing (a restore without the key folder), signing refuses (MissingKeyError) instead of making
+a new key whose fingerprint would contradict every PDF already issued. `flask ops check` lists
+such consortia.
+
 Speed (bench/certificates.py reports sign_ms): the loaded key and certificate are kept per
 process; the signature's space in the PDF is reserved from the certificate's size instead of
 letting pyHanko estimate it with a trial signature (which nearly doubled the cost), and the
@@ -32,6 +38,7 @@ import contextlib
 import functools
 import hashlib
 import io
+import logging
 import os
 import re
 import tempfile
@@ -40,14 +47,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select
 
+from lms.certificates.models import Certificate
 from lms.certificates.render import RenderError
+from lms.extensions import db
+from lms.tenancy.models import Consortium
 
 VALIDITY = timedelta(days=3653)  # 10 years
 FIELD_NAME = "Certificate-Signature"
 _PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.S)
 _LOCK = threading.Lock()
 _SIGNERS: dict[Path, _ConsortiumSigner] = {}  # per process: a key file is read once
+_REPORTED: set[Path] = set()  # missing keys already logged by this process
+log = logging.getLogger(__name__)
 
 
 def key_dir() -> Path:
@@ -64,26 +78,98 @@ class SigningError(RenderError):
     not served unsigned, so this stops the PDF like a render error does."""
 
 
+class MissingKeyError(SigningError):
+    """The consortium's key file is missing while certificates signed with its key exist: a
+    new key would contradict them, so none is made."""
+
+    def __init__(self, consortium, path: Path):
+        super().__init__(
+            f"the signing key {path} of consortium {consortium.code} is missing and "
+            "certificates signed with it exist: restore it from the backup (no new key is made)"
+        )
+        self.path = path
+        self.message = _l(
+            "The signing key of consortium %(code)s is missing (%(file)s), and certificates "
+            "signed with it exist. Restore the key folder from the backup: no new key is made, "
+            "so that the certificates already issued keep verifying.",
+            code=consortium.code,
+            file=path.name,
+        )
+
+
+def _signed():
+    """Certificates whose PDF was signed: with a recorded fingerprint, or a PDF from before
+    fingerprints were recorded."""
+    return or_(Certificate.signing_fingerprint.is_not(None), Certificate.pdf_sha256.is_not(None))
+
+
+def signed_certificates(consortium_id: int) -> int:
+    """How many certificates of the consortium have a signed PDF."""
+    return db.session.scalar(
+        select(func.count(Certificate.id)).where(
+            Certificate.consortium_id == consortium_id, _signed()
+        )
+    )
+
+
+def key_report() -> list[tuple]:
+    """(consortium, key path, signed certificates, those signed by another key than the
+    current file's) for every consortium with signed certificates (`flask ops check`)."""
+    rows = db.session.execute(
+        select(Consortium, func.count(Certificate.id))
+        .join(Certificate, Certificate.consortium_id == Consortium.id)
+        .where(_signed())
+        .group_by(Consortium.id)
+        .order_by(Consortium.code)
+    ).all()
+    report = []
+    for consortium, count in rows:
+        current = fingerprint_hex(consortium.id)
+        other = 0
+        if current is not None:
+            other = db.session.scalar(
+                select(func.count(Certificate.id)).where(
+                    Certificate.consortium_id == consortium.id,
+                    Certificate.signing_fingerprint.is_not(None),
+                    Certificate.signing_fingerprint != current,
+                )
+            )
+        report.append((consortium, key_path(consortium.id), count, other))
+    return report
+
+
 def sign_pdf(pdf: bytes, consortium) -> bytes:
     """`pdf` with the consortium's PAdES B-B signature added (an incremental update); the
-    consortium's key is made first if it has none."""
-    return sign_with_key_file(
-        pdf, key_path(consortium.id), name=consortium.name, code=consortium.code
-    )
+    consortium's key is made first if it has none and has signed nothing yet."""
+    path = key_path(consortium.id)
+    if not path.is_file() and signed_certificates(consortium.id):
+        if path not in _REPORTED:  # once per process, not once per certificate
+            _REPORTED.add(path)
+            log.error("signing refused: %s", MissingKeyError(consortium, path))
+        raise MissingKeyError(consortium, path)
+    return sign_with_key_file(pdf, path, name=consortium.name, code=consortium.code)
 
 
 def sign_with_key_file(pdf: bytes, path: Path, *, name: str, code: str) -> bytes:
     """`pdf` signed with the key file at `path`, made first (for `name`, `code`) if missing."""
     try:
         with _LOCK:
+            if not path.is_file():
+                create_key_file(path, name=name, code=code)
+            # The kept key is used while the file is the one it was read from: a key file
+            # restored or replaced on disk is read again, a deleted one is not signed with.
+            identity = _identity(path)
             signer = _SIGNERS.get(path)
-            if signer is None:
-                if not path.is_file():
-                    create_key_file(path, name=name, code=code)
-                signer = _SIGNERS[path] = _ConsortiumSigner(path.read_bytes())
+            if signer is None or signer.identity != identity:
+                signer = _SIGNERS[path] = _ConsortiumSigner(path.read_bytes(), identity)
         return signer.sign(pdf)
     except Exception as exc:  # OSError, a broken key file, pyHanko's own errors
         raise SigningError(f"could not sign the PDF with {path.name}: {exc}") from exc
+
+
+def _identity(path: Path) -> tuple:
+    found = path.stat()
+    return found.st_dev, found.st_ino, found.st_mtime_ns, found.st_size
 
 
 def certificate_der(consortium_id: int) -> bytes | None:
@@ -95,14 +181,25 @@ def certificate_der(consortium_id: int) -> bytes | None:
     return base64.b64decode(match[1]) if match else None
 
 
+def fingerprint_hex(consortium_id: int) -> str | None:
+    """SHA-256 of the consortium's current signing certificate as 64 hex digits (as each
+    certificate stores it), or None while the consortium has no key."""
+    der = certificate_der(consortium_id)
+    return hashlib.sha256(der).hexdigest().upper() if der is not None else None
+
+
+def format_fingerprint(digest: str | None) -> str | None:
+    """64 hex digits as colon-separated pairs, as PDF readers show a fingerprint."""
+    if not digest:
+        return None
+    digest = digest.upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
 def fingerprint(consortium_id: int) -> str | None:
     """SHA-256 of the consortium's signing certificate as colon-separated hex pairs (as PDF
     readers show it), or None while the consortium has no key."""
-    der = certificate_der(consortium_id)
-    if der is None:
-        return None
-    digest = hashlib.sha256(der).hexdigest().upper()
-    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+    return format_fingerprint(fingerprint_hex(consortium_id))
 
 
 def _fit(text: str, limit: int = 64) -> str:
@@ -181,13 +278,14 @@ def create_key_file(path: Path, *, name: str, code: str) -> None:
 class _ConsortiumSigner:
     """pyHanko's signer and signature settings for one key file, ready to sign."""
 
-    def __init__(self, pem: bytes):
+    def __init__(self, pem: bytes, identity: tuple = ()):
         from asn1crypto import keys as asn1_keys
         from asn1crypto import x509 as asn1_x509
         from cryptography.hazmat.primitives import serialization
         from pyhanko.sign import fields, signers
         from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+        self.identity = identity
         private_key = serialization.load_pem_private_key(pem, password=None)
         der = base64.b64decode(_PEM_CERTIFICATE.search(pem)[1])
         pkcs8 = private_key.private_bytes(

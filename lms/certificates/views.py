@@ -15,7 +15,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import lazy_gettext as _l
@@ -37,6 +36,7 @@ from lms.core.types import local_date
 from lms.courses.models import Course, CourseVersion
 from lms.extensions import db, limiter
 from lms.jobs.exports import csv_response
+from lms.jobs.service import enqueue_task, queued_mode
 from lms.permissions import needs, require
 from lms.tenancy.models import Consortium, Firm
 from lms.tenancy.scope import current_scope
@@ -79,9 +79,21 @@ def _verify_page(cert: Certificate | None = None, form=None, *, not_found: bool 
         cert=cert,
         code=format_code(cert.public_code),
         masked=service.mask_name(cert.data["name"]),
-        # Readers compare it with the signature details their PDF reader shows.
-        fingerprint=signing.fingerprint(cert.consortium_id),
+        **_signature(cert),
     )
+
+
+def _signature(cert: Certificate) -> dict:
+    """The fingerprint of the key that signed the certificate's PDF (readers compare it with
+    the signature details their PDF reader shows), and whether the consortium signs with
+    another key now. A certificate whose PDF is still to be made will be signed with the
+    current key; one signed before fingerprints were recorded shows none rather than a guess."""
+    current = signing.fingerprint_hex(cert.consortium_id)
+    stored = cert.signing_fingerprint or (current if cert.pdf_sha256 is None else None)
+    return {
+        "fingerprint": signing.format_fingerprint(stored),
+        "key_rotated": bool(stored and current and stored != current),
+    }
 
 
 @bp.route("/verify", methods=["GET", "POST"])
@@ -147,6 +159,10 @@ def verify_json(code: str):
         "revoked_on": _iso(cert.revoked_at),
         "issuer": issuer,
     }
+    if cert.revoked_at is None:
+        signature = _signature(cert)
+        doc["signing_fingerprint"] = signature["fingerprint"]
+        doc["key_rotated"] = signature["key_rotated"]
     if cert.revoked_at is not None:
         # As the page says: whether a newer certificate was issued for the same completion
         # (its number and code stay with the holder).
@@ -360,17 +376,29 @@ def download(public_id: str):
             # once now, as a missing issued PDF is below.
             service.store_revocation_pdf(cert)
             db.session.commit()
-        return send_file(
-            storage().local_path(cert.revocation_pdf_path),
+        return storage().send(
+            cert.revocation_pdf_path,
             mimetype="application/pdf",
             download_name=f"{cert.serial}-revoked.pdf",
             as_attachment=True,
         )
-    if not cert.pdf_path or not storage().exists(cert.pdf_path):
-        service.store_pdf(cert)
-        db.session.commit()
-    return send_file(
-        storage().local_path(cert.pdf_path),
+    if not service.has_pdf(cert):
+        if queued_mode():
+            # Being made by a worker (issued a moment ago, or its file lost): ask it again
+            # rather than render inside this request.
+            enqueue_task(service.RENDER_TASK, cert.id)
+            title = _l("The certificate PDF is being prepared")
+            text = _l("It will be ready in a moment: try again in a few seconds.")
+            page = render_template("errors/error.html", code=503, title=title, text=text)
+            return page, 503, {"Retry-After": "5", "Refresh": "5"}
+        try:  # the embedded mode has no worker: made now, once
+            cert = service.ensure_pdf(cert.id)
+        except signing.MissingKeyError as exc:  # a restore without the key folder
+            title = _l("The certificate PDF cannot be made now")
+            page = render_template("errors/error.html", code=503, title=title, text=exc.message)
+            return page, 503
+    return storage().send(
+        cert.pdf_path,
         mimetype="application/pdf",
         download_name=f"{cert.serial}.pdf",
         as_attachment=True,
@@ -595,8 +623,8 @@ def bulk_zip(public_id: str):
         return render_template(
             "errors/error.html", code=410, title=_l("Link expired"), text=text
         ), 410
-    return send_file(
-        storage().local_path(job.result["zip"]),
+    return storage().send(
+        job.result["zip"],
         mimetype="application/zip",
         download_name=f"certificates-{job.public_id}.zip",
         as_attachment=True,

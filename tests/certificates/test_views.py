@@ -47,7 +47,11 @@ def test_verify_valid_shows_masked_name_only(client, two_firms):
         "expires_on": None,
         "revoked_on": None,
         "issuer": data["issuer"],
+        # The key that signed its PDF (tests/certificates/test_signing.py checks the value).
+        "signing_fingerprint": data["signing_fingerprint"],
+        "key_rotated": False,
     }
+    assert data["signing_fingerprint"] and data["signing_fingerprint"] in page
     assert data["issuer"].startswith("Consortium ")
     assert "张三丰" not in client.get(f"/verify/{code}.json").get_data(as_text=True)
 

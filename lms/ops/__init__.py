@@ -1,0 +1,1 @@
+"""Operating an instance: backup, restore and checks (`flask ops ...`)."""
