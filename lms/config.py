@@ -48,7 +48,17 @@ def load_config(instance_path: Path) -> dict:
     return {
         "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": db_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # A PostgreSQL host that drops packets fails a connection in 5 s, not the OS's minutes.
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_pre_ping": True,
+            **({"connect_args": {"connect_timeout": 5}} if db_url.startswith("postgres") else {}),
+        },
+        # Reports (dashboards, drill-downs, course analytics) may read from a PostgreSQL replica.
+        "SQLALCHEMY_BINDS": (
+            {"reports": os.environ["LMS_REPORTS_DATABASE_URL"]}
+            if os.environ.get("LMS_REPORTS_DATABASE_URL")
+            else {}
+        ),
         "LMS_REDIS_URL": redis_url,
         # Cookies: HttpOnly and SameSite always, Secure when served over HTTPS.
         "SESSION_COOKIE_HTTPONLY": True,
@@ -68,6 +78,14 @@ def load_config(instance_path: Path) -> dict:
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
         "LMS_LOCALES": ["zh_CN", "en"],
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # Redis down: the limits go on in this process's memory (sign-in and /verify keep
+        # working, each process counting for itself) until Redis answers again; a storage
+        # error is logged, never a 500. Short timeouts: a Redis that hangs costs a second.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_STORAGE_OPTIONS": (
+            {"socket_connect_timeout": 1, "socket_timeout": 1} if redis_url else {}
+        ),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LMS_LOGIN_RATE_LIMIT": os.environ.get(
             "LMS_LOGIN_RATE_LIMIT", "20 per minute; 200 per hour"
@@ -90,6 +108,14 @@ def load_config(instance_path: Path) -> dict:
         # The public address printed on certificates (QR codes); else the request's own host.
         "LMS_BASE_URL": (os.environ.get("LMS_BASE_URL") or "").rstrip("/") or None,
         "LMS_STORAGE_DIR": os.environ.get("LMS_STORAGE_DIR") or str(instance_path / "storage"),
+        # Files in an S3-compatible object store instead (lms.core.storage) when a bucket is set;
+        # without the two keys boto3 reads the standard AWS_* variables.
+        "LMS_S3_BUCKET": os.environ.get("LMS_S3_BUCKET") or None,
+        "LMS_S3_ENDPOINT_URL": os.environ.get("LMS_S3_ENDPOINT_URL") or None,
+        "LMS_S3_REGION": os.environ.get("LMS_S3_REGION") or None,
+        "LMS_S3_ACCESS_KEY_ID": os.environ.get("LMS_S3_ACCESS_KEY_ID") or None,
+        "LMS_S3_SECRET_ACCESS_KEY": os.environ.get("LMS_S3_SECRET_ACCESS_KEY") or None,
+        "LMS_S3_PREFIX": os.environ.get("LMS_S3_PREFIX") or "",
         # The consortia's certificate-signing keys (one PEM file each, made on first use).
         "LMS_SIGNING_KEY_DIR": os.environ.get("LMS_SIGNING_KEY_DIR") or str(instance_path / "keys"),
         # E-mail of notifications: smtp://user:password@host:587 (STARTTLS) or smtps://…:465;

@@ -9,8 +9,11 @@ from lms.auth.models import User
 from lms.auth.passwords import needs_rotation
 from lms.extensions import db
 
+# Endpoints that never need the signed-in user: they don't load the session (no database work
+# for a stylesheet; the health checks answer for themselves when the database is down).
+_SESSIONLESS = {"static", "core.healthz", "core.readyz"}
 # Endpoints a signed-in user whose password must be rotated may still reach.
-_ROTATION_EXEMPT = {"auth.change_password", "auth.logout", "static", "core.healthz", "core.readyz"}
+_ROTATION_EXEMPT = {"auth.change_password", "auth.logout", *_SESSIONLESS}
 
 
 def init_app(app: Flask, login_manager: LoginManager) -> None:
@@ -22,9 +25,12 @@ def init_app(app: Flask, login_manager: LoginManager) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
+        if request.endpoint in _SESSIONLESS:
+            return None
         row = service.load_session(session.get("sid"))
         if row is None or str(row.user_id) != user_id:
             return None
+        # At most one write per session a minute (touch_session), not one per request.
         if service.touch_session(row):
             db.session.commit()
         return row.user

@@ -42,15 +42,15 @@ def answers_json() -> bool:
 
 
 def refuse_nul_characters() -> None:
-    """Before every request: a NUL in the path, the query or a form is never meant (and
-    PostgreSQL cannot store or compare it), so the request is a 400.
-
-    Only URL-encoded forms are read here: a multipart body is parsed by its view, under that
-    view's own size limit.
-    """
+    """Before every request, once its body limit is set (lms.core.web.apply_body_limit): a NUL
+    in the path, the query, a form field or an uploaded file's name is never meant (and
+    PostgreSQL cannot store or compare it), so the request is a 400 before anything reads it.
+    JSON bodies are checked where they are read (json_object)."""
     values = [request.path, *_strings(request.args)]
-    if request.mimetype == "application/x-www-form-urlencoded":
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         values.extend(_strings(request.form))
+        for key, upload in request.files.items(multi=True):
+            values.extend((key, upload.filename or ""))
     if any("\x00" in value for value in values):
         refuse(_NUL)
 

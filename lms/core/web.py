@@ -1,17 +1,23 @@
 """Request plumbing shared by every page: security headers, error pages, template filters."""
 
 from collections.abc import Callable
+from contextlib import suppress
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from lms.core.codes import mask_email, mask_mobile
 from lms.core.i18n import content_lang, format_month, language_name, punctuation, with_colon
-from lms.core.params import InvalidInput, answers_json, refuse, refuse_nul_characters
+from lms.core.params import InvalidInput, answers_json, refuse_nul_characters
 from lms.core.urls import safe_next
 
 CSP = (
@@ -37,7 +43,28 @@ ERROR_TEXT = {
         _l("Something went wrong"),
         _l("An unexpected error occurred. It has been logged; please try again later."),
     ),
+    503: (
+        _l("Temporarily unavailable"),
+        _l(
+            "The site cannot reach its database or another service it needs right now. Wait a "
+            "minute and try again; if you were saving something, check afterwards that it was "
+            "saved."
+        ),
+    ),
 }
+
+# A database, or the Redis behind background jobs, that cannot be reached (down, restarting,
+# a killed connection, a full pool, SQLite locked too long): the request is a 503 with
+# Retry-After, not a 500. Rate limits never get here: they fall back to memory (lms.config).
+OUTAGES = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeoutError,
+    BrokerError,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
+RETRY_AFTER_SECONDS = 30
 
 
 _MB = 1024 * 1024
@@ -71,25 +98,13 @@ def _declared_upload() -> tuple | None:
 
 
 def apply_body_limit() -> None:
-    """Before every request, first of all: the body limit of this route (see upload_limit).
-
-    A declared upload route's multipart form is also checked for NUL characters here, as
-    refuse_nul_characters does for URL-encoded ones (it can be read now: its limit is set)."""
+    """Before every request, first of all: the body limit of this route (see upload_limit)."""
     declared = _declared_upload()
     if declared is None:
         config = current_app.config
         request.max_content_length = config.get("LMS_FORM_MAX_BYTES", config["MAX_CONTENT_LENGTH"])
         return
     request.max_content_length = declared[0]()
-    if request.mimetype == "multipart/form-data" and any(
-        "\x00" in text for key, value in request.form.items(multi=True) for text in (key, value)
-    ):
-        refuse(
-            _l(
-                "The request contains a NUL character, which is never valid. Remove it and try "
-                "again."
-            )
-        )
 
 
 def wants_json() -> bool:
@@ -136,6 +151,55 @@ def too_large(error=None):
     ), 413
 
 
+def _without_database(*, ask_user: bool) -> None:
+    """Let the rest of this request (an error page, the after-request hooks) run without the
+    database: end the session's transaction, and treat the request as signed out (the
+    browser's session cookie is left as it is) so that nothing loads the user again. With
+    `ask_user`, the page is still in the user's language when the database answers."""
+    from lms.extensions import db, login_manager
+
+    # A connection that is gone has nothing left to roll back.
+    with suppress(SQLAlchemyError):
+        db.session.rollback()
+    if ask_user:
+        with suppress(SQLAlchemyError):
+            get_locale()  # fixed for the request from here on
+    # Flask-Login keeps the request's user here; current_user reads it without loading.
+    g._login_user = login_manager.anonymous_user()
+
+
+def standalone_error(code: int, title, text, *, ask_user: bool = False, retry_after=None):
+    """An error page (or JSON) that needs neither the database nor the signed-in user:
+    errors/standalone.html has no menus, no notifications and no permission checks."""
+    _without_database(ask_user=ask_user)
+    if wants_json():
+        response = jsonify(error=str(text))
+    else:
+        response = make_response(
+            render_template(
+                "errors/standalone.html",
+                code=code,
+                title=title,
+                text=text,
+                # A page (not a form's POST) may simply be asked for again.
+                again=safe_next(request.full_path.rstrip("?")) if request.method == "GET" else None,
+            )
+        )
+    response.status_code = code
+    response.headers["Cache-Control"] = "no-store"
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def unavailable(error: Exception):
+    """A service the request needs is down (see OUTAGES): a 503 that asks to retry."""
+    # The class names only: the message may hold the statement's parameters (personal data).
+    cause = getattr(error, "orig", None) or error
+    current_app.logger.warning("answered 503: %s (%s)", type(error).__name__, type(cause).__name__)
+    return standalone_error(503, *ERROR_TEXT[503], retry_after=RETRY_AFTER_SECONDS)
+
+
 def _number(value) -> str:
     """A count or a figure with one decimal, with thousands separators (1,234 / 33.3): the
     same in zh-CN and en, and cheap — dashboards show a thousand of them."""
@@ -162,9 +226,10 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    # First of all hooks (the CSRF check, registered earlier, reads the body): see upload_limit.
+    # First of all hooks (the CSRF check, registered earlier, reads the body): see upload_limit;
+    # then the NUL check, before the CSRF check, the rate limits or the user's session.
     app.before_request_funcs.setdefault(None, []).insert(0, apply_body_limit)
-    app.before_request(refuse_nul_characters)
+    app.before_request_funcs[None].insert(1, refuse_nul_characters)
 
     def render_error(code: int, message=None):
         title, text = ERROR_TEXT.get(code, ERROR_TEXT[500])
@@ -188,12 +253,14 @@ def init_app(app: Flask) -> None:
             400, _l("The form expired or was sent twice. Reload the page and submit it again.")
         )
 
+    for outage in OUTAGES:
+        app.register_error_handler(outage, unavailable)
+
     @app.errorhandler(500)
     def server_error(e):
-        from lms.extensions import db
-
-        db.session.rollback()
-        return render_error(500)
+        if isinstance(e.original_exception, OUTAGES):  # e.g. an error page that needed it
+            return unavailable(e.original_exception)
+        return standalone_error(500, *ERROR_TEXT[500], ask_user=True)
 
     # The domains add their own helpers (lms.create_app): core names none of them.
     app.jinja_env.globals.update(
