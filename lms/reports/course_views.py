@@ -17,6 +17,7 @@ from flask_login import current_user
 
 from lms.core.access import signed_in
 from lms.core.params import page_arg
+from lms.core.replica import reads_replica
 from lms.courses.lesson_types import LESSON_TYPES
 from lms.courses.question_types import QUESTION_TYPES
 from lms.extensions import db
@@ -33,6 +34,7 @@ FILTER_ARGS = ("version", "enrolled_from", "enrolled_to", "firm")
 
 @bp.get("/courses/<slug>/analytics")
 @signed_in
+@reads_replica
 def course_analytics(slug: str):
     """Enrolments, the lesson funnel, time, quiz items and pending sign-offs of one course;
     ?format=csv|xlsx&table=summary|funnel|items|signoffs downloads one table, filters applied."""

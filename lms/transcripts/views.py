@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from lms.core.access import signed_in
 from lms.core.pagination import paginate_rows
+from lms.core.replica import reads_replica
 from lms.extensions import db
 from lms.jobs.exports import export_response
 from lms.permissions import needs
@@ -91,6 +92,7 @@ def person_transcript_pdf(firm, public_id: str):
 
 @bp.get("/firms/<int:firm_id>/hours")
 @needs("report.view", on="firm")
+@reads_replica
 def firm_hours(firm):
     form = PeriodForm(request.args, default=service.this_year())
     valid = form.validate()
@@ -118,6 +120,7 @@ def firm_hours(firm):
 
 @bp.get("/consortia/<int:consortium_id>/hours")
 @needs("report.view", on="consortium")
+@reads_replica
 def consortium_hours(consortium):
     firms = db.session.scalars(list_firms(consortium)).all()
     form = ConsortiumPeriodForm(request.args, default=service.this_year())
