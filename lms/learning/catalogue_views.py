@@ -10,7 +10,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import get_locale
@@ -79,17 +78,27 @@ def catalogue():
 def version_fragments(version) -> dict:
     """The outline and skills of a version as HTML, and its lesson count.
 
-    A published version never changes, so these are rendered once per language and kept in
-    this process (keyed by everything that identifies the version's content).
+    A published version never changes, so its outline is rendered once per language and kept
+    in this process (keyed by everything that identifies the version's content: safe with many
+    processes, none can hold another's outline). Its skills are rendered on every request: a
+    consortium may rename its own skills, and every process must show the new name at once.
     """
     locale = str(get_locale())
+    short_locale = "en" if locale.startswith("en") else "zh_CN"
+    # render_template autoescapes .html templates: its output is safe HTML.
+    skills_html = Markup(  # noqa: S704
+        render_template(
+            "courses/_skills.html",
+            skill_levels=service.skill_levels(version),
+            level_name=level_name,
+            locale=short_locale,
+        )
+    )
     key = (version.id, version.status, version.published_at, version.title, locale)
     cache = current_app.extensions.setdefault("lms_course_fragments", {})
     if key in cache:
-        return cache[key]
+        return {**cache[key], "skills_html": skills_html}
     outline = service.outline(version)
-    short_locale = "en" if locale.startswith("en") else "zh_CN"
-    # render_template autoescapes .html templates: its output is safe HTML.
     value = {
         "outline_html": Markup(  # noqa: S704
             render_template(
@@ -99,21 +108,13 @@ def version_fragments(version) -> dict:
                 language=version.language,
             )
         ),
-        "skills_html": Markup(  # noqa: S704
-            render_template(
-                "courses/_skills.html",
-                skill_levels=service.skill_levels(version),
-                level_name=level_name,
-                locale=short_locale,
-            )
-        ),
         "lesson_count": sum(len(lessons) for _module, lessons in outline),
     }
     if version.status == "published":
         if len(cache) > 2000:
             cache.clear()
         cache[key] = value
-    return value
+    return {**value, "skills_html": skills_html}
 
 
 @bp.get("/courses/<slug>")
@@ -171,8 +172,8 @@ def media(slug: str, version: int, path: str):
     store = storage()
     if not store.exists(key):
         abort(404)
-    response = send_file(
-        store.local_path(key),
+    response = store.send(
+        key,
         conditional=True,
         download_name=path.rsplit("/", 1)[-1],
         max_age=current_app.config.get("SEND_FILE_MAX_AGE_DEFAULT") or 3600,

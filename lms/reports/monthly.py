@@ -35,7 +35,6 @@ from lms.reports import figures
 from lms.reports.models import ReportSubscription
 from lms.reports.summary import (
     Slice,
-    ensure_fresh,
     local_zone,
     month_first_day,
     month_of,
@@ -133,7 +132,6 @@ def monthly_context(
 ) -> dict:
     """The report's data for `month` (yyyymm) in `locale` ("zh_CN" or "en"): plain strings,
     lists and the charts' SVG only."""
-    ensure_fresh(consortium.id)
     locale = pdf_locale(locale)
     cid = consortium.id
     year_start = month // 100 * 100 + 1

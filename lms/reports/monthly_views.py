@@ -86,8 +86,8 @@ def monthly_pdf(consortium):
                 "info",
             )
             return redirect(_page_url(consortium, month))
-        return send_file(
-            storage().local_path(key),
+        return storage().send(
+            key,
             mimetype="application/pdf",
             download_name=name,
             as_attachment=True,

@@ -1,7 +1,8 @@
 """Dashboard figures come from two halves that are added up in SQL:
 
 - the summary tables (lms/reports/models.py): every event before the consortium's
-  `summarised_until`, written by `refresh` (cron, hourly or daily: `flask reports refresh`);
+  `summarised_until`, written by `refresh` (the "reports.refresh" job: hourly on the Celery beat
+  schedule, or cron `flask reports refresh`), never by a page: GET requests write nothing;
 - what came after, counted live from enrolments, certificates, training hours and skill
   evidence with the same GROUP BY — a short span, so a cheap query.
 
@@ -654,15 +655,6 @@ def _summarise(model, source, keys: tuple[str, ...], consortium_id: int) -> None
             ).group_by(*groups),
         )
     )
-
-
-def ensure_fresh(consortium_id: int) -> None:
-    """Summarise before a dashboard reads when a whole closed month is missing (after a month
-    ends, if the scheduled refresh hasn't run yet); otherwise the live half copes."""
-    until = summarised_until(consortium_id)
-    if until is None or month_of(until - _TICK) < closed_through():
-        refresh(consortium_id)
-        db.session.commit()
 
 
 def summarised_until(consortium_id: int) -> datetime | None:

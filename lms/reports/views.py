@@ -18,12 +18,12 @@ from sqlalchemy import select
 from lms.auth.models import User
 from lms.core.codes import mask_mobile
 from lms.core.pagination import paginate_rows
+from lms.core.replica import reads_replica
 from lms.extensions import db
 from lms.jobs.exports import ExportTable, export_response, register_export, table_response
 from lms.learning.models import STATUS_LABELS
 from lms.permissions import needs
 from lms.reports import figures
-from lms.reports.summary import ensure_fresh
 from lms.tenancy.models import Firm
 from lms.tenancy.scope import Scope
 
@@ -35,7 +35,6 @@ EVENT_COLUMNS = ("enrolled", "cohort", "rate", "completed", "certificates", "hou
 
 
 def _dashboard(consortium, firm=None) -> tuple[figures.Filters, object]:
-    ensure_fresh(consortium.id)
     f = figures.parse_filters(
         request.args, consortium_id=consortium.id, firm_id=firm.id if firm else None
     )
@@ -229,12 +228,14 @@ class DrillLinks:
 
 @bp.get("/consortia/<int:consortium_id>/reports")
 @needs("report.view", on="consortium")
+@reads_replica
 def consortium_dashboard(consortium):
     return _render_dashboard(consortium)
 
 
 @bp.get("/firms/<int:firm_id>/reports")
 @needs("report.view", on="firm")
+@reads_replica
 def firm_dashboard(firm):
     return _render_dashboard(firm.consortium, firm)
 
@@ -280,12 +281,14 @@ def _people(consortium, firm=None):
 
 @bp.get("/consortia/<int:consortium_id>/reports/people")
 @needs("report.view", on="consortium")
+@reads_replica
 def consortium_people(consortium):
     return _people(consortium)
 
 
 @bp.get("/firms/<int:firm_id>/reports/people")
 @needs("report.view", on="firm")
+@reads_replica
 def firm_people(firm):
     return _people(firm.consortium, firm)
 
