@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := app.py
 
-.PHONY: run test lint format lock lock-check audit i18n-extract i18n-compile e2e-deps assets pdf-deps pdf-test-deps clean
+.PHONY: run serve test lint format lock lock-check audit i18n-extract i18n-compile e2e-deps assets pdf-deps pdf-test-deps clean
 
 # Python packages come only from the locks in requirements/ (every package, transitive ones too,
 # pinned with its hashes; `make lock` writes them from pyproject.toml): build.txt (pip, setuptools),
@@ -86,6 +86,14 @@ run: $(VENV)/.installed i18n-compile
 	echo "or http://localhost in background jobs. Set it (environment or .env) to the public address."; fi
 	@echo "Serving on http://$(HOST):$(PORT) (Ctrl+C to stop; another port: make run PORT=8000)"
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+# The production stack on this machine: PostgreSQL and Redis from LMS_DATABASE_URL and
+# LMS_REDIS_URL (refused without them), the migrations, then gunicorn (gunicorn.conf.py), a Celery
+# worker and Celery beat; Ctrl+C stops all three (scripts/serve.py). README: "Running in production".
+serve: $(VENV)/.installed i18n-compile
+	@$(MAKE) --no-print-directory pdf-deps || echo "Could not install the PDF fonts; certificate PDFs will not be rendered."
+	@$(MAKE) --no-print-directory assets || echo "Could not build the chart bundle; charts will not be drawn (tables still are)."
+	$(BIN)/python scripts/serve.py --bind $(HOST):$(PORT)
 
 # From the npm registry: axe-core for the accessibility scans of the browser tests, ECharts and
 # esbuild for the chart bundle.

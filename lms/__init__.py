@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from flask import Flask
@@ -27,9 +28,23 @@ def create_app(config: dict | None = None) -> Flask:
 
     web.init_app(app)
     configure_templates(app)
-    configure_jobs()
+    configure_jobs(app)
     configure_signals()
+    configure_proxy(app)
     return app
+
+
+def configure_proxy(app: Flask) -> None:
+    """Behind LMS_PROXY_HOPS reverse proxies (nginx, a load balancer), take the client's address
+    and scheme from the X-Forwarded-For/-Proto headers they set: rate limits count per client,
+    not per proxy. The Host header is the proxy's to pass on (X-Forwarded-Host is not trusted)."""
+    raw = os.environ.get("LMS_PROXY_HOPS", "").strip() or "0"
+    if not raw.isdigit():
+        raise RuntimeError(f"LMS_PROXY_HOPS must be the number of proxies in front, not {raw!r}")
+    if hops := int(raw):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def configure_templates(app: Flask) -> None:
@@ -67,13 +82,14 @@ def configure_templates(app: Flask) -> None:
     )
 
 
-def configure_jobs() -> None:
+def configure_jobs(app: Flask) -> None:
     """Everything that runs in the background, by kind (lms.jobs names no domain above it)."""
+    from lms.certificates import service as certificates
     from lms.certificates.bulk import bulk_job
     from lms.certificates.lifecycle import lifecycle_job
     from lms.jobs.exports import JOB_KIND as EXPORTS
     from lms.jobs.exports import export_job
-    from lms.jobs.service import register_job
+    from lms.jobs.service import register_job, register_task
     from lms.notifications.reminders import reminders_job
     from lms.notifications.service import email_job
     from lms.reports.approval import JOB_KIND as MONTHLY_PDF
@@ -94,6 +110,15 @@ def configure_jobs() -> None:
         (MONTHLY_PDF, monthly_pdf_job),
     ):
         register_job(kind, function)
+    for name, function in (
+        (certificates.RENDER_TASK, certificates.render_task),
+        (certificates.REVOCATION_TASK, certificates.revocation_task),
+        (certificates.SWEEP_TASK, certificates.render_missing),
+    ):
+        register_task(name, function)
+    from lms.jobs import service as jobs
+
+    jobs.init_app(app)
 
 
 def configure_signals() -> None:
@@ -185,9 +210,19 @@ def configure_cli(app: Flask) -> None:
     from lms.auth.cli import accounts_cli
     from lms.courses.cli import courses_cli
     from lms.demo.cli import demo_cli
+    from lms.jobs.cli import jobs_cli
+    from lms.ops.cli import ops_cli
     from lms.skills.cli import recommend_cli, skills_cli
 
-    for group in (accounts_cli, courses_cli, demo_cli, skills_cli, recommend_cli):
+    for group in (
+        accounts_cli,
+        courses_cli,
+        demo_cli,
+        jobs_cli,
+        ops_cli,
+        skills_cli,
+        recommend_cli,
+    ):
         app.cli.add_command(group)
     from lms.certificates.cli import certificates_cli
 
