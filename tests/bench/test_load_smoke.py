@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from bench import load
 from tests.conftest import database_url
+from tests.stack.conftest import missing
 
 pytestmark = pytest.mark.stack
 
@@ -38,12 +39,6 @@ KEYS = {
 }
 
 
-def _missing(message: str):
-    if os.environ.get("LMS_REQUIRE_STACK") == "1":
-        pytest.fail(f"{message} (LMS_REQUIRE_STACK=1: stack tests are required)", pytrace=False)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def smoke_url() -> str:
     """The bench's own database on the suite's PostgreSQL server (the bench makes it afresh)."""
@@ -53,7 +48,7 @@ def smoke_url() -> str:
     try:
         redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
     except redis.RedisError as exc:
-        _missing(f"Redis at {REDIS_URL} does not answer: {exc}")
+        missing(f"Redis at {REDIS_URL} does not answer: {exc}")
     return sa.engine.make_url(url).set(database="lms_load_smoke").render_as_string(False)
 
 

@@ -128,16 +128,21 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30)
     return proc.returncode
 
 
-def migrate(env: dict) -> None:
-    """`flask db upgrade` on the environment's database (as `make serve` does first)."""
+def flask(env: dict, *args: str) -> None:
+    """`flask ARGS` in the checkout with the environment `env`; it must succeed."""
     result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
+        [sys.executable, "-m", "flask", "--app", "app", *args],
         cwd=PROJECT_ROOT,
         env=_tidy_env(env),
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stderr[-4000:]
+
+
+def migrate(env: dict) -> None:
+    """`flask db upgrade` on the environment's database (as `make serve` does first)."""
+    flask(env, "db", "upgrade")
 
 
 def base_env(tmp: Path) -> dict:
@@ -197,12 +202,5 @@ def demo_database(stack_env: dict, name: str, tmp: Path, **settings: str) -> dic
     url = _fresh_postgres_database(stack_env["LMS_DATABASE_URL"], name)
     env.update(LMS_DATABASE_URL=url, LMS_REDIS_URL=stack_env["LMS_REDIS_URL"], **settings)
     migrate(env)
-    loaded = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "demo", "load"],
-        cwd=PROJECT_ROOT,
-        env=_tidy_env(env),
-        capture_output=True,
-        text=True,
-    )
-    assert loaded.returncode == 0, loaded.stderr[-4000:]
+    flask(env, "demo", "load")
     return env
