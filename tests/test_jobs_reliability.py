@@ -205,3 +205,15 @@ def test_the_schedule_names_only_registered_jobs_and_tasks(app):
         assert entry["task"] in celery_app.tasks
     options = celery_app.conf.broker_transport_options
     assert options["visibility_timeout"] > jobs.STALL_SECONDS + 60
+
+
+def test_a_job_left_running_before_heartbeats_existed_is_stalled_and_run_again(app, kinds):
+    """The review's "运行中 · 20 / 257": a job of before this change, left running by a dead
+    worker, has no heartbeat; its start tells how long it has been silent."""
+    with app.app_context():
+        started = utcnow() - timedelta(hours=3)
+        job = _job("running", started_at=started, created_at=started, progress=20, total=257)
+        assert job.heartbeat_at is None and jobs.is_stalled(job)
+        assert jobs.reap_stalled() == {"requeued": 1, "failed": 0}
+        job = db.session.get(Job, job.id)
+        assert (job.state, RUNS) == ("done", [job.id])

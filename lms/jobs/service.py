@@ -34,7 +34,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import event, or_, update
+from sqlalchemy import event, func, or_, update
 from sqlalchemy.orm import Session
 
 from lms.core.types import utcnow
@@ -63,6 +63,11 @@ ERROR_STALLED = "stalled"  # its worker stopped MAX_ATTEMPTS times
 
 _PENDING = "lms_tasks_pending"  # session.info: tasks asked for in the open transaction
 _READY = "lms_tasks_ready"  # session.info: committed tasks waiting to run inline
+
+
+# When the job was last heard of: its heartbeat, else its start (jobs of before heartbeats,
+# left "running" by a worker that died, are stalled too).
+_last_heard = func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at)
 
 
 def register_job(kind: str, function: Callable) -> None:
@@ -130,8 +135,7 @@ def _claim(job_id: int) -> bool:
             Job.id == job_id,
             or_(
                 Job.state == "queued",
-                (Job.state == "running")
-                & (Job.heartbeat_at < now - timedelta(seconds=STALL_SECONDS)),
+                (Job.state == "running") & (_last_heard < now - timedelta(seconds=STALL_SECONDS)),
             ),
         )
         .values(
@@ -217,9 +221,10 @@ def is_stalled(job: Job, now=None) -> bool:
     """Running, but its worker has not been heard of for STALL_SECONDS."""
     if job.state == "failed":
         return job.error == ERROR_STALLED
-    if job.state != "running" or job.heartbeat_at is None:
+    if job.state != "running":
         return False
-    return (now or utcnow()) - job.heartbeat_at > timedelta(seconds=STALL_SECONDS)
+    heard = job.heartbeat_at or job.started_at or job.created_at
+    return (now or utcnow()) - heard > timedelta(seconds=STALL_SECONDS)
 
 
 def reap_stalled(now=None) -> dict:
@@ -231,7 +236,7 @@ def reap_stalled(now=None) -> dict:
     candidates = db.session.scalars(
         db.select(Job).where(
             or_(
-                (Job.state == "running") & (Job.heartbeat_at < stalled_before),
+                (Job.state == "running") & (_last_heard < stalled_before),
                 (Job.state == "queued") & (Job.created_at < lost_before),
             )
         )
@@ -241,7 +246,7 @@ def reap_stalled(now=None) -> dict:
         if job.state == "running" and job.attempts >= MAX_ATTEMPTS:
             failed = db.session.execute(
                 update(Job)
-                .where(Job.id == job.id, Job.state == "running", Job.heartbeat_at < stalled_before)
+                .where(Job.id == job.id, Job.state == "running", _last_heard < stalled_before)
                 .values(state="failed", error=ERROR_STALLED, finished_at=now)
                 .execution_options(synchronize_session=False)
             ).rowcount
@@ -268,7 +273,7 @@ def restart(job: Job) -> bool:
         update(Job)
         .where(
             Job.id == job.id,
-            or_(Job.state == "failed", (Job.state == "running") & (Job.heartbeat_at < stale)),
+            or_(Job.state == "failed", (Job.state == "running") & (_last_heard < stale)),
         )
         .values(state="queued", error="", finished_at=None, attempts=0, created_at=utcnow())
         .execution_options(synchronize_session=False)
