@@ -1,8 +1,8 @@
-"""Smoke test of bench/load.py, so the load benchmark can't rot, and the fault test "a bulk job
-during completions": 12 users for 15 seconds against the real stack (gunicorn, a Celery worker,
-PostgreSQL database `lms_load_smoke`, Redis database 13) while a bulk certificate job runs,
-then its integrity checker against that database with the run's own log of acknowledged
-actions, as it is and with a lost and a duplicated action put into it."""
+"""Smoke test of bench/load.py, so the load benchmark can't rot: 12 users for 15 seconds
+against the real stack (gunicorn, a Celery worker, PostgreSQL database `lms_load_smoke`, Redis
+database 13) with a bulk certificate job started during the run, then its integrity checker
+against that database with the run's own log of acknowledged actions, as it is and with a lost
+and a duplicated action put into it."""
 
 from __future__ import annotations
 
@@ -121,12 +121,11 @@ def test_checker_counts_what_the_database_lacks_or_has_twice(smoke_url, smoke_ru
     assert found["duplicate_rows"] == 1
 
 
-def test_a_bulk_job_runs_to_its_end_while_learners_complete_courses(smoke_run):
-    """The bulk certificate job commits each certificate on its own and renders outside any
-    transaction: completions made while it runs all succeed (no error, nothing lost, one
-    certificate each: the checks above) and the job ends done."""
+def test_the_bulk_job_started_during_the_run_ends_done_without_errors(smoke_run):
+    """Whether completions fall inside the job's few seconds depends on timing, so that is
+    shown deterministically by tests/stack/test_bulk_during_completions.py; here the job
+    started from its form during the run ends done and nothing errs while it runs."""
     result, _actions = smoke_run
     bulk = result["bulk"]
     assert bulk["state"] == "done", bulk
     assert bulk["errors_during"] == 0
-    assert bulk["completions_during"] > 0, bulk
