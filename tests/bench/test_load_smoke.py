@@ -13,12 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import redis
 import sqlalchemy as sa
 
 from bench import load
-from tests.conftest import database_url
-from tests.stack.conftest import missing
+from tests.stack.conftest import postgres_and_redis
 
 pytestmark = pytest.mark.stack
 
@@ -42,13 +40,7 @@ KEYS = {
 @pytest.fixture(scope="module")
 def smoke_url() -> str:
     """The bench's own database on the suite's PostgreSQL server (the bench makes it afresh)."""
-    url = database_url()
-    if not url.startswith("postgres"):
-        pytest.skip("the load bench runs on the PostgreSQL half (LMS_TEST_DATABASE_URL)")
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
-    except redis.RedisError as exc:
-        missing(f"Redis at {REDIS_URL} does not answer: {exc}")
+    url = postgres_and_redis(REDIS_URL)  # the bench flushes its Redis database itself too
     return sa.engine.make_url(url).set(database="lms_load_smoke").render_as_string(False)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from lms.auth.models import User
 from lms.certificates import render, service
 from lms.certificates.models import Certificate
@@ -27,12 +29,17 @@ def _complete(app, user, course) -> int:
     return enrollment.id
 
 
-def test_the_completing_transaction_renders_nothing(
-    app, monkeypatch, create_firm, create_user, create_course
-):
+@pytest.fixture
+def learner(create_firm, create_user, create_course):
+    """(a one-lesson course without a quiz, a worker of its firm who reads English)."""
     firm = create_firm()
-    course = create_course(firm, quiz=False, lessons=1)
-    worker = create_user(role="worker", firm=firm)
+    return create_course(firm, quiz=False, lessons=1), create_user(
+        role="worker", firm=firm, locale="en"
+    )
+
+
+def test_the_completing_transaction_renders_nothing(app, monkeypatch, learner):
+    course, worker = learner
     real = render.render_pdf
     renders = []
 
@@ -55,12 +62,8 @@ def test_the_completing_transaction_renders_nothing(
         assert cert.signing_fingerprint
 
 
-def test_a_rolled_back_completion_queues_no_render(
-    app, monkeypatch, create_firm, create_user, create_course
-):
-    firm = create_firm()
-    course = create_course(firm, quiz=False, lessons=1)
-    worker = create_user(role="worker", firm=firm)
+def test_a_rolled_back_completion_queues_no_render(app, monkeypatch, learner):
+    course, worker = learner
     with app.test_request_context():
         _complete(app, worker, course)
         db.session.rollback()
@@ -86,12 +89,8 @@ def test_two_renders_racing_record_one_file(app, certify, create_firm, create_us
         assert again.pdf_sha256 != first_sha
 
 
-def test_the_sweep_renders_the_certificates_whose_task_was_lost(
-    app, create_firm, create_user, create_course
-):
-    firm = create_firm()
-    course = create_course(firm, quiz=False, lessons=1)
-    worker = create_user(role="worker", firm=firm)
+def test_the_sweep_renders_the_certificates_whose_task_was_lost(app, learner):
+    course, worker = learner
     with app.test_request_context():
         with service.pdfs_on_first_download():  # as if the task never reached a worker
             _complete(app, worker, course)
@@ -108,13 +107,11 @@ def test_the_sweep_renders_the_certificates_whose_task_was_lost(
 
 
 def test_a_download_in_the_queued_mode_asks_the_worker_instead_of_rendering(
-    app, client, login, monkeypatch, create_firm, create_user, create_course
+    app, client, login, monkeypatch, learner
 ):
     from lms.jobs import worker as celery_side
 
-    firm = create_firm()
-    course = create_course(firm, quiz=False, lessons=1)
-    person = create_user(role="worker", firm=firm, locale="en")
+    course, person = learner
     with app.test_request_context():
         with service.pdfs_on_first_download():
             _complete(app, person, course)

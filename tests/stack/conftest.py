@@ -175,16 +175,23 @@ def _fresh_postgres_database(url: str, name: str) -> str:
     return server.set(database=name).render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-def stack_env(tmp_path_factory) -> dict:
-    """The app's environment on PostgreSQL `stack_tests` (migrated) and Redis database 12."""
+def postgres_and_redis(redis_url: str) -> str:
+    """The suite's PostgreSQL URL, with Redis database `redis_url` emptied; a skip on the
+    SQLite half, and a skip (or, with LMS_REQUIRE_STACK=1, a failure) when Redis is away."""
     url = database_url()
     if not url.startswith("postgres"):
         pytest.skip("stack tests run on the PostgreSQL half (LMS_TEST_DATABASE_URL)")
     try:
-        redis.Redis.from_url(REDIS_URL, socket_timeout=2).flushdb()
+        redis.Redis.from_url(redis_url, socket_timeout=2).flushdb()
     except redis.RedisError as exc:
-        missing(f"Redis at {REDIS_URL} does not answer: {exc}")
+        missing(f"Redis at {redis_url} does not answer: {exc}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def stack_env(tmp_path_factory) -> dict:
+    """The app's environment on PostgreSQL `stack_tests` (migrated) and Redis database 12."""
+    url = postgres_and_redis(REDIS_URL)
     try:
         stack_url = _fresh_postgres_database(url, STACK_DATABASE)
     except psycopg.Error as exc:
