@@ -51,9 +51,10 @@ def configure_templates(app: Flask) -> None:
     """Helpers every template may use, from the domains that own them."""
     from flask_login import current_user
 
+    from lms.auth.service import SESSION_FIGURES, session_figure
     from lms.home.navigation import navigation
     from lms.notifications.reminders import reminded_today
-    from lms.notifications.service import unread_count
+    from lms.notifications.service import unread_count, unread_count_column
     from lms.permissions import has_permission
     from lms.taxonomy.models import level_name
     from lms.taxonomy.service import skill_name
@@ -62,11 +63,14 @@ def configure_templates(app: Flask) -> None:
     def can(permission, target=None) -> bool:
         return has_permission(current_user, permission, target)
 
+    SESSION_FIGURES["unread"] = unread_count_column
+
     def unread_notifications() -> int:
-        """The top bar's badge: one COUNT query, for signed-in users only."""
+        """The top bar's badge, for signed-in users only: counted with the session."""
         if not (current_user and current_user.is_authenticated):
             return 0
-        return unread_count(current_user)
+        count = session_figure("unread")
+        return unread_count(current_user) if count is None else count
 
     app.jinja_env.globals.update(
         can=can,
@@ -96,6 +100,7 @@ def configure_jobs(app: Flask) -> None:
     from lms.reports.approval import pdf_job as monthly_pdf_job
     from lms.reports.monthly import monthly_job
     from lms.reports.summary import refresh_job
+    from lms.skills import recommendations
     from lms.skills.recommendations import recompute_job
 
     for kind, function in (
@@ -114,6 +119,7 @@ def configure_jobs(app: Flask) -> None:
         (certificates.RENDER_TASK, certificates.render_task),
         (certificates.REVOCATION_TASK, certificates.revocation_task),
         (certificates.SWEEP_TASK, certificates.render_missing),
+        (recommendations.REFRESH_TASK, recommendations.refresh_task),
     ):
         register_task(name, function)
     from lms.jobs import service as jobs
@@ -124,12 +130,14 @@ def configure_jobs(app: Flask) -> None:
 def configure_signals() -> None:
     """News travels up the layers: the domains above subscribe to the signals of those below."""
     from lms.certificates.service import connect_signals as connect_certificates
+    from lms.courses.service import connect_signals as connect_courses
     from lms.learning.service import connect_signals as connect_learning
     from lms.notifications.events import connect_signals as connect_notifications
     from lms.skills.service import connect_signals as connect_skills
     from lms.transcripts.service import connect_signals as connect_transcripts
 
     for connect in (
+        connect_courses,
         connect_learning,
         connect_skills,
         connect_notifications,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, g
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import false, func, or_, select, update
+from sqlalchemy import ColumnElement, false, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from lms.audit.service import record_action
@@ -116,23 +117,48 @@ def start_session(user: User, *, remember: bool) -> str:
     return token
 
 
+# Figures other domains want on every signed-in page, loaded in the session's own statement
+# (name → a function of the user id column giving a correlated scalar subquery); read back with
+# `session_figure(name)`. Registered by the app factory (e.g. the unread-notification count).
+SESSION_FIGURES: dict[str, Callable[[ColumnElement], ColumnElement]] = {}
+
+
 def load_session(token: str | None) -> UserSession | None:
-    """The live session for `token`: not revoked, not expired, its user active."""
+    """The live session for `token`: not revoked, not expired, its user active.
+
+    One statement: the session, its user, the user's memberships with their firm, consortium
+    and job role (joined by the membership's mapping; every page needs them for scoping and
+    permissions), and the registered session figures."""
     if not token:
         return None
-    # The user and their memberships (with firm and consortium) come along: every page needs
-    # them for scoping and permissions.
-    row = db.session.scalars(
-        select(UserSession)
-        .where(UserSession.token_hash == token_digest(token))
-        .options(joinedload(UserSession.user).selectinload(User.memberships))
-    ).first()
+    names = list(SESSION_FIGURES)
+    rows = (
+        db.session.execute(
+            select(
+                UserSession,
+                *(SESSION_FIGURES[n](UserSession.user_id).label(n) for n in names),
+            )
+            .where(UserSession.token_hash == token_digest(token))
+            .options(joinedload(UserSession.user).joinedload(User.memberships))
+        )
+        .unique()
+        .all()
+    )
+    if not rows:
+        return None
+    row, *figures = rows[0]
     now = utcnow()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    if row.revoked_at is not None or row.expires_at <= now:
         return None
     if not row.user.is_active_account:
         return None
+    g.session_figures = dict(zip(names, figures, strict=True))
     return row
+
+
+def session_figure(name: str):
+    """A figure loaded with this request's session (None when it was not loaded)."""
+    return g.get("session_figures", {}).get(name)
 
 
 def touch_session(row: UserSession) -> bool:

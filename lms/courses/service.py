@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from blinker import Namespace
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import joinedload, load_only
 
 from lms.audit.service import record_action
@@ -184,6 +184,7 @@ def publish_version(actor: User | None, version: CourseVersion, *, audit: bool =
     version.status = "published"
     version.published_at = utcnow()
     version_published.send(version)  # learners still on the course move to it
+    catalogue_changed(version.course.consortium_id)
     if audit:
         record_action(
             actor,
@@ -193,6 +194,23 @@ def publish_version(actor: User | None, version: CourseVersion, *, audit: bool =
             details={"version": version.version},
         )
     db.session.flush()
+
+
+def catalogue_changed(consortium_id: int | None, **_kw) -> None:
+    """The published catalogue of a consortium (of every one: None) changed, in the current
+    transaction: its stamp goes up, and every process rebuilds the index it keeps of it
+    (lms.skills.recommendations) when it next reads the stamp."""
+    query = update(Consortium).values(catalogue_stamp=Consortium.catalogue_stamp + 1)
+    if consortium_id is not None:
+        query = query.where(Consortium.id == consortium_id)
+    db.session.execute(query.execution_options(synchronize_session=False))
+
+
+def connect_signals() -> None:
+    """A skill's names and descriptions are part of the catalogue's index."""
+    from lms.taxonomy.service import skills_changed
+
+    skills_changed.connect(catalogue_changed, weak=False)
 
 
 # --- export ----------------------------------------------------------------------------------

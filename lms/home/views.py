@@ -21,14 +21,13 @@ def index():
     consortia = []
     if scope.is_platform_admin:
         consortia = db.session.scalars(list_consortia()).all()
-    recs, roles = [], None
+    recs, roles = None, None
     if any(m.role == "worker" for m in scope.memberships):
         roles = worker_roles(current_user)
         if roles.consortium_id:
             recs = recommendations.for_worker(
                 current_user, roles.consortium_id, ui_locale(), limit=3
             )
-            db.session.commit()  # keep a list computed on demand
     return render_template(
         "home/index.html",
         memberships=scope.memberships,

@@ -344,6 +344,19 @@ def _tasks_committed(session) -> None:
         enqueue_task(name, key)
 
 
+def run_task_soon(name: str, key: Any) -> None:
+    """Run task `name` for `key` outside the current request and its transaction, without
+    writing anything now (what a GET may ask for): queued for a worker, or, in the embedded
+    mode, run with the session's other ready tasks when the request's view has returned
+    (`run_ready_tasks`)."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}")
+    if queued_mode():
+        enqueue_task(name, key)
+    else:
+        db.session.info.setdefault(_READY, []).append((name, key))
+
+
 def enqueue_task(name: str, key: Any) -> bool:
     """Queue a task for a worker now (queued mode). When the broker is away the task is
     lost: every task has a sweeper that catches up (e.g. certificates.render_missing)."""

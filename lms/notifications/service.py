@@ -354,10 +354,17 @@ def for_user(user: User):
 
 
 def unread_count(user: User) -> int:
-    return db.session.scalar(
+    return db.session.scalar(select(unread_count_column(user.id)))
+
+
+def unread_count_column(user_id):
+    """The unread count of `user_id` (a value or a column) as a scalar subquery: the session
+    loader reads it in its own statement (lms.auth.service.SESSION_FIGURES)."""
+    return (
         select(func.count())
         .select_from(Notification)
-        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .scalar_subquery()
     )
 
 

@@ -42,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from lms.certificates.models import Certificate
+from lms.core.sql import insert_with_conflicts
 from lms.core.types import utcnow
 from lms.extensions import db
 from lms.learning.models import Enrollment
@@ -502,15 +503,6 @@ def skill_raises(s: Slice) -> dict[str, int]:
 # --- refreshing the summaries -------------------------------------------------------------------
 
 
-def _insert(model):
-    """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL)."""
-    if _dialect() == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(model)
-
-
 def _earliest_month(consortium_id: int) -> int | None:
     found = [
         db.session.scalar(
@@ -545,7 +537,7 @@ def refresh(consortium_id: int, *, now: datetime | None = None, rebuild: bool = 
     """
     cutoff = (now or utcnow()) - REFRESH_MARGIN
     db.session.execute(
-        _insert(ReportState)
+        insert_with_conflicts(ReportState)
         .values(consortium_id=consortium_id, summarised_until=None, refreshed_at=utcnow())
         .on_conflict_do_nothing(index_elements=["consortium_id"])
     )
@@ -627,7 +619,7 @@ def _mark_months(consortium_id: int, query: Select, column: str) -> None:
         year = cast(rows.c.month / 100 + shift, Integer)
         # Months are distinct within a group, so the sum of their bits is their OR.
         bits = func.sum(literal(1).op("<<")(rows.c.month % 100 + offset))
-        statement = _insert(ReportWorker).from_select(
+        statement = insert_with_conflicts(ReportWorker).from_select(
             ["consortium_id", "year", "firm_id", "user_id", column, other],
             select(literal(consortium_id), year, rows.c.firm_id, rows.c.user_id, bits, literal(0))
             .where(true())  # SQLite: INSERT … SELECT … ON CONFLICT needs a WHERE to parse

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import selectinload
 
 from lms.auth.models import User
 from lms.courses.models import Course, CourseSkill, CourseVersion
@@ -36,8 +37,9 @@ class WorkerRoles:
         return levels
 
 
-def worker_roles(user: User) -> WorkerRoles:
-    """The worker's current job roles (one per current firm) and target role."""
+def worker_roles(user: User, *, with_requirements: bool = False) -> WorkerRoles:
+    """The worker's current job roles (one per current firm) and target role;
+    `with_requirements`: with every role's required skills loaded (in one more statement)."""
     memberships = [
         m
         for m in user.memberships
@@ -49,7 +51,20 @@ def worker_roles(user: User) -> WorkerRoles:
     for m in here:
         if m.job_role is not None and m.job_role not in current:
             current.append(m.job_role)
-    target = db.session.get(JobRole, user.target_role_id) if user.target_role_id else None
+    target = None
+    if with_requirements:
+        wanted = [r.id for r in current] + ([user.target_role_id] if user.target_role_id else [])
+        loaded = {
+            r.id: r
+            for r in db.session.scalars(
+                select(JobRole)
+                .where(JobRole.id.in_(wanted))
+                .options(selectinload(JobRole.requirements))
+            )
+        }
+        target = loaded.get(user.target_role_id)
+    elif user.target_role_id:
+        target = db.session.get(JobRole, user.target_role_id)
     return WorkerRoles(consortium_id, [m.firm_id for m in here], current, target)
 
 
@@ -71,8 +86,10 @@ class SkillRow:
         return max(0, self.target - self.held)
 
 
-def skill_rows(user: User, roles: WorkerRoles) -> list[SkillRow]:
-    """Every skill the worker holds or a role of theirs requires; biggest gaps first."""
+def skill_rows(user: User, roles: WorkerRoles, *, skills=None) -> list[SkillRow]:
+    """Every skill the worker holds or a role of theirs requires; biggest gaps first.
+    `skills`: the taxonomy's skills by id (anything with `id` and `name(locale)`), when the
+    caller keeps them."""
     profile = skill_profile(user.id)
     current: dict[str, int] = {}
     for role in roles.current:
@@ -80,7 +97,8 @@ def skill_rows(user: User, roles: WorkerRoles) -> list[SkillRow]:
             current[req.skill_id] = max(current.get(req.skill_id, 0), req.level)
     target = {r.skill_id: r.level for r in roles.target.requirements} if roles.target else {}
     ids = set(profile) | set(current) | set(target)
-    skills = {s.id: s for s in db.session.scalars(select(Skill).where(Skill.id.in_(ids)))}
+    if skills is None:
+        skills = {s.id: s for s in db.session.scalars(select(Skill).where(Skill.id.in_(ids)))}
     rows = [
         SkillRow(
             skills[s],

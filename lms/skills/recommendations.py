@@ -19,26 +19,30 @@ enrolled, ready, or waiting for prerequisites to be completed (as the course pag
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
-from sqlalchemy import delete, func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import joinedload, selectinload
 
+from lms.core.sql import insert_with_conflicts
 from lms.core.types import utcnow
 from lms.courses.models import Course as CourseRow
 from lms.courses.models import CourseVersion
 from lms.courses.service import published_version
 from lms.extensions import db
+from lms.jobs import service as jobs
 from lms.learning import service as learning
 from lms.learning.models import Enrollment
 from lms.skills import engine
 from lms.skills.models import RecommendationList, SkillEvidence
 from lms.skills.recommend import Course, Gap, learning_path, narrow_text, reason_text
 from lms.taxonomy.models import JobRole, RoleSkill, Skill
-from lms.tenancy.models import Membership
+from lms.tenancy.models import Consortium, Membership
 from lms.tenancy.scope import current_membership_conditions
 
 ALGORITHM = "gap-tfidf-knn/1"
@@ -46,14 +50,59 @@ TOP_K = 10
 CHUNK = 5000  # workers ranked and stored per step of the batch
 
 
+@dataclass(frozen=True)
+class Listed:
+    """A published course version as lists and paths show it (plain data a process keeps)."""
+
+    course_id: int
+    version_id: int
+    slug: str
+    title: str
+    language: str
+    hours: float
+    prerequisites: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SkillInfo:
+    """A skill of the taxonomy as pages name it (plain data a process keeps)."""
+
+    id: str
+    category_id: str
+    consortium_id: int | None
+    name_zh: str
+    name_en: str
+
+    def name(self, locale: str) -> str:
+        return self.name_en if locale.startswith("en") else self.name_zh
+
+
 @dataclass
 class Catalogue:
-    """A consortium's published courses, indexed for ranking."""
+    """A consortium's published courses, indexed for ranking: built once per process for each
+    catalogue stamp (lms.courses.service.catalogue_changed), never per request."""
 
-    versions: list[CourseVersion]  # index order
+    versions: list[Listed]  # index order
     courses: list[Course]
     index: engine.CourseIndex
     model_version: str
+    stamp: int
+    skills: dict[str, SkillInfo]  # every skill of the taxonomy, by id
+
+    def __post_init__(self) -> None:
+        self.by_course = {v.course_id: v for v in self.versions}
+        self.by_slug = {v.slug: v for v in self.versions}
+
+    def skill_name(self, skill_id: str, locale: str) -> str:
+        skill = self.skills.get(skill_id)
+        return skill.name(locale) if skill else skill_id
+
+    def visible_skills(self, consortium_id: int) -> list[SkillInfo]:
+        """The shared skills and the consortium's own, by category."""
+        return sorted(
+            (s for s in self.skills.values() if s.consortium_id in (None, consortium_id)),
+            key=lambda s: (s.category_id, s.id),
+        )
 
 
 def _published_versions(consortium_id: int) -> list[CourseVersion]:
@@ -67,13 +116,53 @@ def _published_versions(consortium_id: int) -> list[CourseVersion]:
         db.session.scalars(
             select(CourseVersion)
             .where(CourseVersion.id.in_(latest))
-            .options(joinedload(CourseVersion.course))
+            .options(joinedload(CourseVersion.course), selectinload(CourseVersion.skill_levels))
             .order_by(CourseVersion.id)
         )
     )
 
 
-def catalogue(consortium_id: int) -> Catalogue:
+_catalogues: dict[int, Catalogue] = {}  # consortium id → its catalogue, in this process
+_building = threading.Lock()
+
+
+def catalogue(consortium_id: int, stamp: int | None = None) -> Catalogue:
+    """The consortium's catalogue as this process keeps it. `stamp`: the consortium's catalogue
+    stamp when the caller has it (the signed-in user's memberships carry it), else it is read.
+    A stamp other than the kept one rebuilds the catalogue (read with the stamp it has then)."""
+    if stamp is None:
+        stamp = _stamp(consortium_id)
+    kept = _catalogues.get(consortium_id)
+    if kept is not None and kept.stamp == stamp:
+        return kept
+    with _building:  # one build at a time; the threads waiting for it take its result
+        kept = _catalogues.get(consortium_id)
+        if kept is not None and kept.stamp == stamp:
+            return kept
+        kept = _catalogues[consortium_id] = _build(consortium_id)
+        return kept
+
+
+def _stamp(consortium_id: int) -> int:
+    return db.session.scalar(
+        select(Consortium.catalogue_stamp).where(Consortium.id == consortium_id)
+    )
+
+
+def stamp_of(user, consortium_id: int) -> int | None:
+    """The consortium's catalogue stamp as loaded with the user's memberships (no query)."""
+    return next(
+        (
+            m.consortium.catalogue_stamp
+            for m in user.memberships
+            if m.consortium_id == consortium_id
+        ),
+        None,
+    )
+
+
+def _build(consortium_id: int) -> Catalogue:
+    stamp = _stamp(consortium_id)
     versions = _published_versions(consortium_id)
     courses = [
         Course(
@@ -96,21 +185,34 @@ def catalogue(consortium_id: int) -> Catalogue:
         ",".join(str(v.id) for v in versions).encode() + b"|" + str(len(skills)).encode(),
         usedforsecurity=False,
     ).hexdigest()[:12]
-    return Catalogue(versions, courses, index, f"{ALGORITHM}:{digest}")
+    listed = [
+        Listed(
+            v.course_id,
+            v.id,
+            v.course.slug,
+            v.title,
+            v.language,
+            float(v.hours or 0),
+            tuple(v.prerequisites or ()),
+        )
+        for v in versions
+    ]
+    return Catalogue(
+        listed,
+        courses,
+        index,
+        f"{ALGORITHM}:{digest}",
+        stamp,
+        {
+            s.id: SkillInfo(s.id, s.category_id, s.consortium_id, s.name_zh, s.name_en)
+            for s in skills
+        },
+    )
 
 
-def current_model_version(consortium_id: int, versions: list | None = None) -> str:
-    """Cheap: the algorithm and the published catalogue (no index is built); `versions`: the
-    published versions when the caller has them."""
-    if versions is None:
-        versions = _published_versions(consortium_id)
-    versions = [v.id for v in versions]
-    skills = db.session.scalar(select(func.count()).select_from(Skill))
-    digest = hashlib.sha1(
-        ",".join(map(str, versions)).encode() + b"|" + str(skills).encode(),
-        usedforsecurity=False,
-    ).hexdigest()[:12]
-    return f"{ALGORITHM}:{digest}"
+def current_model_version(consortium_id: int) -> str:
+    """The algorithm and the published catalogue that lists are ranked with now."""
+    return catalogue(consortium_id).model_version
 
 
 def _taken_condition():
@@ -233,6 +335,26 @@ def _take(batch: engine.WorkerBatch, rows) -> engine.WorkerBatch:
 # --- ranking and storing -------------------------------------------------------------------
 
 
+_PEERS_SECONDS = 600  # a process reuses a consortium's peer pool this long (same catalogue)
+_peers: dict[int, tuple[int, float, engine.PeerPool]] = {}
+
+
+def _peer_pool(cat: Catalogue, consortium_id: int, everyone: Workers | None) -> engine.PeerPool:
+    """The consortium's peers for the collaborative signal, rebuilt when the catalogue changed
+    or after _PEERS_SECONDS (ranking a few workers must not read the whole consortium each
+    time)."""
+    kept = _peers.get(consortium_id)
+    if everyone is None and kept and kept[0] == cat.stamp and time.monotonic() < kept[1]:
+        return kept[2]
+    if everyone is None:
+        everyone = _workers(cat, consortium_id, None)
+    pool = engine.build_peer_pool(
+        everyone.batch.held, everyone.batch.completed, everyone.batch.groups, everyone.user_ids
+    )
+    _peers[consortium_id] = (cat.stamp, time.monotonic() + _PEERS_SECONDS, pool)
+    return pool
+
+
 def recompute(
     consortium_id: int,
     user_ids: Sequence[int] | None = None,
@@ -244,14 +366,12 @@ def recompute(
     Peers for the collaborative signal always come from the whole consortium.
     """
     cat = catalogue(consortium_id)
-    everyone = _workers(cat, consortium_id, None)
-    peers = engine.build_peer_pool(
-        everyone.batch.held, everyone.batch.completed, everyone.batch.groups, everyone.user_ids
-    )
-    workers = everyone
-    if user_ids is not None:
-        rows = np.flatnonzero(np.isin(everyone.user_ids, np.asarray(list(user_ids), np.int64)))
-        workers = Workers(everyone.user_ids[rows], _take(everyone.batch, rows))
+    if user_ids is None:
+        workers = _workers(cat, consortium_id, None)
+        peers = _peer_pool(cat, consortium_id, workers)
+    else:
+        workers = _workers(cat, consortium_id, user_ids)
+        peers = _peer_pool(cat, consortium_id, None)
     total = len(workers.user_ids)
     now = utcnow()
     for start in range(0, total, CHUNK):
@@ -299,14 +419,20 @@ def _store(cat, consortium_id, user_ids, part, result, now) -> None:
                 "items": items,
             }
         )
-    db.session.execute(
-        delete(RecommendationList).where(
-            RecommendationList.consortium_id == consortium_id,
-            RecommendationList.user_id.in_(user_ids.tolist()),
-        )
-    )
     if rows:
-        db.session.execute(RecommendationList.__table__.insert(), rows)
+        # One upsert: two rankings of the same worker at once (two processes refreshing one
+        # list) both succeed, the later one's list stays.
+        statement = insert_with_conflicts(RecommendationList)
+        db.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["user_id", "consortium_id"],
+                set_={
+                    name: statement.excluded[name]
+                    for name in ("model_version", "computed_at", "items")
+                },
+            ),
+            rows,
+        )
     db.session.flush()
 
 
@@ -319,16 +445,36 @@ def recompute_job(job, report) -> dict:
 
 # --- reading -------------------------------------------------------------------------------
 
+STALE = "stale"  # the model version of a list whose worker changed since it was ranked
+
 
 @dataclass
 class Shown:
     """One recommendation as a page shows it."""
 
-    version: CourseVersion
+    version: Listed
     reason: str
     closes: int
-    after: CourseVersion | None
+    after: Listed | None
     score: float
+
+
+@dataclass
+class Recommended:
+    """What a page shows of a worker's list: the items, and whether a fresher list is being
+    prepared (the list is missing or older than the worker's profile or the catalogue)."""
+
+    items: list[Shown]
+    preparing: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
 
 
 def stored_list(user_id: int, consortium_id: int) -> RecommendationList | None:
@@ -358,80 +504,119 @@ def taken(user_id: int, consortium_id: int) -> Taken:
     )
 
 
-def for_worker(user, consortium_id: int, locale: str, *, limit: int = 5) -> list[Shown]:
+def for_worker(
+    user, consortium_id: int, locale: str, *, limit: int = 5, have: Taken | None = None
+) -> Recommended:
     """The worker's recommendations with reasons, never a course they are enrolled in or have
-    completed: the stored list filtered now, recomputed when it is missing or stale or when
-    the filter leaves fewer than it could show."""
-    versions = _published_versions(consortium_id)
-    by_course = {v.course_id: v for v in versions}
-    have = taken(user.id, consortium_id)
-
-    def still_open(stored):
-        return [
-            i for i in stored.items if i["course"] not in have.courses and i["course"] in by_course
-        ]
-
+    completed: the stored list, filtered now. Nothing is ranked here: a list that is missing
+    or stale (the worker's profile or the catalogue changed since it was ranked, or the
+    filter leaves fewer than it could show) asks for a ranking (`request_refresh`) and shows
+    what it has meanwhile, marked as being prepared. `have`: `taken()`, when the caller has it."""
+    cat = catalogue(consortium_id, stamp_of(user, consortium_id))
+    if have is None:
+        have = taken(user.id, consortium_id)
     stored = stored_list(user.id, consortium_id)
-    fresh = False
-    if (
-        stored is None
-        or stored.model_version != current_model_version(consortium_id, versions)
-        or (have.last_withdrawal is not None and have.last_withdrawal > stored.computed_at)
-    ):
-        recompute(consortium_id, [user.id])
-        stored, fresh = stored_list(user.id, consortium_id), True
     if stored is None:
-        return []
-    items = still_open(stored)
-    if not fresh and len(items) < min(limit, len(stored.items)):
-        # Enrolled since it was stored (or courses unpublished): rank again to fill it up.
-        recompute(consortium_id, [user.id])
-        stored = stored_list(user.id, consortium_id)
-        items = still_open(stored) if stored is not None else []
-    return shown(items[:limit], consortium_id, locale, versions=versions, have=have)
+        request_refresh(user.id, consortium_id)
+        return Recommended([], preparing=True)
+    items = [
+        i for i in stored.items if i["course"] not in have.courses and i["course"] in cat.by_course
+    ]
+    stale = (
+        stored.model_version != cat.model_version
+        or (have.last_withdrawal is not None and have.last_withdrawal > stored.computed_at)
+        or len(items) < min(limit, len(stored.items))
+    )
+    if stale:
+        request_refresh(user.id, consortium_id)
+    return Recommended(shown(items[:limit], cat, locale, have=have), preparing=stale)
 
 
-def shown(
-    items: list[dict],
-    consortium_id: int,
-    locale: str,
-    *,
-    versions: list[CourseVersion] | None = None,
-    have: Taken | None = None,
-) -> list[Shown]:
-    """Stored items as a page shows them. A course's "after" is the first prerequisite the
-    worker has not completed (the course page refuses enrolment until it is), given `have`;
-    else the one stored."""
-    if versions is None:
-        versions = _published_versions(consortium_id)
-    by_course = {v.course_id: v for v in versions}
-    by_slug = {v.course.slug: v for v in versions}
-    names = {
-        s.id: s.name(locale)
-        for s in db.session.scalars(
-            select(Skill).where(Skill.id.in_({i["skill"] for i in items if i["skill"]}))
+# (user id, consortium id) → when this process last asked for their ranking
+_requested: dict[tuple[int, int], float] = {}
+_REQUEST_AGAIN_SECONDS = 60
+REFRESH_TASK = "recommendations.refresh"
+
+
+def request_refresh(user_id: int, consortium_id: int) -> None:
+    """Ask for the worker's list to be ranked (the REFRESH_TASK) without writing anything:
+    queued for a worker, or run when the request is over in the embedded mode. Asked again by
+    the same process at most once a minute (a lost task is asked for again by the next page
+    that finds the list stale)."""
+    key = (user_id, consortium_id)
+    now = time.monotonic()
+    if now - _requested.get(key, -_REQUEST_AGAIN_SECONDS) < _REQUEST_AGAIN_SECONDS:
+        return
+    _requested[key] = now
+    jobs.run_task_soon(REFRESH_TASK, [consortium_id, [user_id]])
+
+
+def refresh_task(key) -> None:
+    """The REFRESH_TASK: rank the lists of some workers of a consortium (idempotent)."""
+    consortium_id, user_ids = key
+    recompute(consortium_id, user_ids)
+    for user_id in user_ids:
+        _requested.pop((user_id, consortium_id), None)
+
+
+def mark_stale(user_id: int) -> None:
+    """The worker changed (enrolled, completed, evidence, roles): their lists are ranked again
+    once this transaction commits, in one task per consortium for all the workers it changed;
+    pages show the old list, filtered, until then."""
+    db.session.execute(
+        update(RecommendationList)
+        .where(RecommendationList.user_id == user_id)
+        .values(model_version=STALE)
+        .execution_options(synchronize_session=False)
+    )
+    transaction = db.session().get_transaction()
+    kept = db.session.info.get("stale_recommendations")
+    if kept is None or kept[0] is not transaction:
+        kept = db.session.info["stale_recommendations"] = (transaction, {})
+    waiting = kept[1]  # consortium id → the user ids of its task in this transaction
+    for consortium_id in _worker_consortia(user_id):
+        if consortium_id not in waiting:
+            waiting[consortium_id] = []
+            jobs.after_commit(REFRESH_TASK, [consortium_id, waiting[consortium_id]])
+        if user_id not in waiting[consortium_id]:
+            waiting[consortium_id].append(user_id)
+
+
+def _worker_consortia(user_id: int) -> list[int]:
+    return list(
+        db.session.scalars(
+            select(Membership.consortium_id)
+            .where(
+                Membership.user_id == user_id,
+                Membership.role == "worker",
+                *current_membership_conditions(),
+            )
+            .distinct()
         )
-    }
+    )
+
+
+def shown(items: list[dict], cat: Catalogue, locale: str, *, have: Taken) -> list[Shown]:
+    """Stored items as a page shows them. A course's "after" is the first prerequisite the
+    worker has not completed (the course page refuses enrolment until it is)."""
     result = []
     for item in items:
-        version = by_course.get(item["course"])
+        version = cat.by_course.get(item["course"])
         if version is None:
             continue  # withdrawn since the list was stored
-        if have is None:
-            after = by_course.get(item["after"]) if item.get("after") else None
-        else:
-            after = next(
-                (
-                    by_slug[p]
-                    for p in version.prerequisites or ()
-                    if p not in have.completed_slugs and p in by_slug
-                ),
-                None,
-            )
+        after = next(
+            (
+                cat.by_slug[p]
+                for p in version.prerequisites
+                if p not in have.completed_slugs and p in cat.by_slug
+            ),
+            None,
+        )
+        skill = item["skill"]
         result.append(
             Shown(
                 version,
-                _reason(item, names.get(item["skill"], item["skill"] or ""), locale),
+                _reason(item, cat.skill_name(skill, locale) if skill else "", locale),
                 item["closes"],
                 after,
                 item["score"],
@@ -461,13 +646,8 @@ class Path:
     gaps: list[Gap]
 
 
-def path_for(user_id: int, consortium_id: int, role: JobRole, held: dict[str, int]) -> Path:
-    """The ordered courses that close the worker's gaps to `role`, prerequisites first."""
-    from lms.skills.recommend import find_gaps
-
-    versions = _published_versions(consortium_id)
-    by_slug = {v.course.slug: v for v in versions}
-    completed = set(
+def _completed_slugs(user_id: int, consortium_id: int) -> set[str]:
+    return set(
         db.session.scalars(
             select(CourseRow.slug)
             .join(Enrollment, Enrollment.course_id == CourseRow.id)
@@ -478,20 +658,48 @@ def path_for(user_id: int, consortium_id: int, role: JobRole, held: dict[str, in
             )
         )
     )
-    courses = [
-        Course(
-            v.course.slug,
-            v.title,
-            v.summary,
-            float(v.hours or 0),
-            {s.skill_id: s.level for s in v.skill_levels},
-            tuple(v.prerequisites or ()),
-        )
-        for v in versions
+
+
+def paths_for(
+    user_id: int,
+    consortium_id: int,
+    roles: list[JobRole],
+    held: dict[str, int],
+    *,
+    stamp: int | None = None,
+    completed: set[str] | None = None,
+) -> list[Path]:
+    """For each role, the ordered courses that close the worker's gaps to it, prerequisites
+    first (a fixed number of statements, whatever the roles and the catalogue). `completed`:
+    the slugs of the courses the worker completed, when the caller has them."""
+    from lms.skills.recommend import find_gaps
+
+    cat = catalogue(consortium_id, stamp)
+    if completed is None:
+        completed = _completed_slugs(user_id, consortium_id)
+    planned = []
+    for role in roles:
+        gaps = find_gaps({r.skill_id: r.level for r in role.requirements}, held)
+        steps, hours, open_gaps = learning_path(cat.courses, gaps, completed=completed)
+        ids = [cat.by_slug[c.slug].version_id for c in steps]
+        planned.append((role, ids, hours, open_gaps, gaps))
+    wanted = {i for _role, ids, *_rest in planned for i in ids}
+    loaded = (
+        {
+            v.id: v
+            for v in db.session.scalars(
+                select(CourseVersion)
+                .where(CourseVersion.id.in_(wanted))
+                .options(joinedload(CourseVersion.course))
+            )
+        }
+        if wanted
+        else {}
+    )
+    return [
+        Path(role, [loaded[i] for i in ids if i in loaded], hours, open_gaps, gaps)
+        for role, ids, hours, open_gaps, gaps in planned
     ]
-    gaps = find_gaps({r.skill_id: r.level for r in role.requirements}, held)
-    steps, hours, open_gaps = learning_path(courses, gaps, completed=completed)
-    return Path(role, [by_slug[c.slug] for c in steps], hours, open_gaps, gaps)
 
 
 # --- acting on a path ----------------------------------------------------------------------

@@ -110,12 +110,10 @@ def set_job_role(actor, membership, role_id: str | None) -> None:
 
 
 def invalidate_recommendations(user_id: int) -> None:
-    """The worker's stored lists no longer match their profile: recompute on next view."""
-    from sqlalchemy import delete
+    """The worker's stored lists no longer match their profile: ranked again after commit."""
+    from lms.skills.recommendations import mark_stale
 
-    from lms.skills.models import RecommendationList
-
-    db.session.execute(delete(RecommendationList).where(RecommendationList.user_id == user_id))
+    mark_stale(user_id)
 
 
 def record_self_assessment(user, skill_id: str, level: int, note: str = "") -> SkillEvidence:

@@ -36,12 +36,8 @@ GAP_PAGE_SIZE = 20
 UNCOVERED_SHOWN = 10
 
 
-def _skill_options(locale: str, consortium_id: int):
-    skills = db.session.scalars(
-        db.select(Skill)
-        .where((Skill.consortium_id.is_(None)) | (Skill.consortium_id == consortium_id))
-        .order_by(Skill.category_id, Skill.id)
-    )
+def _skill_options(locale: str, consortium_id: int, stamp: int | None = None):
+    skills = recommendations.catalogue(consortium_id, stamp).visible_skills(consortium_id)
     return choices([("", _l("Choose a skill"))] + [(s.id, s.name(locale)) for s in skills])
 
 
@@ -64,19 +60,28 @@ def bar_spec(rows, locale: str, *, with_target: bool) -> dict:
     }
 
 
-def _profile(user, roles, locale: str) -> dict:
-    """What the worker's page and their firm admin's view of them both show."""
-    rows = gap_service.skill_rows(user, roles)
+def _profile(user, roles, locale: str, *, completed: set[str] | None = None) -> dict:
+    """What the worker's page and their firm admin's view of them both show; `completed`: the
+    slugs of the courses the worker completed, when the caller has them."""
+    cat = recommendations.catalogue(
+        roles.consortium_id, recommendations.stamp_of(user, roles.consortium_id)
+    )
+    rows = gap_service.skill_rows(user, roles, skills=cat.skills)
     held = {r.skill.id: r.held for r in rows if r.held}
-    paths = []
-    if roles.consortium_id:
-        for role in [*([roles.target] if roles.target else []), *roles.current]:
-            paths.append(recommendations.path_for(user.id, roles.consortium_id, role, held))
+    paths = recommendations.paths_for(
+        user.id,
+        roles.consortium_id,
+        [*([roles.target] if roles.target else []), *roles.current],
+        held,
+        stamp=cat.stamp,
+        completed=completed,
+    )
     return {
         "rows": rows,
         "roles": roles,
         "spec": bar_spec(rows, locale, with_target=roles.target is not None),
         "paths": paths,
+        "skills": cat.skills,
         "locale": locale,
     }
 
@@ -88,16 +93,17 @@ def _profile(user, roles, locale: str) -> dict:
 @signed_in
 def my_skills():
     locale = ui_locale()
-    roles = gap_service.worker_roles(current_user)
+    roles = gap_service.worker_roles(current_user, with_requirements=True)
     if roles.consortium_id is None:
-        return render_template("skills/my_skills.html", roles=roles, rows=[], recs=[])
+        return render_template("skills/my_skills.html", roles=roles, rows=[], recs=None)
     target_form = TargetRoleForm(prefix="target")
     target_form.target_role.choices = choices(
         [("", _l("— no goal yet —"))]
         + taxonomy.role_options(roles.consortium_id, roles.firm_ids[0])
     )
     level_form = SkillLevelForm(prefix="self")
-    level_form.skill.choices = _skill_options(locale, roles.consortium_id)
+    stamp = recommendations.stamp_of(current_user, roles.consortium_id)
+    level_form.skill.choices = _skill_options(locale, roles.consortium_id, stamp)
     level_form.level.choices = level_choices(locale)
     if target_form.save_target.data and target_form.validate_on_submit():
         try:
@@ -126,14 +132,14 @@ def my_skills():
         return redirect(url_for("skills.my_skills"))
     elif request.method == "GET":
         target_form.target_role.data = current_user.target_role_id or ""
-    recs = recommendations.for_worker(current_user, roles.consortium_id, locale)
-    db.session.commit()  # a list recomputed on demand is kept
+    have = recommendations.taken(current_user.id, roles.consortium_id)
+    recs = recommendations.for_worker(current_user, roles.consortium_id, locale, have=have)
     return render_template(
         "skills/my_skills.html",
         target_form=target_form,
         level_form=level_form,
         recs=recs,
-        **_profile(current_user, roles, locale),
+        **_profile(current_user, roles, locale, completed=have.completed_slugs),
     )
 
 

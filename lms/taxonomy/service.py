@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import yaml
+from blinker import Namespace
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +18,11 @@ from lms.audit.service import record_action
 from lms.core.i18n import ui_locale
 from lms.extensions import db
 from lms.taxonomy.models import JobRole, RoleSkill, Skill, SkillCategory
+
+signals = Namespace()
+# Sent (sender: the consortium id, None for shared skills) when skills are added or changed,
+# inside the changing transaction: the catalogue's index names them.
+skills_changed = signals.signal("skills-changed")
 
 SEED = Path(__file__).parent / "seed" / "taxonomy.yaml"
 
@@ -52,6 +58,7 @@ def import_taxonomy(data: dict, *, lines: dict | None = None, filename: str = ""
         skills[skill.id] = skill
         db.session.add(skill)
     db.session.flush()
+    skills_changed.send(None)
     roles = {r.id: r for r in db.session.scalars(select(JobRole))}
     for raw in data.get("roles") or []:
         role = roles.get(raw["id"]) or JobRole(id=raw["id"])
@@ -371,6 +378,7 @@ def create_skill(
     fields = _skill_fields(category_id, name_zh, name_en, description_zh, description_en)
     skill = Skill(id=skill_id, consortium_id=consortium.id, **fields)
     _insert(skill, "skill_id")
+    skills_changed.send(consortium.id)
     record_action(actor, "skill.create", skill, consortium_id=consortium.id)
     return skill
 
@@ -394,6 +402,7 @@ def update_skill(
         return  # a repeated save changes nothing and is not audited twice
     for key, value in fields.items():
         setattr(skill, key, value)
+    skills_changed.send(skill.consortium_id)
     record_action(
         actor,
         "skill.update",

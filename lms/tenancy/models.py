@@ -54,6 +54,9 @@ class Consortium(db.Model):
     sectors: Mapped[list[str]] = mapped_column(JSON, default=list)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Up by one on every change of the published catalogue (lms.courses.service
+    # .catalogue_changed): processes cache the catalogue's index under it.
+    catalogue_stamp: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     firms: Mapped[list[Firm]] = relationship(back_populates="consortium", order_by="Firm.name")
 
@@ -108,11 +111,11 @@ class Membership(db.Model):
     user: Mapped[User] = relationship(  # noqa: F821
         back_populates="memberships", foreign_keys=[user_id]
     )
-    # A membership is nearly always shown or scoped with its firm and consortium: load them in
-    # the same statement (the session loader relies on this for every signed-in page).
+    # A membership is nearly always shown or scoped with its firm, consortium and job role: load
+    # them in the same statement (the session loader relies on this for every signed-in page).
     firm: Mapped[Firm | None] = relationship(lazy="joined")
     consortium: Mapped[Consortium] = relationship(lazy="joined")
-    job_role: Mapped[JobRole | None] = relationship()  # noqa: F821
+    job_role: Mapped[JobRole | None] = relationship(lazy="joined")  # noqa: F821
 
     __table_args__ = (
         CheckConstraint(f"role IN {ROLES!r}", name="role"),

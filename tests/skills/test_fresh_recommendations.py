@@ -92,8 +92,13 @@ def as_user(app, login):
 
 
 def recommended(client, url="/skills") -> list[str]:
-    """Slugs of the recommendations a page shows, in order."""
-    page = client.get(url).get_data(as_text=True)
+    """Slugs of the recommendations a page shows, in order, once it shows a fresh list: a page
+    that finds the list missing or stale shows what it has and asks for a ranking, which runs
+    when the request is over (the embedded mode), so the next view shows the fresh list."""
+    for _ in range(3):
+        page = client.get(url).get_data(as_text=True)
+        if 'role="status"' not in page:
+            break
     block = re.search(r'<ol class="recs">(.*?)</ol>', page, re.S)
     return re.findall(r'<h3><a href="/courses/([^"]+)"', block.group(1)) if block else []
 
@@ -194,7 +199,8 @@ def test_enrolling_on_the_course_page_refreshes_the_list(world, as_user, in_db):
     c = as_user(world.worker)
     top = recommended(c)[0]
     assert c.post(f"/courses/{top}/enroll").status_code == 302
-    assert stored(in_db, world.worker) is None  # the enrolled signal dropped it
+    # The enrolled signal had the list ranked again once the enrolment committed.
+    assert top not in slugs_of(world, stored(in_db, world.worker)[1])
     assert top not in recommended(c)
     assert top not in recommended(c, "/")
     assert top not in slugs_of(world, stored(in_db, world.worker)[1])
@@ -215,7 +221,7 @@ def test_an_assignment_refreshes_the_list(world, as_user, in_db):
     )
     assert response.status_code == 302
     assert active_slugs(in_db, world.worker) == {top}
-    assert stored(in_db, world.worker) is None
+    assert top not in slugs_of(world, stored(in_db, world.worker)[1])
     assert top not in recommended(c)
 
 
@@ -226,7 +232,7 @@ def test_a_path_enrolment_refreshes_the_list(world, as_user, in_db):
     response = c.post("/skills/path", data={"role": "fr_small", "take_path": "1"})
     assert response.status_code == 302
     assert active_slugs(in_db, world.worker) == {"fr-c1", "fr-c2"}
-    assert stored(in_db, world.worker) is None
+    assert not {"fr-c1", "fr-c2"} & set(slugs_of(world, stored(in_db, world.worker)[1]))
     shown = recommended(c)
     assert len(shown) == 5 and not {"fr-c1", "fr-c2"} & set(shown)
 
@@ -270,7 +276,7 @@ def test_a_course_waits_for_a_prerequisite_that_is_only_in_progress(world, as_us
         """The course to take first that the recommendation of `slug` names, or None."""
         user = db.session.get(User, world.worker.id)
         shown = recommendations.for_worker(user, world.consortium_id, "en", limit=20)
-        rec = next(r for r in shown if r.version.course.slug == slug)
+        rec = next(r for r in shown if r.version.slug == slug)
         return rec.after.course_id if rec.after else None
 
     # The course page refuses fr-next until fr-c1 is completed: the recommendation says so.

@@ -1,0 +1,34 @@
+"""A catalogue stamp per consortium (issue 16)
+
+`consortia.catalogue_stamp` goes up by one whenever the consortium's published catalogue
+changes (a version published, the skills it is indexed with changed). Every app process keeps
+the catalogue's ranking index in memory under the stamp it was built from and rebuilds it when
+the stamp it reads with the signed-in user's memberships is newer: no process serves a stale
+catalogue, and none rebuilds it per request.
+
+Revision ID: 7d0800000008
+Revises: 7d0700000007
+Create Date: 2026-12-08 03:00:00
+
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = "7d0800000008"
+down_revision = "7d0700000007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("consortia") as batch_op:
+        batch_op.add_column(
+            sa.Column("catalogue_stamp", sa.Integer(), nullable=False, server_default="0")
+        )
+
+
+def downgrade():
+    with op.batch_alter_table("consortia") as batch_op:
+        batch_op.drop_column("catalogue_stamp")
