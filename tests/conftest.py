@@ -18,6 +18,7 @@ from lms.auth.models import User  # noqa: E402
 from lms.auth.passwords import hash_password  # noqa: E402
 from lms.core.codes import uscc_check_char  # noqa: E402
 from lms.extensions import db  # noqa: E402
+from lms.skills import recommendations  # noqa: E402
 from lms.tenancy.models import Consortium, Firm, Membership  # noqa: E402
 
 PASSWORD = "Correct-Horse-42"
@@ -99,6 +100,7 @@ def _rollback(request, app):
         db.session = original
         transaction.rollback()
         connection.close()
+        recommendations.forget_kept()  # ids and stamps of the rolled-back rows come again
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from lms.courses.models import Course, CourseSkill, CourseVersion, Lesson, Modul
 from lms.courses.package import Package, PackageLesson
 from lms.extensions import db
 from lms.taxonomy.models import Skill
-from lms.tenancy.models import Consortium, Firm
+from lms.tenancy.models import Consortium, Firm, new_catalogue_stamp
 
 signals = Namespace()
 # Sent when a version becomes the course's published one (sender=CourseVersion), inside the
@@ -198,9 +198,9 @@ def publish_version(actor: User | None, version: CourseVersion, *, audit: bool =
 
 def catalogue_changed(consortium_id: int | None, **_kw) -> None:
     """The published catalogue of a consortium (of every one: None) changed, in the current
-    transaction: its stamp goes up, and every process rebuilds the index it keeps of it
+    transaction: its stamp changes, and every process rebuilds what it keeps of it
     (lms.skills.recommendations) when it next reads the stamp."""
-    query = update(Consortium).values(catalogue_stamp=Consortium.catalogue_stamp + 1)
+    query = update(Consortium).values(catalogue_stamp=new_catalogue_stamp())
     if consortium_id is not None:
         query = query.where(Consortium.id == consortium_id)
     db.session.execute(query.execution_options(synchronize_session=False))

@@ -18,6 +18,7 @@ enrolled, ready, or waiting for prerequisites to be completed (as the course pag
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
@@ -79,19 +80,24 @@ class SkillInfo:
 
 @dataclass
 class Catalogue:
-    """A consortium's published courses, indexed for ranking: built once per process for each
-    catalogue stamp (lms.courses.service.catalogue_changed), never per request."""
+    """A consortium's published courses: built once per process for each catalogue stamp
+    (lms.courses.service.catalogue_changed), never per request. Pages read its listing; the
+    ranking index is built on first use (by the ranking task, not by a page)."""
 
     versions: list[Listed]  # index order
     courses: list[Course]
-    index: engine.CourseIndex
     model_version: str
     stamp: int
     skills: dict[str, SkillInfo]  # every skill of the taxonomy, by id
+    skill_texts: dict[str, str]  # what the index reads of each skill
 
     def __post_init__(self) -> None:
         self.by_course = {v.course_id: v for v in self.versions}
         self.by_slug = {v.slug: v for v in self.versions}
+
+    @functools.cached_property
+    def index(self) -> engine.CourseIndex:
+        return engine.build_index(self.courses, self.skill_texts, list(self.skills))
 
     def skill_name(self, skill_id: str, locale: str) -> str:
         skill = self.skills.get(skill_id)
@@ -143,6 +149,15 @@ def catalogue(consortium_id: int, stamp: int | None = None) -> Catalogue:
         return kept
 
 
+def forget_kept() -> None:
+    """Drop what this process keeps (catalogues, peers, recent ranking requests): for a
+    database that went back in time under it (a restore; the tests' rolled-back
+    transactions)."""
+    _catalogues.clear()
+    _peers.clear()
+    _requested.clear()
+
+
 def _stamp(consortium_id: int) -> int:
     return db.session.scalar(
         select(Consortium.catalogue_stamp).where(Consortium.id == consortium_id)
@@ -180,7 +195,6 @@ def _build(consortium_id: int) -> Catalogue:
         s.id: " ".join(filter(None, (s.name_zh, s.name_en, s.description_zh, s.description_en)))
         for s in skills
     }
-    index = engine.build_index(courses, texts, [s.id for s in skills])
     digest = hashlib.sha1(
         ",".join(str(v.id) for v in versions).encode() + b"|" + str(len(skills)).encode(),
         usedforsecurity=False,
@@ -200,13 +214,13 @@ def _build(consortium_id: int) -> Catalogue:
     return Catalogue(
         listed,
         courses,
-        index,
         f"{ALGORITHM}:{digest}",
         stamp,
         {
             s.id: SkillInfo(s.id, s.category_id, s.consortium_id, s.name_zh, s.name_en)
             for s in skills
         },
+        texts,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -43,6 +44,10 @@ ROLES = FIRM_ROLES + CONSORTIUM_ROLES
 END_REASONS = ("left", "moved", "contract_ended", "other")
 
 
+def new_catalogue_stamp() -> int:
+    return secrets.randbelow(2**31 - 1) + 1
+
+
 class Consortium(db.Model):
     __tablename__ = "consortia"
 
@@ -54,9 +59,12 @@ class Consortium(db.Model):
     sectors: Mapped[list[str]] = mapped_column(JSON, default=list)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Up by one on every change of the published catalogue (lms.courses.service
-    # .catalogue_changed): processes cache the catalogue's index under it.
-    catalogue_stamp: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A new random value on every change of the published catalogue (lms.courses.service
+    # .catalogue_changed): processes keep the catalogue under it. Random, not a counter: a
+    # rolled-back change or a consortium made again under the same id never repeats a stamp.
+    catalogue_stamp: Mapped[int] = mapped_column(
+        Integer, default=new_catalogue_stamp, server_default="0"
+    )
 
     firms: Mapped[list[Firm]] = relationship(back_populates="consortium", order_by="Firm.name")
 

@@ -1,10 +1,10 @@
 """A catalogue stamp per consortium (issue 16)
 
-`consortia.catalogue_stamp` goes up by one whenever the consortium's published catalogue
-changes (a version published, the skills it is indexed with changed). Every app process keeps
-the catalogue's ranking index in memory under the stamp it was built from and rebuilds it when
-the stamp it reads with the signed-in user's memberships is newer: no process serves a stale
-catalogue, and none rebuilds it per request.
+`consortia.catalogue_stamp` takes a new random value whenever the consortium's published
+catalogue changes (a version published, the skills it is indexed with changed). Every app
+process keeps the catalogue in memory under the stamp it was built with and rebuilds it when
+the stamp it reads with the signed-in user's memberships differs: no process serves a stale
+catalogue, and none rebuilds it per request. Existing consortia start at 0.
 
 Revision ID: 7d0800000008
 Revises: 7d0700000007
