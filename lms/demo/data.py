@@ -254,6 +254,11 @@ def load_demo() -> dict:
     history.plan_skills(rng)
     history.plan_learning(random.Random(20261129))
     history.run()
+    # Every worker's recommendations, ranked by the batch the "recommendations" job runs (the
+    # history's own ranking tasks wait for a worker).
+    from lms.skills.recommendations import recompute
+
+    recompute(consortium.id)
     return {
         "firms": len(firms),
         "workers": count + 2,

@@ -566,34 +566,43 @@ def request_refresh(user_id: int, consortium_id: int) -> None:
 
 
 def refresh_task(key) -> None:
-    """The REFRESH_TASK: rank the lists of some workers of a consortium (idempotent)."""
+    """The REFRESH_TASK: rank the lists of some workers of a consortium (all: None), as one
+    batch (idempotent)."""
     consortium_id, user_ids = key
     recompute(consortium_id, user_ids)
-    for user_id in user_ids:
+    for user_id in user_ids or ():
         _requested.pop((user_id, consortium_id), None)
 
 
 def mark_stale(user_id: int) -> None:
     """The worker changed (enrolled, completed, evidence, roles): their lists are ranked again
-    once this transaction commits, in one task per consortium for all the workers it changed;
-    pages show the old list, filtered, until then."""
+    once this transaction commits; pages show the old list, filtered, until then."""
     db.session.execute(
         update(RecommendationList)
         .where(RecommendationList.user_id == user_id)
         .values(model_version=STALE)
         .execution_options(synchronize_session=False)
     )
+    for consortium_id in _worker_consortia(user_id):
+        refresh_after_commit(consortium_id, user_id)
+
+
+def refresh_after_commit(consortium_id: int, user_id: int | None = None) -> None:
+    """Rank the worker's list (every worker's: None) once this transaction commits: one task
+    per consortium and transaction, for all the workers it changed (or for everyone)."""
     transaction = db.session().get_transaction()
     kept = db.session.info.get("stale_recommendations")
     if kept is None or kept[0] is not transaction:
         kept = db.session.info["stale_recommendations"] = (transaction, {})
-    waiting = kept[1]  # consortium id → the user ids of its task in this transaction
-    for consortium_id in _worker_consortia(user_id):
-        if consortium_id not in waiting:
-            waiting[consortium_id] = []
-            jobs.after_commit(REFRESH_TASK, [consortium_id, waiting[consortium_id]])
-        if user_id not in waiting[consortium_id]:
-            waiting[consortium_id].append(user_id)
+    waiting = kept[1]  # consortium id → the key of its task: [consortium id, user ids or None]
+    if consortium_id not in waiting:
+        waiting[consortium_id] = [consortium_id, []]
+        jobs.after_commit(REFRESH_TASK, waiting[consortium_id])
+    key = waiting[consortium_id]
+    if user_id is None:
+        key[1] = None  # everyone
+    elif key[1] is not None and user_id not in key[1]:
+        key[1].append(user_id)
 
 
 def _worker_consortia(user_id: int) -> list[int]:

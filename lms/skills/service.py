@@ -191,13 +191,23 @@ def held_levels(user_id: int) -> dict[str, int]:
 
 
 def connect_signals() -> None:
-    """Record skill evidence when a course is completed or a practical task signed off; drop a
-    worker's stored recommendations when they enrol (however: self, assignment, path)."""
+    """Record skill evidence when a course is completed or a practical task signed off; rank a
+    worker's recommendations again when they enrol (however: self, assignment, path), and a
+    consortium's when its catalogue changes."""
+    from lms.courses.service import version_published
     from lms.learning.service import course_completed, enrolled, practical_signed_off
 
     course_completed.connect(_on_course_completed, weak=False)
     practical_signed_off.connect(_on_practical_signed_off, weak=False)
     enrolled.connect(_on_enrolled, weak=False)
+    version_published.connect(_on_version_published, weak=False)
+
+
+def _on_version_published(version, **_kw) -> None:
+    # The catalogue changed: every worker of the consortium is ranked again, in one batch.
+    from lms.skills.recommendations import refresh_after_commit
+
+    refresh_after_commit(version.course.consortium_id)
 
 
 def _on_enrolled(enrollment, **_kw) -> None:
