@@ -125,8 +125,7 @@ def course_page(slug: str):
     if version is None:
         abort(404)
     enrollment = learning.active_enrollment(current_user, course)
-    prereqs = service.courses_by_slug(course.consortium, version.prerequisites)
-    missing = {c.id for c in learning.missing_prerequisites(current_user, version)}
+    prereqs, missing = learning.prerequisite_courses(current_user, version)
     return render_template(
         "courses/course.html",
         course=course,

@@ -10,9 +10,9 @@ from itertools import groupby
 
 from blinker import Namespace
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, case, func, or_, select, update
+from sqlalchemy import Select, case, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from lms.audit.models import AuditRecord
 from lms.audit.service import record_action
@@ -20,7 +20,7 @@ from lms.auth.models import User
 from lms.core.types import local_date, local_today, utcnow
 from lms.courses.assessors import assessors_of
 from lms.courses.lesson_types import LESSON_TYPES
-from lms.courses.models import Course, CourseVersion, Lesson, Question
+from lms.courses.models import Course, CourseVersion, Lesson, Module, Question
 from lms.courses.question_types import QUESTION_TYPES
 from lms.courses.quiz_settings import quiz_draw, quiz_review
 from lms.extensions import db
@@ -89,6 +89,31 @@ def missing_prerequisites(user: User, version: CourseVersion) -> list[Course]:
         )
     )
     return [c for c in courses if c.id not in done]
+
+
+def prerequisite_courses(user: User, version: CourseVersion) -> tuple[dict[str, Course], set[int]]:
+    """The prerequisite courses of `version` by slug, their versions loaded, and the ids of
+    those the user has not completed (what the course page shows), in one query."""
+    if not version.prerequisites:
+        return {}, set()
+    completed = exists().where(
+        Enrollment.user_id == user.id,
+        Enrollment.course_id == Course.id,
+        Enrollment.status == "completed",
+    )
+    rows = (
+        db.session.execute(
+            select(Course, completed)
+            .where(
+                Course.consortium_id == version.course.consortium_id,
+                Course.slug.in_(version.prerequisites),
+            )
+            .options(joinedload(Course.versions))
+        )
+        .unique()
+        .all()
+    )
+    return {c.slug: c for c, _done in rows}, {c.id for c, done in rows if not done}
 
 
 def _worker_firm(user: User, consortium_id: int) -> Firm | None:
@@ -224,7 +249,7 @@ def learning_list(user: User) -> Select:
     return (
         select(Enrollment)
         .where(Enrollment.user_id == user.id, Enrollment.withdrawn_at.is_(None))
-        .options(selectinload(Enrollment.version), selectinload(Enrollment.course))
+        .options(joinedload(Enrollment.version), joinedload(Enrollment.course))
         .order_by(
             case(
                 (Enrollment.status == "completed", 3),
@@ -278,6 +303,56 @@ def learning_order(enrollments, *, today: date | None = None) -> list[Enrollment
             result.append(ready)
             run.remove(ready)
     return result
+
+
+# --- the player ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutlineLesson:
+    """What the player's outline and its previous and next links show of a lesson."""
+
+    id: int
+    key: str
+    type: str
+    title: str
+    position: int
+
+
+@dataclass(frozen=True)
+class OutlineModule:
+    title: str
+    lessons: tuple[OutlineLesson, ...]
+
+
+def player_outline(version: CourseVersion) -> tuple[OutlineModule, ...]:
+    """The version's modules in order, each with its lessons in order (plain values, not their
+    text), in one query: the cost of a page of the player hardly grows with the course."""
+    rows = db.session.execute(
+        select(
+            Module.id,
+            Module.title,
+            Lesson.id,
+            Lesson.key,
+            Lesson.type,
+            Lesson.title,
+            Lesson.position,
+        )
+        .outerjoin(Lesson, Lesson.module_id == Module.id)
+        .where(Module.version_id == version.id)
+        .order_by(Module.position, Module.id, Lesson.position)
+    ).all()
+    modules: dict[int, tuple[str, list[OutlineLesson]]] = {}
+    for module_id, module_title, *lesson in rows:
+        _title, lessons = modules.setdefault(module_id, (module_title, []))
+        if lesson[0] is not None:  # a module without lessons has one row of NULLs
+            lessons.append(OutlineLesson(*lesson))
+    return tuple(OutlineModule(title, tuple(lessons)) for title, lessons in modules.values())
+
+
+def lesson_sequence(outline: tuple[OutlineModule, ...]) -> list[OutlineLesson]:
+    """The lessons of an outline in the course's order (as `CourseVersion.lessons`)."""
+    return sorted((x for m in outline for x in m.lessons), key=lambda x: x.position)
 
 
 # --- progress --------------------------------------------------------------------------------

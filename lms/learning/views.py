@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from dataclasses import dataclass
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    get_template_attribute,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
 from flask_login import current_user
+from markupsafe import Markup, escape
+from sqlalchemy.orm import joinedload
 
 from lms.core.access import signed_in
 from lms.core.params import json_endpoint, json_number, json_object
@@ -25,20 +41,91 @@ bp = Blueprint("learning", __name__)
 # Far beyond any lesson video (a week, in seconds), still a plain float in every database.
 MAX_POSITION = 7 * 24 * 3600
 
+# What the learner's pages show of an enrolment besides itself, loaded with it (one query).
+WITH_COURSE = (joinedload(Enrollment.version), joinedload(Enrollment.course))
+
 
 def _lesson(enrollment, lesson_id: int) -> Lesson:
     return current_scope().get(Lesson, id=lesson_id, within=enrollment.version)
 
 
-def _own(enrollment_id: str) -> Enrollment:
+def _own(enrollment_id: str, *, options=()) -> Enrollment:
     """One of the user's own enrolments (in one of their consortia), else 404."""
-    return current_scope().get(Enrollment, public_id=enrollment_id, user_id=current_user.id)
+    return current_scope().get(
+        Enrollment, public_id=enrollment_id, user_id=current_user.id, options=options
+    )
 
 
 def _active(enrollment):
     if enrollment.withdrawn_at is not None:
         abort(404)
     return enrollment
+
+
+# --- the player's outline --------------------------------------------------------------------
+
+# Stands for the enrolment's public id in the kept pieces of an outline (escaped text never
+# holds a "<": nothing else can be taken for it).
+_ENROLLMENT = "<enrollment>"
+
+
+@dataclass(frozen=True)
+class PlayerOutline:
+    """A version's lessons in course order, and its outline as pieces of HTML: per module its
+    start, (lesson, item done, item not done) per lesson, and its end."""
+
+    lessons: list[service.OutlineLesson]
+    modules: tuple[tuple[str, tuple, str], ...]
+
+
+def player_outline(version) -> PlayerOutline:
+    """The outline of `version` in the current language.
+
+    A published (or archived) version never changes, so its outline is rendered once per
+    language and kept in this process, keyed by everything that identifies the version's
+    content (as catalogue_views.version_fragments does): a page of the player then costs the
+    same in a course of 500 lessons as in one of 10 — no query, no template work per lesson.
+    """
+    key = (version.id, version.status, version.published_at, version.title, str(get_locale()))
+    cache = current_app.extensions.setdefault("lms_player_outlines", {})
+    if key in cache:
+        return cache[key]
+    template = "learning/_outline.html"
+    start, end = (get_template_attribute(template, n) for n in ("module_start", "module_end"))
+    item = get_template_attribute(template, "item")
+    outline = service.player_outline(version)
+    modules = []
+    for module in outline:
+        items = []
+        for lesson in module.lessons:
+            link = url_for("learning.lesson", enrollment_id="ENROLLMENT", lesson_id=lesson.id)
+            url = Markup(str(escape(link)).replace("ENROLLMENT", _ENROLLMENT))  # noqa: S704
+            items.append(
+                (lesson, str(item(lesson, True, False, url)), str(item(lesson, False, False, url)))
+            )
+        modules.append((str(start(module)), tuple(items), str(end())))
+    value = PlayerOutline(service.lesson_sequence(outline), tuple(modules))
+    if version.status in ("published", "archived"):
+        if len(cache) > 1000:
+            cache.clear()
+        cache[key] = value
+    return value
+
+
+def outline_html(outline: PlayerOutline, enrollment, lesson, done_keys: set[str]) -> Markup:
+    """The outline for one learner: the lessons they have done marked, `lesson` current."""
+    parts = []
+    for start, items, end in outline.modules:
+        parts.append(start)
+        for x, done_item, todo_item in items:
+            if x.id == lesson.id:
+                current = get_template_attribute("learning/_outline.html", "item")
+                parts.append(str(current(x, x.key in done_keys, True, "")))
+            else:
+                parts.append(done_item if x.key in done_keys else todo_item)
+        parts.append(end)
+    html = "".join(parts).replace(_ENROLLMENT, str(escape(enrollment.public_id)))
+    return Markup(html)  # noqa: S704  (pieces rendered by an autoescaping template)
 
 
 @bp.get("/learning")
@@ -54,8 +141,8 @@ def my_learning():
 @signed_in
 def resume(enrollment_id: str):
     """Continue where the learner left off: the last lesson, else the first not done."""
-    enrollment = _active(_own(enrollment_id))
-    lessons = enrollment.version.lessons
+    enrollment = _active(_own(enrollment_id, options=WITH_COURSE))
+    lessons = player_outline(enrollment.version).lessons
     progress = service.progress_map(enrollment)
     target = next((x for x in lessons if x.key == enrollment.last_lesson_key), None)
     if target is None or service.lesson_done(target, progress):
@@ -67,11 +154,13 @@ def resume(enrollment_id: str):
 @bp.get("/learn/<enrollment_id>/lessons/<int:lesson_id>")
 @signed_in
 def lesson(enrollment_id: str, lesson_id: int):
-    enrollment = _active(_own(enrollment_id))
+    enrollment = _active(_own(enrollment_id, options=WITH_COURSE))
     lesson = _lesson(enrollment, lesson_id)
-    lessons = enrollment.version.lessons
-    index = lessons.index(lesson)
+    outline = player_outline(enrollment.version)
+    lessons = outline.lessons
+    index = next(i for i, x in enumerate(lessons) if x.id == lesson.id)
     progress = service.progress_map(enrollment)
+    done_keys = {key for key, row in progress.items() if row.completed_at is not None}
     kind = LESSON_TYPES[lesson.type]
     quiz = service.quiz_state(enrollment, lesson) if kind.has_questions else None
     attempts = quiz.attempts if quiz else []
@@ -80,6 +169,8 @@ def lesson(enrollment_id: str, lesson_id: int):
         enrollment=enrollment,
         lesson=lesson,
         lessons=lessons,
+        index=index,
+        outline_html=outline_html(outline, enrollment, lesson, done_keys),
         previous=lessons[index - 1] if index > 0 else None,
         next=lessons[index + 1] if index + 1 < len(lessons) else None,
         progress=progress,
@@ -88,7 +179,6 @@ def lesson(enrollment_id: str, lesson_id: int):
         quiz=quiz,
         lesson_type=kind,
         form=ConfirmForm(),
-        lesson_done=service.lesson_done,
         # A practical task not signed off yet: who may sign it off (the learner may ask them).
         assessors=(
             assessors_of(enrollment.course)
@@ -190,9 +280,9 @@ def start_attempt(enrollment_id: str, lesson_id: int):
 
 def _attempt(enrollment, attempt_id: str) -> QuizAttempt:
     attempt = db.session.scalars(
-        db.select(QuizAttempt).where(
-            QuizAttempt.public_id == attempt_id, QuizAttempt.enrollment_id == enrollment.id
-        )
+        db.select(QuizAttempt)
+        .where(QuizAttempt.public_id == attempt_id, QuizAttempt.enrollment_id == enrollment.id)
+        .options(joinedload(QuizAttempt.lesson))
     ).first()
     if attempt is None:
         abort(404)
@@ -204,7 +294,7 @@ def _attempt(enrollment, attempt_id: str) -> QuizAttempt:
 def attempt(enrollment_id: str, attempt_id: str):
     """An attempt: its questions while open, its result once graded. A submit that leaves
     questions blank comes back with the answers kept and asks to confirm (field `confirm`)."""
-    enrollment = _own(enrollment_id)
+    enrollment = _own(enrollment_id, options=WITH_COURSE)
     attempt = _attempt(enrollment, attempt_id)
     lesson = attempt.lesson
     form = ConfirmForm()
