@@ -663,7 +663,7 @@ def _reason(item: dict, skill_name: str, locale: str) -> str:
 @dataclass
 class Path:
     role: JobRole
-    versions: list[CourseVersion]
+    versions: list[Listed]  # as the catalogue lists them (path_versions: the rows)
     hours: float
     open_gaps: list[Gap]  # gaps no course of the catalogue closes
     gaps: list[Gap]
@@ -700,29 +700,26 @@ def paths_for(
     cat = catalogue(consortium_id, stamp)
     if completed is None:
         completed = _completed_slugs(user_id, consortium_id)
-    planned = []
+    paths = []
     for role in roles:
         gaps = find_gaps({r.skill_id: r.level for r in role.requirements}, held)
         steps, hours, open_gaps = learning_path(cat.courses, gaps, completed=completed)
-        ids = [cat.by_slug[c.slug].version_id for c in steps]
-        planned.append((role, ids, hours, open_gaps, gaps))
-    wanted = {i for _role, ids, *_rest in planned for i in ids}
-    loaded = (
-        {
-            v.id: v
-            for v in db.session.scalars(
-                select(CourseVersion)
-                .where(CourseVersion.id.in_(wanted))
-                .options(joinedload(CourseVersion.course))
-            )
-        }
-        if wanted
-        else {}
-    )
-    return [
-        Path(role, [loaded[i] for i in ids if i in loaded], hours, open_gaps, gaps)
-        for role, ids, hours, open_gaps, gaps in planned
-    ]
+        paths.append(Path(role, [cat.by_slug[c.slug] for c in steps], hours, open_gaps, gaps))
+    return paths
+
+
+def path_versions(path: Path) -> list[CourseVersion]:
+    """The path's course versions as rows (to enrol in or assign), in the path's order."""
+    ids = [v.version_id for v in path.versions]
+    loaded = {
+        v.id: v
+        for v in db.session.scalars(
+            select(CourseVersion)
+            .where(CourseVersion.id.in_(ids))
+            .options(joinedload(CourseVersion.course))
+        )
+    }
+    return [loaded[i] for i in ids if i in loaded]
 
 
 # --- acting on a path ----------------------------------------------------------------------
@@ -755,7 +752,7 @@ def prerequisites_first(versions: list[CourseVersion]) -> list[CourseVersion]:
 def path_steps(user_id: int, consortium_id: int, path: Path) -> list[Step]:
     """Each course of the path, prerequisites first: enrolled already, ready to enrol (every
     prerequisite completed, as the course page requires), or waiting for prerequisites."""
-    versions = prerequisites_first(path.versions)
+    versions = prerequisites_first(path_versions(path))
     active = {
         e.course_id: e
         for e in db.session.scalars(
@@ -785,7 +782,7 @@ def path_steps(user_id: int, consortium_id: int, path: Path) -> list[Step]:
             )
         )
     )
-    titles = {v.course.slug: v.title for v in path.versions}
+    titles = {v.slug: v.title for v in path.versions}
     steps = []
     for version in versions:
         enrollment = active.get(version.course_id)

@@ -397,7 +397,7 @@ def person_skills(firm, public_id: str):
         path = next(p for p in profile["paths"] if p.role.id == path_form.role.data)
         try:
             counts = {"assigned": 0, "updated": 0}
-            for version in path.versions:
+            for version in recommendations.path_versions(path):
                 result = learning.assign_course(
                     current_user,
                     version,

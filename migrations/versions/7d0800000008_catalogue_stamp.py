@@ -23,12 +23,13 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("consortia") as batch_op:
-        batch_op.add_column(
-            sa.Column("catalogue_stamp", sa.Integer(), nullable=False, server_default="0")
-        )
+    # A plain ADD COLUMN (SQLite can add a NOT NULL column with a constant default): no copy
+    # of the table, which the rows of every other table point to.
+    op.add_column(
+        "consortia",
+        sa.Column("catalogue_stamp", sa.Integer(), nullable=False, server_default="0"),
+    )
 
 
 def downgrade():
-    with op.batch_alter_table("consortia") as batch_op:
-        batch_op.drop_column("catalogue_stamp")
+    op.drop_column("consortia", "catalogue_stamp")  # SQLite 3.35+: no copy of the table

@@ -235,7 +235,8 @@ def test_courses_are_enrolled_in_prerequisite_order_whatever_order_the_path_give
             "pe-advanced",
             "pe-master",
         ]
-        path = recommendations.Path(None, [versions["pe-master"], versions["pe-extra"]], 0, [], [])
+        listed = recommendations.catalogue(world.consortium_id).by_slug
+        path = recommendations.Path(None, [listed["pe-master"], listed["pe-extra"]], 0, [], [])
         outcome = recommendations.enroll_in_path(user, world.consortium_id, path)
         return [v.course.slug for v in outcome.enrolled], outcome.waiting
 
