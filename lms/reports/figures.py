@@ -35,12 +35,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 
 from babel.dates import format_skeleton
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, String, distinct, func, literal, null, or_, select, text, union_all
+from sqlalchemy import (
+    Select,
+    String,
+    distinct,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+)
 
 from lms.certificates.models import Certificate
 from lms.core.i18n import format_month
@@ -159,8 +171,12 @@ def default_period() -> tuple[int, int]:
     return first, last
 
 
-def parse_filters(args, *, consortium_id: int, firm_id: int | None = None) -> Filters:
-    """Read the filters; a bad value is reported on its field and ignored."""
+def parse_filters(
+    args, *, consortium_id: int, firm_id: int | None = None, choices: Choices | None = None
+) -> Filters:
+    """Read the filters; a bad value is reported on its field and ignored. `choices` (of the
+    same consortium and firm) when the caller has them."""
+    choices = choices or Choices(consortium_id, firm_id)
     first, last = default_period()
     f = Filters(first, last, firm_id=firm_id)
     months_given = {}
@@ -183,48 +199,29 @@ def parse_filters(args, *, consortium_id: int, firm_id: int | None = None) -> Fi
         f.first, f.last = first, last
     if firm_id is None and args.get("firm"):
         value = _int(args.get("firm"))
-        if (
-            value is None
-            or db.session.scalar(
-                select(Firm.id).where(Firm.id == value, Firm.consortium_id == consortium_id)
-            )
-            is None
-        ):
+        if value is None or value not in {firm.id for firm in choices.firms}:
             f.errors["firm"] = _l("Choose a member firm from the list.")
         else:
             f.firm_id = value
     if args.get("course"):
         value = _int(args.get("course"))
-        if (
-            value is None
-            or db.session.scalar(
-                select(Course.id).where(Course.id == value, Course.consortium_id == consortium_id)
-            )
-            is None
-        ):
+        # Every course has a version from its creation on, so these are all its courses.
+        if value is None or value not in choices.courses:
             f.errors["course"] = _l("Choose a course from the list.")
         else:
             f.course_id = value
     if args.get("sector"):
-        if args["sector"] not in sectors(course_info(consortium_id)):
+        if args["sector"] not in sectors(choices.courses):
             f.errors["sector"] = _l("Choose a sector from the list.")
         else:
             f.sector = args["sector"]
     if args.get("job_role"):
-        from lms.taxonomy.service import roles_for
-
-        ids = {
-            r.id
-            for r in db.session.scalars(roles_for(consortium_id, firm_id, include_inactive=True))
-        }
-        if args["job_role"] not in ids:
+        if args["job_role"] not in {r.id for r in choices.roles}:
             f.errors["job_role"] = _l("Choose a job role from the list.")
         else:
             f.job_role_id = args["job_role"]
     if args.get("skill"):
-        from lms.taxonomy.service import known_skill_ids
-
-        if args["skill"] not in known_skill_ids(consortium_id):
+        if args["skill"] not in choices.skills:
             f.errors["skill"] = _l("Choose a skill from the list.")
         else:
             f.skill_id = args["skill"]
@@ -294,12 +291,107 @@ def course_skills(consortium_id: int) -> dict[int, list[str]]:
     return out
 
 
-def make_slice(consortium_id: int, f: Filters) -> Slice:
-    """The slice of data the filters select; course, sector and skill become a set of courses."""
+def course_lists(consortium_id: int) -> tuple[dict[int, dict], dict[int, list[str]]]:
+    """course_info() and course_skills() in one query."""
+    info: dict[int, dict] = {}
+    taught: dict[int, list[str]] = {}
+    rows = db.session.execute(
+        select(
+            CourseVersion.course_id,
+            CourseVersion.title,
+            CourseVersion.sector,
+            Course.slug,
+            CourseSkill.skill_id,
+        )
+        .join(Course, Course.id == CourseVersion.course_id)
+        .outerjoin(CourseSkill, CourseSkill.version_id == CourseVersion.id)
+        .where(CourseVersion.id.in_(current_versions(consortium_id)))
+    )
+    for course_id, title, sector, slug, skill_id in rows:
+        info[course_id] = {"title": title, "sector": sector, "slug": slug}
+        if skill_id is not None:
+            taught.setdefault(course_id, []).append(skill_id)
+    return info, taught
+
+
+class Choices:
+    """What a dashboard's filters can be set to, each list read once per request and only when
+    first needed: the filters are checked against them, the page offers them, and the tables
+    take their names from them."""
+
+    def __init__(self, consortium_id: int, firm_id: int | None = None):
+        self.consortium_id, self.firm_id = consortium_id, firm_id
+
+    @cached_property
+    def firms(self) -> list:
+        """(id, name) of the consortium's firms, by name."""
+        return db.session.execute(
+            select(Firm.id, Firm.name)
+            .where(Firm.consortium_id == self.consortium_id)
+            .order_by(Firm.name)
+        ).all()
+
+    @cached_property
+    def _courses(self) -> tuple[dict, dict]:
+        return course_lists(self.consortium_id)
+
+    @property
+    def courses(self) -> dict[int, dict]:
+        """course_info() of the consortium."""
+        return self._courses[0]
+
+    @property
+    def taught(self) -> dict[int, list[str]]:
+        """course_skills() of the consortium."""
+        return self._courses[1]
+
+    @cached_property
+    def skills(self) -> dict[str, str]:
+        """Skill id → name in the page's language, of the skills the consortium sees."""
+        from lms.core.i18n import ui_locale
+        from lms.taxonomy.models import Skill
+        from lms.taxonomy.service import visible_skills
+
+        locale = ui_locale()
+        return {
+            skill.id: skill.name(locale)
+            for skill in db.session.scalars(select(Skill).where(visible_skills(self.consortium_id)))
+        }
+
+    @cached_property
+    def roles(self) -> list:
+        """The job roles of the consortium (and firm), inactive ones too, by name."""
+        from lms.taxonomy.service import roles_for
+
+        return list(
+            db.session.scalars(roles_for(self.consortium_id, self.firm_id, include_inactive=True))
+        )
+
+    def role_options(self) -> list[tuple[str, str]]:
+        """lms.taxonomy.service.role_options() of the consortium (and firm): the active roles."""
+        from lms.core.i18n import ui_locale
+
+        locale = ui_locale()
+        return [(r.id, r.name(locale)) for r in self.roles if r.is_active]
+
+    def role_names(self) -> dict[str, str]:
+        """Job role id → name in the page's language, inactive roles too."""
+        from lms.core.i18n import ui_locale
+
+        locale = ui_locale()
+        return {r.id: r.name(locale) for r in self.roles}
+
+
+def make_slice(consortium_id: int, f: Filters, choices: Choices | None = None) -> Slice:
+    """The slice of data the filters select; course, sector and skill become a set of courses.
+    `choices` (of the same consortium) when the caller has them."""
     course_ids = None
     if f.course_id is not None or f.sector is not None or f.skill_id is not None:
-        info = course_info(consortium_id)
-        taught = course_skills(consortium_id) if f.skill_id else {}
+        if choices is not None:
+            info, taught = choices.courses, choices.taught
+        else:
+            info = course_info(consortium_id)
+            taught = course_skills(consortium_id) if f.skill_id else {}
         course_ids = tuple(
             sorted(
                 cid
@@ -372,6 +464,12 @@ def overdue_count(s: Slice):
     """The number of overdue assignments (mandatory or not), as a scalar SELECT: the same as
     counting people_query(s, "overdue_all")."""
     return _overdue_from(select(func.count())).where(*_overdue_conditions(s, mandatory_only=False))
+
+
+def overdue_list(s: Slice) -> Select:
+    """people_query(s, "overdue_all") with the number of all its rows on each row (`total`), so
+    that a page of it needs no count of its own."""
+    return people_query(s, "overdue_all").add_columns(func.count().over().label("total"))
 
 
 def activity(s: Slice):
@@ -469,33 +567,44 @@ def rate(done: int, enrolled: int) -> float | None:
 
 @dataclass
 class Totals:
-    """Everything the breakdown tables add up, fetched once per slice."""
+    """Everything the breakdown tables and the headline add up, fetched once per slice."""
 
     events: dict
     workers: dict
     raises: dict
     overdue: dict  # assigning firm id (None: the consortium) → overdue mandatory assignments
     cohort: dict
+    active: int  # different workers active in the last 30 days
 
 
 def totals(s: Slice) -> Totals:
     if db.session.get_bind().dialect.name == "postgresql":
         # The aggregates hash a few hundred thousand summary rows: let them in memory.
         db.session.execute(text("SET LOCAL work_mem = '64MB'"))
-    overdue = dict(
-        db.session.execute(
-            _overdue_from(select(Assignment.firm_id, func.count()))
+    # The two "as of" figures in one statement.
+    events = activity(s)
+    overdue: dict = {}
+    active = 0
+    for kind, firm_id, n in db.session.execute(
+        union_all(
+            _overdue_from(select(literal("overdue"), Assignment.firm_id, func.count()))
             .where(*_overdue_conditions(s, mandatory_only=True))
-            .group_by(Assignment.firm_id)
-        ).all()
+            .group_by(Assignment.firm_id),
+            select(literal("active"), null(), func.count(distinct(events.c.user_id))),
+        )
+    ):
+        if kind == "active":
+            active = n
+        else:
+            overdue[firm_id] = n
+    return Totals(
+        breakdowns(s), worker_counts(s), skill_raises(s), overdue, cohort_counts(s), active
     )
-    return Totals(breakdowns(s), worker_counts(s), skill_raises(s), overdue, cohort_counts(s))
 
 
 def headline(s: Slice, t: Totals | None = None) -> dict:
     t = t or totals(s)
     enrolled, completed = t.events["total"]["enrolled"], t.events["total"]["completed"]
-    events = activity(s)
     return {
         "enrolled": int(enrolled),
         "completed": int(completed),
@@ -505,7 +614,7 @@ def headline(s: Slice, t: Totals | None = None) -> dict:
         "hours": round(float(t.events["total"]["hours"]), 1),
         "workers": t.workers["workers"],
         "raised": t.workers["raised"],
-        "active": db.session.scalar(select(func.count(distinct(events.c.user_id)))),
+        "active": t.active,
         "overdue": sum(t.overdue.values()),
     }
 
@@ -524,13 +633,13 @@ def _row(counts: dict | None, cohort: int = 0, **extra) -> dict:
     }
 
 
-def by_firm(s: Slice, t: Totals | None = None) -> list[dict]:
+def by_firm(s: Slice, t: Totals | None = None, *, firms: list | None = None) -> list[dict]:
     """Every firm of the consortium (those without activity too), by enrolments. A worker
-    enrolled through two firms counts under each (each row equals that firm's dashboard)."""
+    enrolled through two firms counts under each (each row equals that firm's dashboard).
+    `firms` is Choices.firms when the caller has it."""
     t = t or totals(s)
-    firms = db.session.execute(
-        select(Firm.id, Firm.name).where(Firm.consortium_id == s.consortium_id).order_by(Firm.name)
-    ).all()
+    if firms is None:
+        firms = Choices(s.consortium_id).firms
     rows = [
         _row(
             t.events["firm"].get(firm_id),
@@ -581,26 +690,33 @@ def by_skill(
     limit: int | None = None,
     courses: list[dict] | None = None,
     t: Totals | None = None,
+    choices: Choices | None = None,
 ) -> list[dict]:
     """Per skill: enrolments and completions of the courses that teach it, and the different
-    workers of the slice whose level in it rose. `courses` is by_course(s) when the caller has
-    it."""
+    workers of the slice whose level in it rose. `courses` is by_course(s) and `choices` the
+    consortium's Choices when the caller has them."""
     from lms.core.i18n import ui_locale
     from lms.taxonomy.models import Skill
 
     t = t or totals(s)
-    taught = course_skills(s.consortium_id)
+    taught = course_skills(s.consortium_id) if choices is None else choices.taught
     sums: dict[str, dict] = {skill_id: {} for skill_id in t.raises}
     for r in by_course(s, t=t) if courses is None else courses:
         for skill_id in taught.get(r["course_id"], ()):
             row = sums.setdefault(skill_id, {})
             for key in ("enrolled", "completed", "cohort"):
                 row[key] = row.get(key, 0) + r[key]
-    locale = ui_locale()
-    names = {
-        skill.id: skill.name(locale)
-        for skill in db.session.scalars(select(Skill).where(Skill.id.in_(list(sums))))
-    }
+    names = {} if choices is None else choices.skills
+    if missing := [skill_id for skill_id in sums if skill_id not in names]:
+        # Skills the consortium doesn't see (none unless a worker's evidence is of another's).
+        locale = ui_locale()
+        names = {
+            **names,
+            **{
+                skill.id: skill.name(locale)
+                for skill in db.session.scalars(select(Skill).where(Skill.id.in_(missing)))
+            },
+        }
     rows = [
         {
             "skill_id": skill_id,
@@ -618,10 +734,11 @@ def by_skill(
     return rows[:limit] if limit else rows
 
 
-def by_job_role(s: Slice) -> list[dict]:
+def by_job_role(s: Slice, *, names: dict[str, str] | None = None) -> list[dict]:
     """Team progress per job role: the firm's current workers in each role ("members"), and of
     their enrolments through the firm those of the period, the different workers behind them,
-    the ones completed in it and by its end, and the firm's assignments of them overdue."""
+    the ones completed in it and by its end, and the firm's assignments of them overdue.
+    `names` is Choices.role_names() when the caller has it."""
     from lms.core.i18n import ui_locale
     from lms.taxonomy.models import JobRole
 
@@ -636,36 +753,56 @@ def by_job_role(s: Slice) -> list[dict]:
         *([M.job_role_id == s.job_role_id] if s.job_role_id is not None else []),
     ]
     empty = {"members": 0, "workers": 0, "enrolled": 0, "completed": 0, "cohort": 0, "overdue": 0}
-    figures: dict[str, dict] = {}
-    for role_id, n in db.session.execute(select(role, func.count()).where(*members).group_by(role)):
-        figures[role_id] = {**empty, "members": n}
-    # One pass over the firm's enrolments of its current workers, one over its assignments.
+    # In one statement: the members per role, one pass over the firm's enrolments of its
+    # current workers, one over its assignments.
     in_period = (E.enrolled_at >= start) & (E.enrolled_at < end)
-    for role_id, workers, enrolled, completed, cohort in db.session.execute(
-        select(
-            role,
-            func.count(distinct(E.user_id)).filter(in_period),
-            func.count().filter(in_period),
-            func.count().filter((E.completed_at >= start) & (E.completed_at < end)),
-            func.count().filter(in_period & (E.completed_at < end)),
+    zero = literal(0)
+    A = Assignment
+    found: dict[str, list] = {"members": [], "enrolments": [], "overdue": []}
+    for kind, role_id, *counts in db.session.execute(
+        union_all(
+            select(literal("members"), role, func.count(), zero, zero, zero)
+            .where(*members)
+            .group_by(role),
+            select(
+                literal("enrolments"),
+                role,
+                func.count(distinct(E.user_id)).filter(in_period),
+                func.count().filter(in_period),
+                func.count().filter((E.completed_at >= start) & (E.completed_at < end)),
+                func.count().filter(in_period & (E.completed_at < end)),
+            )
+            .select_from(E)
+            .join(M, (M.user_id == E.user_id) & (M.firm_id == E.firm_id))
+            .where(*enrollment_filters(s), *members)
+            .group_by(role),
+            _overdue_from(select(literal("overdue"), role, func.count(), zero, zero, zero))
+            .join(M, (M.user_id == A.user_id) & (M.firm_id == A.firm_id))
+            .where(*_overdue_conditions(s, mandatory_only=False), *members)
+            .group_by(role),
         )
-        .select_from(E)
-        .join(M, (M.user_id == E.user_id) & (M.firm_id == E.firm_id))
-        .where(*enrollment_filters(s), *members)
-        .group_by(role)
     ):
+        found[kind].append((role_id, *counts))
+    figures: dict[str, dict] = {}
+    for role_id, n, *_zeros in found["members"]:
+        figures[role_id] = {**empty, "members": n}
+    for role_id, workers, enrolled, completed, cohort in found["enrolments"]:
         counts = figures.setdefault(role_id, dict(empty))
         counts.update(workers=workers, enrolled=enrolled, completed=completed, cohort=cohort)
-    A = Assignment
-    for role_id, overdue in db.session.execute(
-        _overdue_from(select(role, func.count()))
-        .join(M, (M.user_id == A.user_id) & (M.firm_id == A.firm_id))
-        .where(*_overdue_conditions(s, mandatory_only=False), *members)
-        .group_by(role)
-    ):
+    for role_id, overdue, *_zeros in found["overdue"]:
         figures.setdefault(role_id, dict(empty))["overdue"] = overdue
     locale = ui_locale()
-    names = {r.id: r.name(locale) for r in db.session.scalars(select(JobRole))}
+    if names is None:
+        names = {r.id: r.name(locale) for r in db.session.scalars(select(JobRole))}
+    elif missing := [role_id for role_id in figures if role_id and role_id not in names]:
+        # Roles from outside the consortium and firm (none unless a member was given one).
+        names = {
+            **names,
+            **{
+                r.id: r.name(locale)
+                for r in db.session.scalars(select(JobRole).where(JobRole.id.in_(missing)))
+            },
+        }
     out = [
         {
             "job_role_id": role_id or None,

@@ -385,22 +385,24 @@ def _hit(kind: str, mask: int):
 
 def worker_counts(s: Slice) -> dict:
     """Different workers enrolled ("workers") and whose level rose ("raised") in the slice,
-    and the workers enrolled per firm ("by_firm").
+    and the workers enrolled per firm ("by_firm"), in one statement.
 
     From the summary: one scan of the window's ReportWorker rows (firm 0 holds each worker
     once, whatever their firms). Live: the workers of the short live span whom the summary
     doesn't count already."""
     W = ReportWorker
-    out = {"workers": 0, "raised": 0, "by_firm": {}}
+    out: dict = {"workers": 0, "raised": 0, "by_firm": {}}
     stored = s.stored_months(s.workers_summarised)
     year, mask = s.last // 100, _window_mask(*stored) if stored else 0
     total_firm = s.firm_id or 0
+    parts = []
     if stored:
         conditions = [W.consortium_id == s.consortium_id, W.year == year]
         if s.firm_id is not None:
             conditions.append(W.firm_id == s.firm_id)
-        rows = db.session.execute(
+        parts.append(
             select(
+                literal("stored"),
                 W.firm_id,
                 func.sum(case((_hit("enrolled", mask), 1), else_=0)),
                 func.sum(case((_hit("raised", mask), 1), else_=0)),
@@ -408,23 +410,22 @@ def worker_counts(s: Slice) -> dict:
             .where(*conditions)
             .group_by(W.firm_id)
         )
-        for firm_id, enrolled, raised in rows:
-            if firm_id == total_firm:
-                out["workers"], out["raised"] = int(enrolled or 0), int(raised or 0)
-            if firm_id:
-                out["by_firm"][firm_id] = int(enrolled or 0)
     live = s.live_range(s.workers_summarised)
-    if live is None:
-        return out
 
     def uncounted(kind: str, *, per_firm: bool) -> Select:
         pairs = _live_pairs(s, kind, *live).subquery()
+        people = func.count(distinct(pairs.c.user_id))
         query = (
-            select(pairs.c.firm_id, func.count(distinct(pairs.c.user_id)))
+            select(literal("by_firm"), pairs.c.firm_id, people, literal(0))
             .where(pairs.c.firm_id != 0)
             .group_by(pairs.c.firm_id)
             if per_firm
-            else select(literal(total_firm), func.count(distinct(pairs.c.user_id)))
+            else select(
+                literal("workers" if kind == "enrolled" else "raised"),
+                literal(total_firm),
+                people,
+                literal(0),
+            )
         )
         if stored:
             query = query.where(
@@ -440,10 +441,26 @@ def worker_counts(s: Slice) -> dict:
             )
         return query
 
-    out["workers"] += db.session.execute(uncounted("enrolled", per_firm=False)).one()[1]
-    out["raised"] += db.session.execute(uncounted("raised", per_firm=False)).one()[1]
-    for firm_id, n in db.session.execute(uncounted("enrolled", per_firm=True)):
-        out["by_firm"][firm_id] = out["by_firm"].get(firm_id, 0) + n
+    if live is not None:
+        parts += [
+            uncounted("enrolled", per_firm=False),
+            uncounted("raised", per_firm=False),
+            uncounted("enrolled", per_firm=True),
+        ]
+    if not parts:
+        return out
+    for kind, firm_id, enrolled, raised in db.session.execute(union_all(*parts)):
+        enrolled, raised = int(enrolled or 0), int(raised or 0)
+        if kind == "stored":
+            if firm_id == total_firm:
+                out["workers"] += enrolled
+                out["raised"] += raised
+            if firm_id:
+                out["by_firm"][firm_id] = out["by_firm"].get(firm_id, 0) + enrolled
+        elif kind == "by_firm":
+            out["by_firm"][firm_id] = out["by_firm"].get(firm_id, 0) + enrolled
+        else:
+            out[kind] += enrolled
     return out
 
 

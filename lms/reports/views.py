@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import pgettext
 from flask_login import current_user
@@ -17,14 +17,14 @@ from sqlalchemy import select
 
 from lms.auth.models import User
 from lms.core.codes import mask_mobile
-from lms.core.pagination import paginate_rows
+from lms.core.pagination import RowPagination, paginate_rows
+from lms.core.params import page_arg
 from lms.core.replica import reads_replica
 from lms.extensions import db
 from lms.jobs.exports import ExportTable, export_response, register_export, table_response
 from lms.learning.models import STATUS_LABELS
 from lms.permissions import needs
 from lms.reports import figures
-from lms.tenancy.models import Firm
 from lms.tenancy.scope import Scope
 
 bp = Blueprint("reports", __name__)
@@ -34,39 +34,32 @@ TOP = 15  # rows of the course and skill tables on the page (exports have them a
 EVENT_COLUMNS = ("enrolled", "cohort", "rate", "completed", "certificates", "hours")
 
 
-def _dashboard(consortium, firm=None) -> tuple[figures.Filters, object]:
+def _dashboard(consortium, firm=None) -> tuple[figures.Filters, object, figures.Choices]:
+    choices = figures.Choices(consortium.id, firm.id if firm else None)
     f = figures.parse_filters(
-        request.args, consortium_id=consortium.id, firm_id=firm.id if firm else None
+        request.args,
+        consortium_id=consortium.id,
+        firm_id=firm.id if firm else None,
+        choices=choices,
     )
-    return f, figures.make_slice(consortium.id, f)
+    return f, figures.make_slice(consortium.id, f, choices), choices
 
 
-def _options(consortium, firm, info: dict) -> dict:
-    from lms.core.i18n import ui_locale
-    from lms.taxonomy.models import Skill
-    from lms.taxonomy.service import known_skill_ids, role_options
-
-    locale = ui_locale()
-    skills = db.session.scalars(select(Skill).where(Skill.id.in_(known_skill_ids(consortium.id))))
+def _options(firm, choices: figures.Choices) -> dict:
+    info = choices.courses
     return {
-        "firms": []
-        if firm
-        else db.session.execute(
-            select(Firm.id, Firm.name)
-            .where(Firm.consortium_id == consortium.id)
-            .order_by(Firm.name)
-        ).all(),
+        "firms": [] if firm else choices.firms,
         "courses": sorted(((cid, c["title"]) for cid, c in info.items()), key=lambda c: c[1]),
         "sectors": figures.sectors(info),
-        "roles": role_options(consortium.id, firm.id if firm else None),
-        "skills": sorted(((s.id, s.name(locale)) for s in skills), key=lambda s: s[1]),
+        "roles": choices.role_options(),
+        "skills": sorted(choices.skills.items(), key=lambda s: s[1]),
     }
 
 
-def _tables(s, t, info, *, firm_view: bool, limit: int | None) -> dict[str, tuple]:
+def _tables(s, t, choices, *, firm_view: bool, limit: int | None) -> dict[str, tuple]:
     """(title, key column title, key field, rows, columns) of each breakdown table."""
-    by_firm = [] if firm_view else figures.by_firm(s, t)
-    courses = figures.by_course(s, t=t, info=info)
+    by_firm = [] if firm_view else figures.by_firm(s, t, firms=choices.firms)
+    courses = figures.by_course(s, t=t, info=choices.courses)
     tables = {
         "months": (
             _l("By month"),
@@ -86,7 +79,7 @@ def _tables(s, t, info, *, firm_view: bool, limit: int | None) -> dict[str, tupl
             _l("By skill"),
             _l("Skill"),
             "name",
-            figures.by_skill(s, limit=limit, courses=courses, t=t),
+            figures.by_skill(s, limit=limit, courses=courses, t=t, choices=choices),
             ("enrolled", "cohort", "rate", "completed", "raised"),
         ),
     }
@@ -106,7 +99,7 @@ def _tables(s, t, info, *, firm_view: bool, limit: int | None) -> dict[str, tupl
             _l("Team progress by job role"),
             _l("Job role"),
             "name",
-            figures.by_job_role(s),
+            figures.by_job_role(s, names=choices.role_names()),
             ("members", "workers", "enrolled", "cohort", "rate", "completed", "overdue"),
         )
     return tables
@@ -140,21 +133,20 @@ def _headline_export(head: dict, stem: str):
 
 
 def _render_dashboard(consortium, firm=None):
-    f, s = _dashboard(consortium, firm)
+    f, s, choices = _dashboard(consortium, firm)
     stem = f"report-{consortium.code}" + (f"-firm{firm.id}" if firm else "")
     table = request.args.get("table")
     fmt = request.args.get("format")
     t = figures.totals(s)
-    info = figures.course_info(consortium.id)
     if fmt and table != "summary":
-        tables = _tables(s, t, info, firm_view=firm is not None, limit=None)
+        tables = _tables(s, t, choices, firm_view=firm is not None, limit=None)
         if table not in tables:
             abort(404)
         return _table_export(table, tables[table], stem)
     head = figures.headline(s, t)
     if fmt:
         return _headline_export(head, stem)
-    tables = _tables(s, t, info, firm_view=firm is not None, limit=TOP)
+    tables = _tables(s, t, choices, firm_view=firm is not None, limit=TOP)
     months = tables["months"][3]
     charts = {
         "months": figures.chart_months(
@@ -180,8 +172,13 @@ def _render_dashboard(consortium, firm=None):
         )
     overdue = None
     if firm is not None:
-        overdue = paginate_rows(
-            figures.people_query(s, "overdue_all"), count_query=figures.overdue_count(s)
+        overdue = _OverduePage(
+            select=figures.overdue_list(s),
+            count_query=figures.overdue_count(s),
+            session=db.session,
+            page=page_arg(),
+            per_page=current_app.config["LMS_PAGE_SIZE"],
+            error_out=False,
         )
     return render_template(
         "reports/dashboard.html",
@@ -192,9 +189,9 @@ def _render_dashboard(consortium, firm=None):
         tables=tables,
         charts=charts,
         columns=figures.COLUMN_LABELS,
-        options=_options(consortium, firm, info),
+        options=_options(firm, choices),
         overdue=overdue,
-        courses=info,
+        courses=choices.courses,
         mask_mobile=mask_mobile,
         labels=figures.HEADLINE_LABELS,
         order=figures.HEADLINES,
@@ -204,6 +201,16 @@ def _render_dashboard(consortium, firm=None):
         overdue_now=figures.as_of(s) is None,
         route_args={"firm_id": firm.id} if firm else {"consortium_id": consortium.id},
     )
+
+
+class _OverduePage(RowPagination):
+    """paginate_rows() of figures.overdue_list(), whose rows carry the number of all its rows:
+    the count needs no statement of its own, but on a page past the last one."""
+
+    def _query_count(self) -> int:
+        if self.items:
+            return self.items[0].total
+        return 0 if self.page == 1 else super()._query_count()
 
 
 class DrillLinks:
@@ -252,7 +259,7 @@ def _metric() -> str:
 
 def _people(consortium, firm=None):
     metric = _metric()
-    f, s = _dashboard(consortium, firm)
+    f, s, choices = _dashboard(consortium, firm)
     if request.args.get("format"):
         params = {"consortium": consortium.id, "metric": metric, "args": f.args()}
         if firm is not None:
@@ -272,7 +279,7 @@ def _people(consortium, firm=None):
         as_of=figures.as_of_text(s),
         per_person=metric in figures.PEOPLE_METRICS,
         page=page,
-        courses=figures.course_info(consortium.id),
+        courses=choices.courses,
         mask_mobile=mask_mobile,
         dashboard="reports.firm_dashboard" if firm else "reports.consortium_dashboard",
         route_args={"firm_id": firm.id} if firm else {"consortium_id": consortium.id},
