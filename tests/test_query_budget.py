@@ -10,12 +10,9 @@ wraps each commit in left out. A failure lists the statements of both worlds.
 
 from __future__ import annotations
 
-import re
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
-from sqlalchemy import event
 
 from lms.auth.models import User
 from lms.certificates import service as certificates
@@ -26,6 +23,7 @@ from lms.learning import service as learning
 from lms.learning.models import Enrollment
 from tests.conftest import ensure_skills, write_package
 from tests.courses.helpers import Published, edit_course_yaml, import_dir
+from tests.statements import counted_statements
 
 # --- budgets: SQL statements per request, one per page ---------------------------------------
 
@@ -50,25 +48,6 @@ BUDGET = {
 }
 
 # --- counting --------------------------------------------------------------------------------
-
-_SAVEPOINT = re.compile(r"^\s*(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b", re.I)
-
-
-@contextmanager
-def counted_statements(engine):
-    """The SQL statements executed inside the block, less the test fixture's savepoints."""
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        if not _SAVEPOINT.match(statement):
-            statements.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
 
 # --- the two worlds --------------------------------------------------------------------------
 

@@ -11,11 +11,10 @@ commit in left out. A failure lists the statements of both worlds.
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from lms.auth.models import User
 from lms.certificates.models import Certificate
@@ -29,6 +28,7 @@ from lms.skills.models import SkillEvidence
 from lms.transcripts.models import TrainingHours
 from tests.conftest import ensure_skills
 from tests.reports.conftest import local_day, months_ago
+from tests.statements import counted_statements
 
 DASHBOARD_BUDGET = 14
 
@@ -64,26 +64,6 @@ PAGES = {
     ),
     "firm, past months": ("f1", lambda w: f"/firms/{w.f1}/reports?from={_month(5)}&to={_month(1)}"),
 }
-
-_NOT_COUNTED = re.compile(
-    r"^\s*(BEGIN|COMMIT|SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b", re.I
-)
-
-
-@contextmanager
-def counted_statements(engine):
-    """The SQL statements executed inside the block, less BEGIN, COMMIT and savepoints."""
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        if not _NOT_COUNTED.match(statement):
-            statements.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _client(app, login, user):
