@@ -269,8 +269,13 @@ def _workers(cat: Catalogue, consortium_id: int, user_ids: Sequence[int] | None)
 
     ids = sorted(roles_of)
     row = {u: i for i, u in enumerate(ids)}
+    # The same workers by the membership query itself, never as a list of ids (a consortium
+    # of 100,000 workers would pass PostgreSQL's 65,535 bound parameters).
+    members = query.with_only_columns(Membership.user_id).order_by(None).subquery()
     targets = dict(
-        db.session.execute(select(User.id, User.target_role_id).where(User.id.in_(ids))).all()
+        db.session.execute(
+            select(User.id, User.target_role_id).where(User.id.in_(select(members.c.user_id)))
+        ).all()
     )
     requirements: dict[str, dict[str, int]] = {}
     for role_id, skill_id, level in db.session.execute(
